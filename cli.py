@@ -1,0 +1,243 @@
+"""The `aiguillage` command line: parse options, call the matcher, render. No business logic here.
+
+Exit codes: 0 done; 1 invalid input, catalogue or rules (one line per problem on stderr,
+`file:line:column: message`); 2 usage error; 3 internal error (the traceback is written to a
+file whose name is given); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from matcher import __version__
+from matcher.errors import AiguillageError, IssueCollector
+
+EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+
+def format_option(*choices: str, default: str = "text") -> Callable:
+    """The one `--format` option, with the choices a command supports."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(choices),
+        default=default,
+        show_default=True,
+        help="Format de sortie (stdout).",
+    )
+
+
+def workspace_options(func: Callable) -> Callable:
+    """`--catalogue DIR` and `--rules DIR`, on every command that reads them."""
+    func = click.option(
+        "--rules",
+        "rules_dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="Dossier de règles à utiliser à la place des règles livrées.",
+    )(func)
+    return click.option(
+        "--catalogue",
+        "catalogue_dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="Dossier de catalogue à utiliser à la place du catalogue livré.",
+    )(func)
+
+
+def date_option(func: Callable) -> Callable:
+    return click.option(
+        "--date",
+        "decision_date",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        help="Date de la décision (AAAA-MM-JJ) ; par défaut aujourd'hui.",
+    )(func)
+
+
+def _day(value: dt.datetime | None) -> dt.date:
+    return value.date() if value else dt.date.today()
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="aiguillage")
+def main_group() -> None:
+    """Aiguillage : oriente une demande d'appui en ingénierie vers le niveau le plus proche qui
+    peut y répondre (instruction ANCT du 15 mai 2020 : subsidiarité).
+
+    Exemple : aiguillage route --porteur 16015 --thematique revitalisation --besoin diagnostic
+    """
+
+
+@main_group.command()
+@click.argument("demande_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--porteur", help="Commune (code INSEE), EPCI (SIREN), departement:NN ou region:NN.")
+@click.option("--thematique", "thematiques", multiple=True, help="Thématique (répétable).")
+@click.option("--besoin", "besoins", multiple=True, help="Besoin (répétable).")
+@click.option("--programme", "programmes", multiple=True, help="Programme de l'ANCT dont relève le projet (répétable).")
+@click.option("--complexe", is_flag=True, help="Projet complexe.")
+@click.option("--saisine", type=click.Choice(["dt", "directe"]), default="dt", show_default=True,
+              help="dt : par le délégué territorial ; directe : l'agence saisie directement.")
+@click.option("--type-porteur", type=click.Choice(["commune", "epci", "departement", "region", "autre"]),
+              help="Nature du porteur, si elle diffère du territoire (syndicat, association : autre).")
+@click.option("--population", type=float, help="Population (par défaut : le chiffre officiel du territoire).")
+@click.option("--montant", type=float, help="Montant du projet en euros.")
+@click.option("--id", "demande_id", default="demande", show_default=True, help="Identifiant de la demande.")
+@click.option("--intitule", default="", help="Intitulé du projet.")
+@date_option
+@format_option("text", "json")
+@workspace_options
+def route(
+    demande_file: Path | None,
+    porteur: str | None,
+    thematiques: tuple[str, ...],
+    besoins: tuple[str, ...],
+    programmes: tuple[str, ...],
+    complexe: bool,
+    saisine: str,
+    type_porteur: str | None,
+    population: float | None,
+    montant: float | None,
+    demande_id: str,
+    intitule: str,
+    decision_date: dt.datetime | None,
+    output_format: str,
+    catalogue_dir: Path | None,
+    rules_dir: Path | None,
+) -> None:
+    """Oriente une demande et explique pourquoi.
+
+    \b
+    Exemples :
+      aiguillage route --porteur 16015 --thematique revitalisation --besoin diagnostic
+      aiguillage route --porteur 29155 --thematique eau --besoin amo --format json
+      aiguillage route demande.yaml
+    """
+    from matcher.demande import build_demande, porteur_field, read_demande_file
+    from matcher.render import decision_dict, decision_text
+    from matcher.territory import resolve
+    from matcher.workspace import load_workspace
+
+    if demande_file is not None and porteur:
+        raise click.UsageError("donnez soit un fichier de demande, soit --porteur, pas les deux")
+    if demande_file is None and not porteur:
+        raise click.UsageError("indiquez --porteur (et --thematique, --besoin) ou un fichier de demande")
+    day = _day(decision_date)
+    workspace = load_workspace(catalogue_dir, rules_dir, today=day)
+    if demande_file is not None:
+        data, where = read_demande_file(demande_file)
+        key, raw_porteur = porteur_field(data)
+        if raw_porteur is None:
+            raise AiguillageError("champ « porteur » manquant", where("porteur"), "demande")
+    else:
+        data = {
+            "id": demande_id,
+            "intitule": intitule,
+            "thematiques": list(thematiques),
+            "besoins": list(besoins),
+            "programmes": list(programmes),
+            "complexite": "complexe" if complexe else "simple",
+            "saisine": saisine,
+            "type_porteur": type_porteur,
+            "population": population,
+            "montant": montant,
+        }
+        key, raw_porteur = "porteur", porteur
+        options = {"thematiques": "--thematique", "besoins": "--besoin", "programmes": "--programme"}
+        where = lambda field: options.get(field, f"--{field.replace('_', '-')}")  # noqa: E731
+    try:
+        ref, notes = resolve(str(raw_porteur))
+    except AiguillageError as exc:
+        place = where(key)
+        if isinstance(place, str):
+            raise AiguillageError(f"{place} : {exc.message}", None, exc.code) from None
+        raise AiguillageError(exc.message, place, exc.code) from None
+    demande = build_demande({k: v for k, v in data.items() if k not in ("porteur", "commune")}, workspace.catalogue,
+                            ref, where)
+    territoire = workspace.graph.territoire(ref, notes)
+    decision = workspace.router().route(demande, territoire, day)
+    if output_format == "json":
+        emit_json(decision_dict(decision))
+    else:
+        click.echo(decision_text(decision))
+
+
+@main_group.command()
+@click.argument("code")
+@format_option("text", "json")
+@workspace_options
+def territoire(code: str, output_format: str, catalogue_dir: Path | None, rules_dir: Path | None) -> None:
+    """Montre la chaîne des niveaux d'un territoire et son délégué territorial.
+
+    \b
+    Exemples :
+      aiguillage territoire 69381        (un arrondissement de Lyon)
+      aiguillage territoire 200046977    (la Métropole de Lyon)
+      aiguillage territoire departement:2A --format json
+    """
+    from matcher.render import territoire_dict, territoire_text
+    from matcher.territory import TerritoryGraph, default_index, resolve
+    from matcher.workspace import load_catalogue_cached
+    from matcher.paths import shipped_catalogue
+
+    ref, notes = resolve(code)
+    catalogue = load_catalogue_cached(Path(catalogue_dir or shipped_catalogue()), IssueCollector(stop_at_first=True),
+                                      default_index(), dt.date.today())
+    graph = TerritoryGraph(default_index(), catalogue.perimetres.values() if catalogue else ())
+    t = graph.territoire(ref, notes)
+    if output_format == "json":
+        emit_json(territoire_dict(t))
+    else:
+        click.echo(territoire_text(t))
+
+
+def _internal_error(exc: BaseException) -> int:
+    handle, path = tempfile.mkstemp(prefix="aiguillage-erreur-", suffix=".txt")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=out)
+    click.echo(f"aiguillage : erreur interne ({type(exc).__name__}: {exc}) — détails dans {path}", err=True)
+    return EXIT_INTERNAL
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; every exception becomes an exit code here, and only here."""
+    try:
+        main_group.main(args=argv, prog_name="aiguillage", standalone_mode=False)
+        return 0
+    except AiguillageError as exc:
+        click.echo(str(exc), err=True)
+        return EXIT_INVALID
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("interrompu", err=True)
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrompu", err=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `aiguillage ... | head`
+        sys.stderr.close()
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the one place that turns the unexpected into exit 3
+        return _internal_error(exc)
+
+
+def entry_point() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry_point()

@@ -1,0 +1,318 @@
+"""Load a catalogue folder: vocabularies, named perimeters and offers, every problem located.
+
+The folder is read as a whole (`--catalogue DIR` replaces the shipped one entirely); files
+may hold any of the sections, in any order. Vocabularies and perimeters are read first so
+that offers can be checked against them wherever they are declared.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .conditions import ParseContext, did_you_mean, parse_condition
+from .errors import AiguillageError, IssueCollector, Location, UnknownReferenceError
+from .model import VOCABULARY_KINDS, Catalogue, Offre, Perimetre, Term, Validite, Vocabulary
+from .schema import check_record, check_top_level
+from .territory import TerritoryIndex, default_index, parse_ref
+from .yamlsource import Document, load, yaml_files
+
+
+def display_path(path: Path) -> str:
+    """How a file is named in messages: relative to the working folder when it is below it."""
+    try:
+        return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)
+    except ValueError:  # another drive
+        return str(path)
+
+
+def fingerprint(root: Path, files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return "sha256:" + digest.hexdigest()
+
+
+def read_documents(root: Path, issues: IssueCollector) -> tuple[list[Document], list[Path]]:
+    if not root.exists():
+        issues.add_error(AiguillageError(f"dossier introuvable : {root}", Location(str(root)), "fichier"))
+        return [], []
+    files = yaml_files(root)
+    if not files:
+        issues.add_error(AiguillageError("aucun fichier .yaml dans ce dossier", Location(display_path(root)), "fichier"))
+    documents = []
+    for path in files:
+        try:
+            documents.append(load(path, display_path(path)))
+        except AiguillageError as exc:
+            issues.add_error(exc)
+    return documents, files
+
+
+@dataclass
+class _Entry:
+    doc: Document
+    keypath: tuple
+    data: Any
+
+
+def check_territory_ref(
+    ref: Any, doc: Document, keypath: tuple, index: TerritoryIndex, perimetres: set[str], issues: IssueCollector
+) -> bool:
+    where = doc.where(keypath)
+    if not isinstance(ref, str):
+        issues.error("type", f"référence de territoire attendue (commune:CODE, epci:SIREN…), pas « {ref} »", where)
+        return False
+    try:
+        kind, code = parse_ref(ref)
+    except ValueError:
+        issues.error(
+            "reference-invalide",
+            f"référence de territoire invalide « {ref} » : commune:INSEE, epci:SIREN, departement:NN, region:NN, "
+            "national ou perimetre:ID",
+            where,
+        )
+        return False
+    if kind == "national":
+        return True
+    if kind == "perimetre":
+        if code not in perimetres:
+            issues.error(
+                "perimetre-inconnu",
+                f"périmètre inconnu « {code} »{did_you_mean(code, perimetres)}",
+                where,
+                kind=UnknownReferenceError,
+            )
+            return False
+        return True
+    if not index.exists(kind, code):
+        close = index.suggest(kind, code)
+        hint = f" — codes proches : {', '.join(close)}" if close else ""
+        issues.error(
+            "territoire-inconnu",
+            f"{ref} n'existe pas dans le découpage administratif 2026{hint}",
+            where,
+            kind=UnknownReferenceError,
+        )
+        return False
+    return True
+
+
+def _load_vocabularies(
+    entries: dict[str, list[_Entry]], issues: IssueCollector, root: Path
+) -> dict[str, Vocabulary]:
+    vocabularies: dict[str, Vocabulary] = {}
+    for kind in VOCABULARY_KINDS:
+        terms: dict[str, Term] = {}
+        for e in entries[kind]:
+            if not check_record(e.doc, e.keypath, e.data, "terme", issues, f"{kind}[{e.keypath[-1]}]"):
+                continue
+            where = e.doc.where(e.keypath)
+            word = e.data["id"]
+            if word in terms:
+                issues.error(
+                    "id-duplique", f"{kind} : « {word} » déjà défini en {terms[word].location}", where,
+                    related=(terms[word].location,) if terms[word].location else (),
+                )
+                continue
+            terms[word] = Term(word, e.data["libelle"], e.data.get("parent"), where)
+        for term in terms.values():
+            if term.parent is not None and term.parent not in terms:
+                issues.error(
+                    "vocabulaire",
+                    f"{kind} : parent inconnu « {term.parent} »{did_you_mean(term.parent, terms)}",
+                    term.location,
+                    kind=UnknownReferenceError,
+                )
+        vocabulary = Vocabulary(kind, terms)
+        for term in terms.values():
+            if term.id in vocabulary.ancestors(term.id):
+                issues.error("vocabulaire", f"{kind} : « {term.id} » est son propre ancêtre (cycle de parents)",
+                             term.location)
+        vocabularies[kind] = vocabulary
+        if not terms:
+            issues.error("vocabulaire", f"vocabulaire « {kind} » absent du catalogue (section `{kind}:`)",
+                         Location(display_path(root)))
+    return vocabularies
+
+
+def _load_perimetres(
+    entries: list[_Entry], index: TerritoryIndex, issues: IssueCollector
+) -> dict[str, Perimetre]:
+    valid = [e for e in entries if check_record(e.doc, e.keypath, e.data, "perimetre", issues, f"perimetre[{e.keypath[-1]}]")]
+    ids = {e.data["id"] for e in valid}
+    perimetres: dict[str, Perimetre] = {}
+    for e in valid:
+        where = e.doc.where(e.keypath)
+        pid = e.data["id"]
+        if pid in perimetres:
+            first = perimetres[pid].location
+            issues.error("id-duplique", f"périmètre « {pid} » déjà défini en {first}", where,
+                         related=(first,) if first else ())
+            continue
+        members = e.data["membres"]
+        ok = all(
+            check_territory_ref(m, e.doc, e.keypath + ("membres", i), index, ids, issues) for i, m in enumerate(members)
+        )
+        if ok:
+            perimetres[pid] = Perimetre(pid, e.data["nom"], tuple(members), where)
+    # A perimeter that contains itself, directly or not, covers nothing that can be computed.
+    for pid, p in perimetres.items():
+        pending, seen = [m[10:] for m in p.membres if m.startswith("perimetre:")], set()
+        while pending:
+            other = pending.pop()
+            if other == pid:
+                issues.error("perimetre-cycle", f"le périmètre « {pid} » se contient lui-même", p.location)
+                break
+            if other in seen or other not in perimetres:
+                continue
+            seen.add(other)
+            pending.extend(m[10:] for m in perimetres[other].membres if m.startswith("perimetre:"))
+    return perimetres
+
+
+def _load_offre(
+    e: _Entry, ctx: ParseContext, perimetres: dict[str, Perimetre], index: TerritoryIndex
+) -> Offre | None:
+    issues, doc, kp = ctx.issues, e.doc, e.keypath
+    label = f"offre {e.data.get('id')!r}" if isinstance(e.data, dict) and e.data.get("id") else f"offres[{kp[-1]}]"
+    if not check_record(doc, kp, e.data, "offre", issues, label):
+        return None
+    data = e.data
+    ok = all(
+        check_territory_ref(ref, doc, kp + ("perimetre", i), index, set(perimetres), issues)
+        for i, ref in enumerate(data["perimetre"])
+    )
+    for kind in ("thematiques", "besoins"):
+        vocabulary = ctx.vocabularies[kind]
+        for i, word in enumerate(data[kind]):
+            if word not in vocabulary.terms:
+                issues.error(
+                    "vocabulaire",
+                    f"{label} : {kind} : mot inconnu « {word} »{did_you_mean(word, vocabulary.terms)}",
+                    doc.where(kp + (kind, i)),
+                    kind=UnknownReferenceError,
+                )
+                ok = False
+    conditions = None
+    if "conditions" in data:
+        conditions = parse_condition(data["conditions"], kp + ("conditions",), ctx)
+        ok = ok and conditions is not None
+    validite = Validite()
+    if "validite" in data:
+        validite = Validite(data["validite"].get("debut"), data["validite"].get("fin"))
+        if validite.debut and validite.fin and validite.fin < validite.debut:
+            issues.error("validite", f"{label} : la fin de validité précède son début", doc.where(kp + ("validite",)))
+            ok = False
+    if "capacite" in data and data["capacite"] <= 0:
+        issues.error("type", f"{label} : « capacite » doit être positive", doc.where(kp + ("capacite",)))
+        ok = False
+    if not ok:
+        return None
+    return Offre(
+        id=data["id"],
+        nom=data["nom"],
+        structure=data["structure"],
+        niveau=data["niveau"],
+        perimetre=tuple(data["perimetre"]),
+        thematiques=tuple(data["thematiques"]),
+        besoins=tuple(data["besoins"]),
+        conditions=conditions,
+        cout=data["cout"],
+        source=data["source"],
+        capacite=data.get("capacite"),
+        validite=validite,
+        contact=data.get("contact"),
+        description=data.get("description"),
+        repli=data.get("repli", False),
+        location=doc.where(kp),
+    )
+
+
+def _check_repli(offres: list[Offre], issues: IssueCollector, root: Path) -> None:
+    replis = [o for o in offres if o.repli]
+    if not replis:
+        issues.error(
+            "repli",
+            "aucune offre de repli : une offre de l'agence doit porter `repli: true` (l'ingénierie sur-mesure, "
+            "où va une demande quand rien d'autre ne convient)",
+            Location(display_path(root)),
+        )
+        return
+    if len(replis) > 1:
+        for extra in replis[1:]:
+            issues.error(
+                "repli",
+                f"plusieurs offres de repli : « {extra.id} » et « {replis[0].id} » (une seule attendue)",
+                extra.location,
+                related=(replis[0].location,) if replis[0].location else (),
+            )
+    repli = replis[0]
+    if repli.niveau != "agence":
+        issues.error("repli", f"l'offre de repli « {repli.id} » doit être au niveau agence", repli.location)
+    if repli.conditions is not None:
+        issues.error("repli", f"l'offre de repli « {repli.id} » ne peut pas porter de conditions : elle sert "
+                     "toute demande à laquelle rien d'autre ne convient", repli.location)
+    if repli.perimetre != ("national",):
+        issues.error("repli", f"l'offre de repli « {repli.id} » doit avoir le périmètre [national]", repli.location)
+    if repli.validite != Validite():
+        issues.error("repli", f"l'offre de repli « {repli.id} » ne peut pas avoir de validité limitée", repli.location)
+
+
+def load_catalogue(
+    root: Path,
+    issues: IssueCollector,
+    index: TerritoryIndex | None = None,
+    today: dt.date | None = None,
+) -> Catalogue | None:
+    """Read and check a catalogue folder; None when it has errors (they are in `issues`)."""
+    index = index or default_index()
+    root = Path(root)
+    documents, files = read_documents(root, issues)
+    entries: dict[str, list[_Entry]] = {k: [] for k in ("offres", "perimetres", *VOCABULARY_KINDS)}
+    for doc in documents:
+        for section, items in check_top_level(doc, "catalogue", issues).items():
+            entries[section].extend(_Entry(doc, (section, i), item) for i, item in enumerate(items))
+    if not documents:
+        return None
+    vocabularies = _load_vocabularies(entries, issues, root)
+    perimetres = _load_perimetres(entries["perimetres"], index, issues)
+    attribute_types: dict[str, tuple[str, Location]] = {}
+    offres: list[Offre] = []
+    seen: dict[str, Offre] = {}
+    for e in entries["offres"]:
+        ctx = ParseContext(e.doc, issues, vocabularies, index.exists, index.suggest, attribute_types=attribute_types)
+        offre = _load_offre(e, ctx, perimetres, index)
+        if offre is None:
+            continue
+        if offre.id in seen:
+            first = seen[offre.id].location
+            issues.error("id-duplique", f"offre « {offre.id} » déjà définie en {first}", offre.location,
+                         related=(first,) if first else ())
+            continue
+        seen[offre.id] = offre
+        offres.append(offre)
+        if today and offre.validite.fin and offre.validite.fin < today:
+            issues.warning("offre-expiree", f"offre « {offre.id} » échue depuis le {offre.validite.fin:%d/%m/%Y} : "
+                           "elle n'est plus proposée", offre.location)
+    used = {m[10:] for o in offres for m in o.perimetre if m.startswith("perimetre:")}
+    used |= {m[10:] for p in perimetres.values() for m in p.membres if m.startswith("perimetre:")}
+    for pid, p in perimetres.items():
+        if pid not in used:
+            issues.warning("perimetre-inutilise", f"périmètre « {pid} » utilisé par aucune offre", p.location)
+    _check_repli(offres, issues, root)
+    if issues.errors:
+        return None
+    return Catalogue(
+        offres=tuple(offres),
+        perimetres=perimetres,
+        vocabularies=vocabularies,
+        version=fingerprint(root, files),
+        root=str(root),
+        attribute_types={name: kind for name, (kind, _) in attribute_types.items()},
+    )

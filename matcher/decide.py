@@ -1,0 +1,406 @@
+"""Subsidiarity: the closest capable level first, the agence's sur-mesure when nothing fits.
+
+For each demande:
+1. the territorial graph gives the levels that exist for its territory and the offers whose
+   perimeter contains it (the candidates);
+2. the engine runs the policy rules (escalations, exclusions, avis du DT, alerts) and the
+   candidates' conditions on the demande's facts;
+3. the levels are walked from communal to agence; the first level with a serving offer wins,
+   ties broken by the most specific perimeter, then cost, then id; the agence's repli offer
+   serves whatever reaches it;
+4. every examined level is reported with its status, and every rejected offer with the
+   conditions that failed, computed from the same condition trees the engine was given;
+5. the rules that read the decision (`niveau`, `offre`) annotate it.
+
+The engine is asked once per distinct canonical fact (see `conditions.Canonicalizer`), so a
+backlog of many similar demandes costs little more than its distinct cases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from .conditions import AllOf, Canonicalizer, Condition, Test, compile_condition, explain, holds
+from .engine import EngineError, EngineRule, Program
+from .model import (
+    LEVEL_INDEX,
+    LEVEL_LABELS,
+    LEVELS,
+    Alerte,
+    Catalogue,
+    Decision,
+    Demande,
+    Examen,
+    Offre,
+    OffreEcartee,
+    Policy,
+    Regle,
+    Territoire,
+)
+from .territory import TerritoryGraph, parse_ref
+
+LEVEL_ADJECTIVES = {
+    "communal": "communale",
+    "intercommunal": "intercommunale",
+    "departemental": "départementale",
+    "regional": "régionale",
+    "operateur": "d'opérateur partenaire ou de service de l'État",
+    "agence": "de l'agence",
+}
+
+
+def offer_condition(offre: Offre) -> Condition:
+    """What an offer asks of a demande: one of its thematiques, one of its besoins, its conditions."""
+    tests: list[Condition] = [
+        Test("thematiques", "contains_any", tuple(offre.thematiques), True, offre.location),
+        Test("besoins", "contains_any", tuple(offre.besoins), True, offre.location),
+    ]
+    if offre.conditions is not None:
+        tests.append(offre.conditions)
+    return AllOf(tuple(tests), offre.location)
+
+
+def demande_facts(demande: Demande, territoire: Territoire, catalogue: Catalogue) -> dict[str, Any]:
+    """The demande as the conditions read it; a word implies its ancestors (friches → urbanisme)."""
+    voc = catalogue.vocabularies
+    facts: dict[str, Any] = {
+        "thematiques": voc["thematiques"].with_ancestors(demande.thematiques),
+        "besoins": voc["besoins"].with_ancestors(demande.besoins),
+        "programmes": voc["programmes"].with_ancestors(demande.programmes),
+        "complexite": demande.complexite,
+        "saisine": demande.saisine,
+        "porteur": demande.type_porteur or territoire.kind,
+        "departement": territoire.departement,
+        "region": territoire.region,
+        "zone": territoire.zone,
+    }
+    population = demande.population if demande.population is not None else territoire.population
+    optional = {
+        "population": population,
+        "montant": demande.montant,
+        "commune": territoire.commune,
+        "epci": territoire.epci,
+        "avis_dt": demande.avis_dt,
+    }
+    facts.update({k: v for k, v in optional.items() if v is not None})
+    for name, value in demande.attributs.items():
+        facts[name] = ("true" if value else "false") if isinstance(value, bool) else value
+    return facts
+
+
+class _CompiledConditions:
+    """Conditions compiled into an engine program, asked once per distinct canonical fact."""
+
+    def __init__(self, named: Sequence[tuple[str, Condition | None]]):
+        self.canonicalizer = Canonicalizer(cond for _, cond in named)
+        rules = [EngineRule(name, compile_condition(cond) if cond is not None else None) for name, cond in named]
+        self._rules = rules
+        self._program: Program | None = None
+        self._answers: dict[tuple, frozenset[str]] = {}
+
+    def evaluate(self, facts_list: Sequence[dict[str, Any]]) -> list[frozenset[str]]:
+        keys = [self.canonicalizer.canonical(f) for f in facts_list]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._answers))
+        if missing:
+            if self._program is None:
+                self._program = Program(self._rules)
+            matched = self._program.matches([self.canonicalizer.as_fact(k) for k in missing])
+            self._answers.update(zip(missing, (frozenset(m) for m in matched)))
+        return [self._answers[k] for k in keys]
+
+
+@dataclass
+class _RuleOutcome:
+    escalade: str | None = None
+    escalade_regle: Regle | None = None
+    exclues: dict[str, Regle] = field(default_factory=dict)  # offer id -> rule
+    niveaux_exclus: dict[str, Regle] = field(default_factory=dict)
+    avis_dt: bool = False
+    alertes: list[Alerte] = field(default_factory=list)
+    motifs: list[str] = field(default_factory=list)
+    regles: list[str] = field(default_factory=list)
+
+
+def _outcome(regles: Iterable[Regle]) -> _RuleOutcome:
+    out = _RuleOutcome()
+    for regle in regles:  # highest priority first
+        out.regles.append(regle.id)
+        a = regle.alors
+        if a.escalader and (out.escalade is None or LEVEL_INDEX[a.escalader] > LEVEL_INDEX[out.escalade]):
+            out.escalade, out.escalade_regle = a.escalader, regle
+        for offre_id in a.exclure_offres:
+            out.exclues.setdefault(offre_id, regle)
+        for niveau in a.exclure_niveaux:
+            out.niveaux_exclus.setdefault(niveau, regle)
+        out.avis_dt = out.avis_dt or a.avis_dt_requis
+        if a.alerte:
+            out.alertes.append(Alerte(a.alerte, regle.id))
+        if a.motif and not (a.escalader or a.exclure_offres or a.exclure_niveaux):
+            out.motifs.append(a.motif)
+    return out
+
+
+def _rule_motif(regle: Regle) -> str:
+    return regle.alors.motif or regle.description
+
+
+class Router:
+    """Routes demandes against one catalogue and one set of policy rules."""
+
+    def __init__(self, catalogue: Catalogue, policy: Policy, graph: TerritoryGraph | None = None):
+        self.catalogue = catalogue
+        self.policy = policy
+        self.graph = graph or TerritoryGraph(perimetres=catalogue.perimetres.values())
+        self.version = {"catalogue": catalogue.version, "regles": policy.version}
+        self._by_ref: dict[str, list[Offre]] = defaultdict(list)
+        for offre in catalogue.offres:
+            if not offre.repli:
+                for ref in offre.perimetre:
+                    self._by_ref[ref].append(offre)
+        self.conditions = {o.id: offer_condition(o) for o in catalogue.offres if not o.repli}
+        self._shard_of = {o.id: self._scope(o) for o in catalogue.offres if not o.repli}
+        self._shard_offers: dict[str, list[Offre]] = defaultdict(list)
+        for offre in catalogue.offres:
+            if not offre.repli:
+                self._shard_offers[self._shard_of[offre.id]].append(offre)
+        self._shards: dict[str, _CompiledConditions] = {}  # compiled on first use
+        self._before = _CompiledConditions([(r.id, r.quand) for r in policy.regles if not r.after_decision])
+        self._after = _CompiledConditions([(r.id, r.quand) for r in policy.regles if r.after_decision])
+        self._regles = {r.id: r for r in policy.regles}
+        self._specificity: dict[str, int] = {}
+
+    def _scope(self, offre: Offre) -> str:
+        """The smallest of département / région / national holding an offer's whole perimeter:
+        engine rulesets are split along it, so a demande is matched only against nearby offers."""
+        idx = self.graph.index
+        departements: set[str] = set()
+        region_refs: set[str] = set()
+        for ref in self.graph.expand(offre.perimetre):
+            kind, code = parse_ref(ref)
+            if kind == "commune":
+                departements.add(idx.commune(code).departement)  # type: ignore[union-attr]
+            elif kind == "epci":
+                departements.update(idx.epcis[code].departements)
+            elif kind == "departement":
+                departements.add(code)
+            elif kind == "region":
+                region_refs.add(code)
+            else:
+                return "national"
+        regions = region_refs | {idx.departements[d].region for d in departements}
+        if not region_refs and len(departements) == 1:
+            return f"departement:{next(iter(departements))}"
+        if len(regions) == 1:
+            return f"region:{next(iter(regions))}"
+        return "national"
+
+    def specificity(self, offre: Offre) -> int:
+        if offre.id not in self._specificity:
+            self._specificity[offre.id] = self.graph.communes_count(offre.perimetre)
+        return self._specificity[offre.id]
+
+    # ----------------------------------------------------------------- routing
+
+    def route(self, demande: Demande, territoire: Territoire, date: dt.date) -> Decision:
+        return self.route_many([(demande, territoire)], date)[0]
+
+    def route_many(self, items: Sequence[tuple[Demande, Territoire]], date: dt.date) -> list[Decision]:
+        facts = [demande_facts(d, t, self.catalogue) for d, t in items]
+        before = self._before.evaluate(facts)
+        candidates = [self._candidates(t) for _, t in items]
+        capable = self._capable(facts, candidates)
+        decisions = []
+        for (demande, territoire), f, fired, cands, ok in zip(items, facts, before, candidates, capable):
+            outcome = _outcome(r for r in self.policy.regles if r.id in fired)
+            decisions.append(self._decide(demande, territoire, f, outcome, cands, ok, date))
+        return self._annotate(decisions, facts)
+
+    def _candidates(self, territoire: Territoire) -> list[Offre]:
+        seen: dict[str, Offre] = {}
+        for ref in territoire.containers:
+            for offre in self._by_ref.get(ref, ()):
+                seen.setdefault(offre.id, offre)
+        return list(seen.values())
+
+    def _capable(self, facts: list[dict], candidates: list[list[Offre]]) -> list[frozenset[str]]:
+        """Ask each shard about the demandes that have candidates in it."""
+        per_shard: dict[str, list[int]] = defaultdict(list)
+        for i, cands in enumerate(candidates):
+            for shard in {self._shard_of[o.id] for o in cands}:
+                per_shard[shard].append(i)
+        answers: list[set[str]] = [set() for _ in facts]
+        for shard, rows in per_shard.items():
+            compiled = self._shards.get(shard)
+            if compiled is None:
+                offers = self._shard_offers[shard]
+                compiled = self._shards[shard] = _CompiledConditions([(o.id, self.conditions[o.id]) for o in offers])
+            for i, matched in zip(rows, compiled.evaluate([facts[i] for i in rows])):
+                answers[i] |= matched
+        return [frozenset(a) for a in answers]
+
+    def _decide(
+        self,
+        demande: Demande,
+        territoire: Territoire,
+        facts: dict[str, Any],
+        out: _RuleOutcome,
+        candidates: list[Offre],
+        capable: frozenset[str],
+        date: dt.date,
+    ) -> Decision:
+        by_level: dict[str, list[Offre]] = defaultdict(list)
+        for offre in candidates:
+            by_level[offre.niveau].append(offre)
+        existing = _existing_levels(territoire)
+        examen: list[Examen] = []
+        chosen: Offre | None = None
+        for level in LEVELS:
+            if level not in existing:
+                examen.append(Examen(level, "sans_objet", _absent_motif(level, territoire)))
+                continue
+            if out.escalade and LEVEL_INDEX[level] < LEVEL_INDEX[out.escalade]:
+                regle = out.escalade_regle
+                examen.append(Examen(level, "ignore", _rule_motif(regle), regle=regle.id))
+                continue
+            if level in out.niveaux_exclus:
+                regle = out.niveaux_exclus[level]
+                examen.append(Examen(level, "ignore", _rule_motif(regle), regle=regle.id))
+                continue
+            present = by_level.get(level, [])
+            # Offers on another subject are counted, not listed: a DT reads why the offers
+            # that could have served did not.
+            themes = set(facts["thematiques"])
+            offers = sorted((o for o in present if themes & set(o.thematiques)), key=lambda o: o.id)
+            off_topic = len(present) - len(offers)
+            serving = [
+                o for o in offers if o.id in capable and o.id not in out.exclues and o.validite.covers(date)
+            ]
+            if level == "agence" and not serving:
+                serving = [self.catalogue.repli]
+            rejected = tuple(
+                OffreEcartee(o.id, self._reasons(o, facts, out, capable, date)) for o in offers if o not in serving
+            )
+            if serving:
+                chosen = min(serving, key=lambda o: (self.specificity(o), o.cout_rank, o.id))
+                examen.append(Examen(level, "retenu", offres=rejected, retenue=chosen.id, hors_thematique=off_topic))
+                break
+            status = "offres_ecartees" if offers else "aucune_offre"
+            examen.append(Examen(level, status, offres=rejected, hors_thematique=off_topic))
+        assert chosen is not None  # the agence level always exists and the repli always serves
+        motif = self._motif(chosen, demande, out)
+        return Decision(
+            demande=demande,
+            territoire=territoire,
+            niveau=chosen.niveau,
+            offre=chosen,
+            motif=motif,
+            examen=tuple(examen),
+            avis_dt_requis=out.avis_dt,
+            alertes=tuple(out.alertes),
+            regles=tuple(out.regles),
+            version=self.version,
+            date=date,
+        )
+
+    def _reasons(
+        self, offre: Offre, facts: dict, out: _RuleOutcome, capable: frozenset[str], date: dt.date
+    ) -> tuple[str, ...]:
+        reasons: list[str] = []
+        if not offre.validite.covers(date):
+            v = offre.validite
+            span = (f"du {v.debut:%d/%m/%Y} " if v.debut else "") + (f"jusqu'au {v.fin:%d/%m/%Y}" if v.fin else "")
+            reasons.append(f"hors de sa période de validité ({span.strip()})")
+        if offre.id in out.exclues:
+            regle = out.exclues[offre.id]
+            reasons.append(f"exclue par la règle « {regle.id} » : {_rule_motif(regle)}")
+        if offre.id not in capable:
+            why = explain(self.conditions[offre.id], facts)
+            if not why:
+                raise EngineError(
+                    f"désaccord entre le moteur et l'explication pour l'offre « {offre.id} » : le moteur l'écarte, "
+                    "ses conditions tiennent"
+                )
+            reasons.extend(why)
+        elif holds(self.conditions[offre.id], facts) is False:
+            raise EngineError(
+                f"désaccord entre le moteur et l'explication pour l'offre « {offre.id} » : le moteur la retient, "
+                "ses conditions ne tiennent pas"
+            )
+        return tuple(reasons)
+
+    def _motif(self, chosen: Offre, demande: Demande, out: _RuleOutcome) -> str:
+        parts: list[str] = []
+        if out.escalade_regle is not None and out.escalade == chosen.niveau:
+            parts.append(_rule_motif(out.escalade_regle))
+        if chosen.repli:
+            if not parts:
+                parts.append(
+                    "Aucune offre locale, d'opérateur partenaire ou de programme ne convient : "
+                    "appui en ingénierie sur-mesure de l'agence"
+                )
+            else:
+                parts.append(f"{chosen.nom} ({chosen.structure})")
+        else:
+            voc = self.catalogue.vocabularies
+            themes = [voc["thematiques"].label(t) for t in demande.thematiques]
+            needs = [voc["besoins"].label(b) for b in demande.besoins]
+            parts.append(
+                f"Offre {LEVEL_ADJECTIVES[chosen.niveau]} la plus proche pour {' / '.join(themes).lower()} "
+                f"({', '.join(needs).lower()}) : {chosen.nom} — {chosen.structure}"
+            )
+        parts.extend(out.motifs)
+        return ". ".join(p.rstrip(".") for p in parts) + "."
+
+    def _annotate(self, decisions: list[Decision], facts: list[dict]) -> list[Decision]:
+        """Apply the rules that read the decision (avis du DT, alertes, motifs)."""
+        if not any(r.after_decision for r in self.policy.regles):
+            return decisions
+        after_facts = [dict(f, niveau=d.niveau, offre=d.offre.id) for d, f in zip(decisions, facts)]
+        fired_all = self._after.evaluate(after_facts)
+        result = []
+        for decision, fired in zip(decisions, fired_all):
+            if not fired:
+                result.append(decision)
+                continue
+            out = _outcome(r for r in self.policy.regles if r.id in fired)
+            motif = decision.motif
+            if out.motifs:
+                motif = motif.rstrip(".") + ". " + ". ".join(m.rstrip(".") for m in out.motifs) + "."
+            result.append(
+                Decision(
+                    **{
+                        **decision.__dict__,
+                        "motif": motif,
+                        "avis_dt_requis": decision.avis_dt_requis or out.avis_dt,
+                        "alertes": decision.alertes + tuple(out.alertes),
+                        "regles": decision.regles + tuple(out.regles),
+                    }
+                )
+            )
+        return result
+
+
+def _existing_levels(territoire: Territoire) -> set[str]:
+    levels = {"regional", "operateur", "agence"}
+    if territoire.kind == "commune":
+        levels.add("communal")
+    if territoire.epci:
+        levels.add("intercommunal")
+    if "departemental" in territoire.holders:
+        levels.add("departemental")
+    return levels
+
+
+_PORTEUR_KINDS = {"commune": "une commune", "epci": "un EPCI", "departement": "un département", "region": "une région"}
+
+
+def _absent_motif(level: str, territoire: Territoire) -> str:
+    if level == "intercommunal" and territoire.kind == "commune":
+        return f"{territoire.nom} n'appartient à aucun EPCI à fiscalité propre"
+    return f"le porteur est {_PORTEUR_KINDS[territoire.kind]} : pas de niveau {LEVEL_LABELS[level]} pour lui"
+
+
+__all__ = ["Router", "offer_condition", "demande_facts"]

@@ -1,0 +1,176 @@
+"""Build a `Demande` from what a user gives: a YAML/JSON file, command-line options, a backlog row.
+
+Each source says where a field came from (`file:line:col`, `--option`, or `ligne N, colonne X`),
+so that every problem is reported where the user can fix it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+from .conditions import FIELDS, did_you_mean
+from .errors import DemandeError, Location
+from .model import AVIS_DT, COMPLEXITES, PORTEUR_TYPES, SAISINES, Catalogue, Demande
+from .yamlsource import Document, load, read_text
+
+DEMANDE_KEYS = (
+    "id", "intitule", "porteur", "commune", "thematiques", "besoins", "programmes", "complexite", "saisine",
+    "type_porteur", "population", "montant", "date_depot", "avis_dt", "date_avis_dt", "attributs",
+)
+LIST_SEPARATOR = "|"
+
+Where = Callable[[str], "Location | str"]
+
+
+def _fail(where: Where, key: str, message: str) -> DemandeError:
+    place = where(key)
+    if isinstance(place, Location):
+        return DemandeError(message, place, "demande")
+    return DemandeError(f"{place} : {message}", None, "demande")
+
+
+def _words(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [w.strip() for w in value.split(LIST_SEPARATOR) if w.strip()]
+    if isinstance(value, (list, tuple)):
+        return [str(w).strip() for w in value if str(w).strip()]
+    return [str(value)]
+
+
+def _number(value: Any, key: str, where: Where) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise _fail(where, key, f"{key} : nombre attendu, pas « {value} »")
+    if isinstance(value, (int, float)):
+        number = value
+    else:
+        text = str(value).strip().replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace(",", ".")
+        try:
+            number = float(text)
+        except ValueError:
+            raise _fail(where, key, f"{key} : nombre attendu, pas « {value} »") from None
+    if not math.isfinite(number) or number < 0:
+        raise _fail(where, key, f"{key} : nombre positif attendu, pas « {value} »")
+    return int(number) if float(number).is_integer() else float(number)
+
+
+def _date(value: Any, key: str, where: Where) -> dt.date | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise _fail(where, key, f"{key} : date attendue (AAAA-MM-JJ ou JJ/MM/AAAA), pas « {value} »")
+
+
+def _choice(value: Any, key: str, choices: tuple[str, ...], default: str | None, where: Where) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise _fail(
+            where, key, f"{key} : valeur inconnue « {value} »{did_you_mean(text, choices)} ({', '.join(choices)})"
+        )
+    return text
+
+
+def build_demande(
+    data: dict[str, Any],
+    catalogue: Catalogue,
+    porteur_ref: str,
+    where: Where,
+    default_id: str = "demande",
+) -> Demande:
+    """Check a demande's fields against the catalogue's vocabularies; `porteur_ref` is already resolved."""
+    unknown = [k for k in data if k not in DEMANDE_KEYS]
+    if unknown:
+        key = unknown[0]
+        raise _fail(where, key, f"champ inconnu « {key} »{did_you_mean(str(key), DEMANDE_KEYS)}")
+    voc = catalogue.vocabularies
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in ("thematiques", "besoins", "programmes"):
+        words = _words(data.get(key))
+        if not words and key != "programmes":
+            raise _fail(where, key, f"{key} : au moins un mot attendu (vocabulaire : {', '.join(list(voc[key].terms)[:6])}…)")
+        for word in words:
+            if word not in voc[key].terms:
+                raise _fail(where, key, f"{key} : mot inconnu « {word} »{did_you_mean(word, voc[key].terms)}")
+        lists[key] = tuple(dict.fromkeys(words))
+    attributs = data.get("attributs") or {}
+    if not isinstance(attributs, dict):
+        raise _fail(where, "attributs", "attributs : dictionnaire attendu ({nom: valeur})")
+    for name, value in attributs.items():
+        if name in FIELDS or name in DEMANDE_KEYS:
+            raise _fail(where, "attributs", f"attributs : « {name} » est un champ de la demande, pas un attribut")
+        expected = catalogue.attribute_types.get(name)
+        actual = "booléen" if isinstance(value, bool) else "nombre" if isinstance(value, (int, float)) else "texte"
+        if isinstance(value, (list, tuple)):
+            actual = "liste"
+        if expected and actual != expected and actual != "liste":
+            raise _fail(where, "attributs", f"attributs : « {name} » doit être un {expected}, pas « {value} »")
+    return Demande(
+        id=str(data.get("id") or default_id),
+        porteur=porteur_ref,
+        thematiques=lists["thematiques"],
+        besoins=lists["besoins"],
+        intitule=str(data.get("intitule") or ""),
+        programmes=lists["programmes"],
+        complexite=_choice(data.get("complexite"), "complexite", COMPLEXITES, "simple", where) or "simple",
+        saisine=_choice(data.get("saisine"), "saisine", SAISINES, "dt", where) or "dt",
+        type_porteur=_choice(data.get("type_porteur"), "type_porteur", PORTEUR_TYPES, None, where),
+        population=_number(data.get("population"), "population", where),
+        montant=_number(data.get("montant"), "montant", where),
+        date_depot=_date(data.get("date_depot"), "date_depot", where),
+        avis_dt=_choice(data.get("avis_dt"), "avis_dt", AVIS_DT, None, where),
+        attributs=dict(attributs),
+    )
+
+
+def porteur_field(data: dict[str, Any]) -> tuple[str, Any]:
+    """The porteur as given: `porteur`, or `commune` as the spreadsheets of some offices name it."""
+    if data.get("porteur") not in (None, ""):
+        return "porteur", data["porteur"]
+    if data.get("commune") not in (None, ""):
+        return "commune", data["commune"]
+    return "porteur", None
+
+
+def read_demande_file(path: Path) -> tuple[dict[str, Any], Where]:
+    """A demande in YAML or JSON, with the position of each field for error messages."""
+    name = str(path)
+    if path.suffix.lower() == ".json":
+        text = read_text(path)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DemandeError(f"JSON invalide : {exc.msg}", Location(name, exc.lineno, exc.colno), "json") from None
+        if not isinstance(data, dict):
+            raise DemandeError("une demande est un objet JSON {…}", Location(name, 1, 1), "demande")
+        return data, lambda key: _json_position(text, name, key)
+    doc: Document = load(path)
+    if not isinstance(doc.data, dict):
+        raise DemandeError("une demande est un dictionnaire de champs", doc.where(()), "demande")
+    return doc.data, lambda key: doc.where_key((key,)) if key in doc.data else doc.where(())
+
+
+def _json_position(text: str, name: str, key: str) -> Location:
+    at = text.find(f'"{key}"')
+    if at < 0:
+        return Location(name, 1, 1)
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    return Location(name, line, column)

@@ -1,0 +1,301 @@
+"""The only module that talks to durable_rules: compile, guard, run.
+
+durable_rules 2.0.28 is fast and has sharp edges (see the project's engine notes). Every
+expression passes a strict checker before it reaches the engine, and the way rules are
+registered and facts asserted keeps clear of each known failure:
+
+- at most 64 rules may match one message (error 303): rulesets hold at most
+  `RULES_PER_RULESET` rules plus one catch-all, so no fact can match more;
+- a ruleset name cannot be unloaded and each registration leaks memory: rulesets are named
+  by the hash of their content and registered once per process, whatever reloads them;
+- one session per request crashes the process on cleanup: one session ("0") is used for
+  everything, facts are retracted after each batch, and no state is ever deleted;
+- property names are compared by a 32-bit FNV-1a hash: fields get generated names whose
+  hashes are checked distinct from each other and from the engine's own names;
+- an empty `$and`/`$or` or a rule made only of `$nex` loops forever: every rule starts
+  with a positive test on a marker property, and empty combinations are refused;
+- 512 alternatives or sibling rules spin in C: alternatives per `$or` are bounded, and so
+  are rules per ruleset;
+- exceptions in actions are swallowed by the engine: actions record their own failure,
+  which is raised after the batch;
+- the host's timer threads race the synchronous path: they are never started;
+- a message that no rule matches aborts a whole batch: the catch-all rule matches every fact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from durable.engine import Host, MessageNotHandledException, MessageObservedException
+
+from .errors import CompileError, EngineError
+
+RULES_PER_RULESET = 62  # + the catch-all: 63 possible matches per fact, under the engine's 64
+MAX_ALTERNATIVES = 200  # per $or / $and; the engine spins from 512
+MAX_EXPRESSION_NODES = 2000
+BATCH = 1000  # facts per assert; also each rule's `cap`, so a rule fires once per batch
+SESSION = "0"
+MARKER_FIELD = "__demande__"
+CATCH_ALL = "__tout__"
+
+_COMPARISONS = ("$eq", "$neq", "$lt", "$lte", "$gt", "$gte")
+_RESERVED_NAMES = ("sid", "id", "$s", "m", "$i", "$l", "$r", "all", "any", "pri", "cap", "count", "dist", "run")
+_FNV_OFFSET, _FNV_PRIME = 0x811C9DC5, 0x01000193
+
+
+def engine_hash(name: str) -> int:
+    """The 32-bit FNV-1a hash durable_rules compares property and rule names with."""
+    h = _FNV_OFFSET
+    for byte in name.encode("utf-8"):
+        signed = byte - 256 if byte > 127 else byte  # the C code hashes `char`, signed on x86
+        h = ((h ^ (signed & 0xFFFFFFFF)) * _FNV_PRIME) & 0xFFFFFFFF
+    return h
+
+
+@dataclass(frozen=True)
+class EngineRule:
+    """A rule as the engine gets it: a name of ours and a condition expression on field names."""
+
+    name: str
+    expression: dict | None  # None: the rule holds for every fact (besides the marker)
+
+
+class _Host(Host):
+    """A durable_rules host without its dispatch threads, whose actions record matched fact ids."""
+
+    def __init__(self) -> None:
+        self.hits: dict[str, list[int]] = {}
+        self.failures: list[str] = []
+        super().__init__()
+
+    def _run(self) -> None:  # the timer threads would dispatch actions concurrently with ours
+        pass
+
+    def get_action(self, action_name: str):
+        hits = self.hits.setdefault(action_name, [])
+        failures = self.failures
+
+        def record(c: Any) -> None:
+            try:
+                hits.extend(message["id"] for message in c.m)
+            except Exception as exc:  # the engine would swallow it
+                failures.append(f"{action_name}: {exc!r}")
+
+        return record
+
+
+_HOST: _Host | None = None
+_REGISTERED: dict[str, str] = {}  # content hash -> ruleset name
+_LOCK = threading.Lock()  # the C engine has no locks of its own
+
+
+def _host() -> _Host:
+    global _HOST
+    if _HOST is None:
+        _HOST = _Host()
+    return _HOST
+
+
+def registered_rulesets() -> int:
+    """How many rulesets this process has given the engine (each costs memory until exit)."""
+    return len(_REGISTERED)
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def _check(expr: Any, names: dict[str, str], rule: str, count: list[int]) -> Any:
+    """Validate one expression and rename its fields to engine property names."""
+    count[0] += 1
+    if count[0] > MAX_EXPRESSION_NODES:
+        raise CompileError(f"règle « {rule} » trop complexe pour le moteur (plus de {MAX_EXPRESSION_NODES} tests)")
+    if not isinstance(expr, dict) or len(expr) != 1:
+        raise CompileError(f"règle « {rule} » : expression mal formée {expr!r}")
+    ((op, body),) = expr.items()
+    if op in ("$and", "$or"):
+        if not isinstance(body, list) or not body:
+            raise CompileError(f"règle « {rule} » : combinaison vide (le moteur bouclerait)")
+        if len(body) > MAX_ALTERNATIVES:
+            raise CompileError(
+                f"règle « {rule} » : {len(body)} alternatives dans une combinaison, au plus {MAX_ALTERNATIVES}"
+            )
+        return {op: [_check(item, names, rule, count) for item in body]}
+    if op in ("$iany", "$iall"):
+        ((field, inner),) = body.items()
+        return {op: {names[field]: _check_item(inner, rule, count)}}
+    if op in _COMPARISONS or op in ("$ex", "$nex"):
+        ((field, value),) = body.items()
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise CompileError(f"règle « {rule} » : valeur non comparable {value!r}")
+        return {op: {names[field]: value}}
+    raise CompileError(f"règle « {rule} » : opérateur non autorisé {op}")
+
+
+def _check_item(expr: Any, rule: str, count: list[int]) -> Any:
+    """Inside $iany/$iall: `{"$i": v}`, `{"$neq": {"$i": v}}`, and their $and/$or."""
+    count[0] += 1
+    ((op, body),) = expr.items()
+    if op == "$i":
+        return {"$i": body}
+    if op in ("$and", "$or"):
+        if not body or len(body) > MAX_ALTERNATIVES:
+            raise CompileError(f"règle « {rule} » : liste de valeurs vide ou trop longue ({len(body)})")
+        return {op: [_check_item(item, rule, count) for item in body]}
+    if op == "$neq" and set(body) == {"$i"}:
+        return {"$neq": {"$i": body["$i"]}}
+    raise CompileError(f"règle « {rule} » : test de liste non autorisé {op}")
+
+
+def _fields(expr: Any) -> Iterable[str]:
+    if isinstance(expr, dict):
+        for op, body in expr.items():
+            if op in ("$and", "$or"):
+                for item in body:
+                    yield from _fields(item)
+            elif op in ("$iany", "$iall") or op in _COMPARISONS or op in ("$ex", "$nex"):
+                yield from body.keys()
+
+
+def property_names(fields: Iterable[str]) -> dict[str, str]:
+    """Generated engine property names for fields, with pairwise distinct engine hashes."""
+    taken = {engine_hash(n) for n in _RESERVED_NAMES}
+    names: dict[str, str] = {}
+    counter = 0
+    for field in sorted(set(fields)):
+        while True:
+            candidate = f"p{counter}"
+            counter += 1
+            h = engine_hash(candidate)
+            if h not in taken:
+                taken.add(h)
+                names[field] = candidate
+                break
+    return names
+
+
+# --------------------------------------------------------------------------- programs
+
+
+class Program:
+    """A set of rules compiled into as many engine rulesets as the guards require."""
+
+    def __init__(self, rules: Sequence[EngineRule]):
+        seen: set[str] = set()
+        for rule in rules:
+            if rule.name in seen:
+                raise CompileError(f"règle « {rule.name} » compilée deux fois")
+            seen.add(rule.name)
+        fields = {f for rule in rules for f in _fields(rule.expression or {})}
+        self.names = property_names(fields | {MARKER_FIELD})
+        marker = {"$eq": {self.names[MARKER_FIELD]: "d"}}
+        self._chunks: list[tuple[str, dict[str, str]]] = []  # ruleset name, engine rule name -> our name
+        for start in range(0, len(rules), RULES_PER_RULESET):
+            chunk = rules[start : start + RULES_PER_RULESET]
+            definition: dict[str, dict] = {}
+            local_names: dict[str, str] = {}
+            rule_names = _rule_names(len(chunk) + 1)
+            for priority, (rule, engine_name) in enumerate(zip(chunk, rule_names)):
+                test = marker
+                if rule.expression is not None:
+                    test = {"$and": [marker, _check(rule.expression, self.names, rule.name, [0])]}
+                definition[engine_name] = {"all": [{"m": test}], "pri": priority, "cap": BATCH}
+                local_names[engine_name] = rule.name
+            definition[rule_names[-1]] = {"all": [{"m": marker}], "pri": len(chunk), "cap": BATCH}
+            local_names[rule_names[-1]] = CATCH_ALL
+            self._chunks.append((_register(definition), local_names))
+        if not rules:  # still answer "nothing matches" without touching the engine
+            self._chunks = []
+
+    def matches(self, facts: Sequence[dict[str, Any]]) -> list[set[str]]:
+        """For each fact (field -> value), the names of the rules it satisfies."""
+        result: list[set[str]] = [set() for _ in facts]
+        if not self._chunks or not facts:
+            return result
+        messages = []
+        for i, fact in enumerate(facts):
+            message: dict[str, Any] = {"sid": SESSION, "id": i, self.names[MARKER_FIELD]: "d"}
+            for field, value in fact.items():
+                name = self.names.get(field)
+                if name is not None:
+                    message[name] = value
+            messages.append(message)
+        host = _host()
+        with _LOCK:
+            for ruleset, local_names in self._chunks:
+                for start in range(0, len(messages), BATCH):
+                    batch = messages[start : start + BATCH]
+                    _run_batch(host, ruleset, batch, local_names, result)
+        return result
+
+
+def _rule_names(n: int) -> list[str]:
+    taken = {engine_hash(name) for name in _RESERVED_NAMES}
+    names = []
+    i = 0
+    while len(names) < n:
+        candidate = f"r{i}"
+        i += 1
+        if engine_hash(candidate) not in taken:
+            taken.add(engine_hash(candidate))
+            names.append(candidate)
+    return names
+
+
+def _register(definition: dict[str, dict]) -> str:
+    content = json.dumps(definition, sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(content.encode()).hexdigest()[:24]
+    with _LOCK:
+        name = _REGISTERED.get(digest)
+        if name is None:
+            name = f"aiguillage_{digest}"
+            for rule_name, rule in definition.items():
+                rule["run"] = f"{name}/{rule_name}"
+            try:
+                _host().set_rulesets({name: definition})
+            except Exception as exc:  # error codes without location: say which rules
+                raise CompileError(f"le moteur refuse un jeu de règles ({exc})") from None
+            _REGISTERED[digest] = name
+    return name
+
+
+def _run_batch(host: _Host, ruleset: str, batch: list[dict], local_names: dict[str, str], result: list[set[str]]) -> None:
+    hits = {engine_name: host.hits.setdefault(f"{ruleset}/{engine_name}", []) for engine_name in local_names}
+    for matched in hits.values():
+        matched.clear()
+    try:
+        host.assert_facts(ruleset, batch)
+    except MessageNotHandledException:
+        raise EngineError("le moteur n'a pas traité un fait (la règle attrape-tout manque ?)") from None
+    except MessageObservedException:
+        raise EngineError("le moteur a déjà vu ce fait (identifiants de faits en double)") from None
+    except Exception as exc:
+        raise EngineError(f"le moteur a échoué : {exc}") from None
+    finally:
+        try:
+            host.retract_facts(ruleset, batch)
+        except Exception:  # a failed assert may leave nothing to retract
+            pass
+    swallowed = host.get_state(ruleset, SESSION).get("exception")
+    if host.failures or swallowed:
+        failures = "; ".join(host.failures + ([str(swallowed).split(", traceback")[0]] if swallowed else []))
+        host.failures.clear()
+        if swallowed:
+            host.update_state(ruleset, {"sid": SESSION, "exception": None})
+        raise EngineError(f"une action du moteur a échoué : {failures}")
+    seen_by_catch_all = set(hits[_catch_all_name(local_names)])
+    if len(seen_by_catch_all) != len(batch):
+        raise EngineError(f"le moteur n'a vu que {len(seen_by_catch_all)} faits sur {len(batch)}")
+    for engine_name, matched in hits.items():
+        our_name = local_names[engine_name]
+        if our_name == CATCH_ALL:
+            continue
+        for fact_id in matched:
+            result[fact_id].add(our_name)
+
+
+def _catch_all_name(local_names: dict[str, str]) -> str:
+    return next(k for k, v in local_names.items() if v == CATCH_ALL)

@@ -1,0 +1,141 @@
+"""Errors and authoring issues, each able to say where it comes from.
+
+One root exception, `AiguillageError`, whose `str()` is `path:line:column: message`;
+one subclass per stage. Findings that are not failures (a warning, a lint finding)
+are `Issue` objects, collected by an `IssueCollector` that can also stop at the first
+error (what `route` wants) instead of gathering them all (what `rules check` wants).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a file; line and column count from 1, as editors do."""
+
+    path: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.path}:{self.line}:{self.column}"
+        return self.path
+
+
+class AiguillageError(Exception):
+    """A known failure: one line for the user, with its location when a file is involved."""
+
+    def __init__(self, message: str, location: Location | None = None, code: str = "erreur"):
+        super().__init__(message)
+        self.message = message
+        self.location = location
+        self.code = code
+
+    def __str__(self) -> str:
+        if self.location is None:
+            return self.message
+        return f"{self.location}: {self.message}"
+
+
+class YamlSourceError(AiguillageError):
+    """The file is not readable YAML text (syntax, encoding, size, aliases)."""
+
+
+class SchemaError(AiguillageError):
+    """The YAML is well formed but does not say what the format expects."""
+
+
+class UnknownReferenceError(AiguillageError):
+    """A territory, perimeter, offer or vocabulary word that does not exist."""
+
+
+class CompileError(AiguillageError):
+    """A condition or rule that the engine's guards refuse."""
+
+
+class TerritoryError(AiguillageError):
+    """A porteur or territory reference that cannot be resolved."""
+
+
+class DemandeError(AiguillageError):
+    """A demande (one request) that is malformed."""
+
+
+class BatchInputError(AiguillageError):
+    """A backlog file that cannot be read at all (missing column, unreadable file)."""
+
+
+class EngineError(AiguillageError):
+    """The rules engine reported a failure that the guards should have prevented."""
+
+
+SEVERITIES = ("erreur", "avertissement")
+
+
+@dataclass(frozen=True)
+class Issue:
+    """An authoring finding: a code, a severity, a French message, where it is, and related places."""
+
+    code: str
+    severity: str
+    message: str
+    location: Location | None = None
+    related: tuple[Location, ...] = ()
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        return f"{where}{self.severity}: {self.message} [{self.code}]"
+
+    def as_dict(self) -> dict:
+        loc = self.location
+        return {
+            "fichier": loc.path if loc else None,
+            "ligne": loc.line if loc else None,
+            "colonne": loc.column if loc else None,
+            "severite": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "lieux_lies": [str(r) for r in self.related],
+        }
+
+
+@dataclass
+class IssueCollector:
+    """Gathers issues; with `stop_at_first`, the first error is raised as an exception instead."""
+
+    stop_at_first: bool = False
+    issues: list[Issue] = field(default_factory=list)
+
+    def error(
+        self,
+        code: str,
+        message: str,
+        location: Location | None = None,
+        related: tuple[Location, ...] = (),
+        kind: type[AiguillageError] = SchemaError,
+    ) -> None:
+        if self.stop_at_first:
+            raise kind(message, location, code)
+        self.issues.append(Issue(code, "erreur", message, location, related))
+
+    def warning(
+        self, code: str, message: str, location: Location | None = None, related: tuple[Location, ...] = ()
+    ) -> None:
+        self.issues.append(Issue(code, "avertissement", message, location, related))
+
+    def add_error(self, err: AiguillageError) -> None:
+        """Record an exception raised by a lower stage (a YAML file that could not be read)."""
+        if self.stop_at_first:
+            raise err
+        self.issues.append(Issue(err.code, "erreur", err.message, err.location))
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "erreur"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "avertissement"]

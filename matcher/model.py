@@ -1,0 +1,253 @@
+"""The domain's values: levels, vocabularies, offers, perimeters, policy rules, demandes, decisions.
+
+Everything here is a frozen dataclass or a constant; loading, checking and deciding live in
+their own modules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Location
+
+# Levels, in order of proximity: the subsidiarity search walks them left to right.
+LEVELS: tuple[str, ...] = ("communal", "intercommunal", "departemental", "regional", "operateur", "agence")
+LEVEL_INDEX = {name: i for i, name in enumerate(LEVELS)}
+LEVEL_LABELS = {
+    "communal": "communal",
+    "intercommunal": "intercommunal",
+    "departemental": "départemental",
+    "regional": "régional",
+    "operateur": "opérateurs partenaires et services de l'État",
+    "agence": "agence (ANCT)",
+}
+
+# Within a level, a free offer comes before a co-financed one, which comes before a paid one.
+COUTS: tuple[str, ...] = ("gratuit", "cofinance", "payant")
+PORTEUR_TYPES: tuple[str, ...] = ("commune", "epci", "departement", "region", "autre")
+COMPLEXITES: tuple[str, ...] = ("simple", "complexe")
+SAISINES: tuple[str, ...] = ("dt", "directe")
+ZONES: tuple[str, ...] = ("metro", "drom", "com")
+AVIS_DT: tuple[str, ...] = ("favorable", "defavorable", "en_attente")
+VOCABULARY_KINDS: tuple[str, ...] = ("thematiques", "besoins", "programmes")
+
+# Examination statuses of a level, as the decision reports them.
+STATUTS: tuple[str, ...] = ("aucune_offre", "offres_ecartees", "ignore", "sans_objet", "retenu")
+
+
+@dataclass(frozen=True)
+class Term:
+    id: str
+    libelle: str
+    parent: str | None
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """A controlled vocabulary; a word may have a parent, and a demande's word implies its ancestors."""
+
+    kind: str
+    terms: dict[str, Term]
+
+    def ancestors(self, word: str) -> tuple[str, ...]:
+        chain: list[str] = []
+        term = self.terms.get(word)
+        while term is not None and term.parent and term.parent not in chain:
+            chain.append(term.parent)
+            term = self.terms.get(term.parent)
+        return tuple(chain)
+
+    def with_ancestors(self, words: tuple[str, ...]) -> tuple[str, ...]:
+        """The words and every ancestor, in first-seen order (what a demande's words imply)."""
+        seen: dict[str, None] = {}
+        for word in words:
+            seen.setdefault(word, None)
+            for parent in self.ancestors(word):
+                seen.setdefault(parent, None)
+        return tuple(seen)
+
+    def label(self, word: str) -> str:
+        term = self.terms.get(word)
+        return term.libelle if term else word
+
+
+@dataclass(frozen=True)
+class Validite:
+    debut: dt.date | None = None
+    fin: dt.date | None = None
+
+    def covers(self, day: dt.date) -> bool:
+        return (self.debut is None or self.debut <= day) and (self.fin is None or day <= self.fin)
+
+
+@dataclass(frozen=True)
+class Perimetre:
+    """A named perimeter: a list of other territory references (a PETR, a PNR, an agency's area)."""
+
+    id: str
+    nom: str
+    membres: tuple[str, ...]
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Offre:
+    id: str
+    nom: str
+    structure: str
+    niveau: str
+    perimetre: tuple[str, ...]
+    thematiques: tuple[str, ...]
+    besoins: tuple[str, ...]
+    conditions: Any  # conditions.Condition | None
+    cout: str
+    source: str
+    capacite: int | None = None
+    validite: Validite = Validite()
+    contact: str | None = None
+    description: str | None = None
+    repli: bool = False
+    location: Location | None = None
+
+    @property
+    def cout_rank(self) -> int:
+        return COUTS.index(self.cout)
+
+
+@dataclass(frozen=True)
+class Actions:
+    """What a policy rule does when its `quand` holds."""
+
+    escalader: str | None = None
+    exclure_offres: tuple[str, ...] = ()
+    exclure_niveaux: tuple[str, ...] = ()
+    avis_dt_requis: bool = False
+    alerte: str | None = None
+    motif: str | None = None
+
+
+@dataclass(frozen=True)
+class Regle:
+    id: str
+    description: str
+    reference: str | None
+    priorite: int
+    quand: Any  # conditions.Condition
+    alors: Actions
+    location: Location | None = None
+    after_decision: bool = False  # `quand` reads the decided level or offer
+
+
+@dataclass(frozen=True)
+class Demande:
+    """One request for engineering support, as the DT receives it."""
+
+    id: str
+    porteur: str  # a territory reference: commune:64445, epci:200067106, departement:64, region:75
+    thematiques: tuple[str, ...]
+    besoins: tuple[str, ...]
+    intitule: str = ""
+    programmes: tuple[str, ...] = ()
+    complexite: str = "simple"
+    saisine: str = "dt"
+    type_porteur: str | None = None  # defaults to the porteur's kind
+    population: float | None = None  # defaults to the official figure of the porteur's territory
+    montant: float | None = None
+    date_depot: dt.date | None = None
+    avis_dt: str | None = None
+    attributs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Territoire:
+    """Where a porteur sits: its chain of levels and who holds each, and its délégué territorial."""
+
+    ref: str
+    kind: str  # commune | epci | departement | region
+    code: str
+    nom: str
+    commune: str | None
+    epci: str | None
+    departement: str
+    region: str
+    zone: str
+    population: int | None
+    holders: dict[str, str]  # level -> the collectivity that holds it here (absent: sans objet)
+    dt_departement: str
+    dt_libelle: str
+    containers: frozenset[str]  # every territory reference this territory lies in, itself included
+    notes: tuple[str, ...] = ()  # how an alias or a special case was resolved
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"commune": self.commune, "epci": self.epci, "departement": self.departement, "region": self.region}
+
+
+@dataclass(frozen=True)
+class OffreEcartee:
+    id: str
+    raisons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Examen:
+    """How one level was examined for a demande."""
+
+    niveau: str
+    statut: str
+    motif: str | None = None
+    offres: tuple[OffreEcartee, ...] = ()
+    retenue: str | None = None
+    regle: str | None = None
+    hors_thematique: int = 0  # offers of the level on this territory that cover none of the demande's thematiques
+
+
+@dataclass(frozen=True)
+class Alerte:
+    texte: str
+    regle: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    demande: Demande
+    territoire: Territoire
+    niveau: str
+    offre: Offre
+    motif: str
+    examen: tuple[Examen, ...]
+    avis_dt_requis: bool
+    alertes: tuple[Alerte, ...]
+    regles: tuple[str, ...]  # ids of the policy rules that applied, in priority order
+    version: dict[str, str]
+    date: dt.date
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Every offer, named perimeter and vocabulary of a catalogue folder, and its version."""
+
+    offres: tuple[Offre, ...]
+    perimetres: dict[str, Perimetre]
+    vocabularies: dict[str, Vocabulary]
+    version: str  # sha256 of the files, so a decision says which catalogue it used
+    root: str
+    attribute_types: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def repli(self) -> Offre:
+        return next(o for o in self.offres if o.repli)
+
+    def offre(self, offre_id: str) -> Offre | None:
+        return next((o for o in self.offres if o.id == offre_id), None)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The policy rules of a rules folder, highest priority first, and their version."""
+
+    regles: tuple[Regle, ...]
+    version: str
+    root: str

@@ -1,0 +1,116 @@
+"""Load a rules folder: the policy rules that the catalogue alone cannot say.
+
+A rule whose `quand` reads the decided level or offer (`niveau`, `offre`) is applied after
+the decision and may only annotate it (avis du DT, alerte, motif): it cannot move it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .catalogue import display_path, fingerprint, read_documents
+from .conditions import ParseContext, fields_of, parse_condition
+from .errors import IssueCollector, Location, UnknownReferenceError
+from .model import Actions, Catalogue, Policy, Regle
+from .schema import check_record, check_top_level
+from .territory import TerritoryIndex, default_index
+
+
+def load_policy(
+    root: Path, catalogue: Catalogue | None, issues: IssueCollector, index: TerritoryIndex | None = None
+) -> Policy | None:
+    """Read and check a rules folder against a catalogue; None when it has errors."""
+    index = index or default_index()
+    root = Path(root)
+    documents, files = read_documents(root, issues)
+    vocabularies = catalogue.vocabularies if catalogue else {}
+    attribute_types = {name: (kind, Location(catalogue.root)) for name, kind in (catalogue.attribute_types if catalogue else {}).items()}
+    regles: list[Regle] = []
+    seen: dict[str, Regle] = {}
+    for doc in documents:
+        for i, data in enumerate(check_top_level(doc, "regles", issues).get("regles", [])):
+            kp = ("regles", i)
+            label = f"règle {data.get('id')!r}" if isinstance(data, dict) and data.get("id") else f"regles[{i}]"
+            if not check_record(doc, kp, data, "regle", issues, label):
+                continue
+            ctx = ParseContext(doc, issues, vocabularies, index.exists, index.suggest, allow_after_decision=True,
+                               attribute_types=attribute_types)
+            quand = parse_condition(data["quand"], kp + ("quand",), ctx)
+            actions = _actions(data["alors"], doc, kp + ("alors",), catalogue, issues, label)
+            if quand is None or actions is None:
+                continue
+            after = bool(fields_of(quand) & {"niveau", "offre"})
+            where = doc.where(kp)
+            if after and (actions.escalader or actions.exclure_offres or actions.exclure_niveaux):
+                issues.error(
+                    "regle-apres-decision",
+                    f"{label} : une règle qui lit le niveau ou l'offre retenus s'applique après la décision ; "
+                    "elle ne peut ni escalader ni exclure (seulement avis_dt, alerte, motif)",
+                    doc.where(kp + ("alors",)),
+                )
+                continue
+            regle = Regle(
+                id=data["id"],
+                description=data["description"],
+                reference=data.get("reference"),
+                priorite=data.get("priorite", 0),
+                quand=quand,
+                alors=actions,
+                location=where,
+                after_decision=after,
+            )
+            if regle.id in seen:
+                first = seen[regle.id].location
+                issues.error("id-duplique", f"règle « {regle.id} » déjà définie en {first}", where,
+                             related=(first,) if first else ())
+                continue
+            seen[regle.id] = regle
+            regles.append(regle)
+    if issues.errors:
+        return None
+    regles.sort(key=lambda r: (-r.priorite, r.id))
+    return Policy(tuple(regles), fingerprint(root, files) if files else "sha256:" + "0" * 64, str(root))
+
+
+def _actions(data: dict, doc, kp: tuple, catalogue: Catalogue | None, issues: IssueCollector, label: str) -> Actions | None:
+    if not data:
+        issues.error("regle-sans-action", f"{label} : « alors » ne fait rien", doc.where(kp))
+        return None
+    exclure = data.get("exclure", {})
+    offres = tuple(exclure.get("offres", ()))
+    if catalogue is not None:
+        known = {o.id for o in catalogue.offres}
+        for i, offre_id in enumerate(offres):
+            if offre_id not in known:
+                from .conditions import did_you_mean
+
+                issues.error(
+                    "offre-inconnue",
+                    f"{label} : offre inconnue « {offre_id} »{did_you_mean(offre_id, known)}",
+                    doc.where(kp + ("exclure", "offres", i)),
+                    kind=UnknownReferenceError,
+                )
+                return None
+            if offre_id == catalogue.repli.id:
+                issues.error(
+                    "repli",
+                    f"{label} : l'offre de repli « {offre_id} » ne peut pas être exclue (toute demande doit avoir une réponse)",
+                    doc.where(kp + ("exclure", "offres", i)),
+                )
+                return None
+    niveaux = tuple(exclure.get("niveaux", ()))
+    if "agence" in niveaux:
+        issues.error("repli", f"{label} : le niveau agence ne peut pas être exclu (il porte l'offre de repli)",
+                     doc.where(kp + ("exclure", "niveaux")))
+        return None
+    return Actions(
+        escalader=data.get("escalader"),
+        exclure_offres=offres,
+        exclure_niveaux=niveaux,
+        avis_dt_requis=data.get("avis_dt") == "requis",
+        alerte=data.get("alerte"),
+        motif=data.get("motif"),
+    )
+
+
+__all__ = ["load_policy", "display_path"]

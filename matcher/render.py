@@ -1,0 +1,166 @@
+"""Decisions, territories and issues as JSON objects and as French text for a person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import LEVEL_LABELS, LEVELS, Decision, Territoire
+
+STATUS_LABELS = {
+    "aucune_offre": "aucune offre",
+    "offres_ecartees": "offres écartées",
+    "ignore": "ignoré",
+    "sans_objet": "sans objet",
+    "retenu": "retenu",
+}
+
+
+def decision_dict(d: Decision) -> dict[str, Any]:
+    t, offre, demande = d.territoire, d.offre, d.demande
+    examen = []
+    for e in d.examen:
+        entry: dict[str, Any] = {"niveau": e.niveau, "statut": e.statut}
+        if e.motif:
+            entry["motif"] = e.motif
+        if e.regle:
+            entry["regle"] = e.regle
+        if e.retenue:
+            entry["offre_retenue"] = e.retenue
+        if e.offres:
+            entry["offres"] = [{"id": o.id, "raisons": list(o.raisons)} for o in e.offres]
+        if e.hors_thematique:
+            entry["offres_hors_thematique"] = e.hors_thematique
+        examen.append(entry)
+    return {
+        "demande": {
+            "id": demande.id,
+            "porteur": demande.porteur,
+            "intitule": demande.intitule,
+            "thematiques": list(demande.thematiques),
+            "besoins": list(demande.besoins),
+            "programmes": list(demande.programmes),
+            "complexite": demande.complexite,
+            "saisine": demande.saisine,
+        },
+        "territoire": {
+            **t.as_dict(),
+            "nom": t.nom,
+            "zone": t.zone,
+            "population": t.population,
+            "niveaux": t.holders,
+        },
+        "delegue_territorial": {"departement": t.dt_departement, "libelle": t.dt_libelle},
+        "decision": {
+            "niveau": d.niveau,
+            "offre": {
+                "id": offre.id,
+                "nom": offre.nom,
+                "structure": offre.structure,
+                "cout": offre.cout,
+                "contact": offre.contact,
+                "source": offre.source,
+            },
+            "motif": d.motif,
+        },
+        "examen": examen,
+        "avis_dt_requis": d.avis_dt_requis,
+        "alertes": [{"texte": a.texte, "regle": a.regle} for a in d.alertes],
+        "regles_appliquees": list(d.regles),
+        "notes": list(t.notes),
+        "date_decision": d.date.isoformat(),
+        "version": dict(d.version),
+    }
+
+
+def examen_summary(d: Decision) -> str:
+    """One line per decision for a backlog's `examen` column."""
+    parts = []
+    for e in d.examen:
+        text = f"{e.niveau}: {e.statut}"
+        if e.retenue:
+            text += f" ({e.retenue})"
+        elif e.offres:
+            text += " (" + "; ".join(f"{o.id}: {', '.join(o.raisons)}" for o in e.offres) + ")"
+        elif e.statut == "ignore" and e.regle:
+            text += f" (règle {e.regle})"
+        parts.append(text)
+    return " | ".join(parts)
+
+
+def _short(version: str) -> str:
+    return version[:19] + "…" if len(version) > 20 else version
+
+
+def decision_text(d: Decision) -> str:
+    t, offre, demande = d.territoire, d.offre, d.demande
+    lines = [
+        f"Demande {demande.id}" + (f" — {demande.intitule}" if demande.intitule else ""),
+        f"  Porteur : {t.nom} ({demande.porteur})",
+        f"  Thématiques : {', '.join(demande.thematiques)} · besoins : {', '.join(demande.besoins)}"
+        + (f" · programmes : {', '.join(demande.programmes)}" if demande.programmes else "")
+        + (" · projet complexe" if demande.complexite == "complexe" else "")
+        + (" · saisine directe de l'agence" if demande.saisine == "directe" else ""),
+        f"  Délégué territorial : {t.dt_libelle} ({t.dt_departement})",
+    ]
+    lines += [f"  Note : {note}" for note in t.notes]
+    lines += [
+        "",
+        f"Décision : niveau {LEVEL_LABELS[d.niveau]} — {offre.nom} ({offre.structure})",
+        f"  Motif : {d.motif}",
+        f"  Coût : {offre.cout}" + (f" · contact : {offre.contact}" if offre.contact else "") + f" · source : {offre.source}",
+        f"  Avis du délégué territorial requis : {'oui' if d.avis_dt_requis else 'non'}",
+    ]
+    for alerte in d.alertes:
+        lines.append(f"  Alerte : {alerte.texte} (règle {alerte.regle})")
+    lines += ["", "Examen, du niveau le plus proche au plus lointain :"]
+    width = max(len(LEVEL_LABELS[n]) for n in LEVELS[:4]) + 2
+    for e in d.examen:
+        label = LEVEL_LABELS[e.niveau] if e.niveau not in ("operateur", "agence") else {
+            "operateur": "opérateurs", "agence": "agence"}[e.niveau]
+        status = STATUS_LABELS[e.statut]
+        if e.retenue:
+            status += f" : {e.retenue}"
+        if e.motif:
+            status += f" — {e.motif}"
+        if e.regle:
+            status += f" (règle {e.regle})"
+        if e.hors_thematique:
+            status += f" ({e.hors_thematique} offre{'s' if e.hors_thematique > 1 else ''} sur d'autres thématiques)"
+        lines.append(f"  {label:<{width}}{status}")
+        for o in e.offres:
+            lines.append(f"  {'':<{width}}  × {o.id} : {' ; '.join(o.raisons)}")
+    lines += [
+        "",
+        f"Règles appliquées : {', '.join(d.regles) if d.regles else 'aucune'}",
+        f"Décision du {d.date:%d/%m/%Y} · catalogue {_short(d.version['catalogue'])} · "
+        f"règles {_short(d.version['regles'])}",
+    ]
+    return "\n".join(lines)
+
+
+def territoire_dict(t: Territoire) -> dict[str, Any]:
+    return {
+        "reference": t.ref,
+        "nom": t.nom,
+        **t.as_dict(),
+        "zone": t.zone,
+        "population": t.population,
+        "niveaux": {level: t.holders.get(level) for level in LEVELS[:4]},
+        "delegue_territorial": {"departement": t.dt_departement, "libelle": t.dt_libelle},
+        "appartient_a": sorted(t.containers),
+        "notes": list(t.notes),
+    }
+
+
+def territoire_text(t: Territoire) -> str:
+    lines = [f"{t.nom} ({t.ref}) — population {t.population if t.population is not None else 'inconnue'}"]
+    lines += [f"  Note : {note}" for note in t.notes]
+    lines.append("Chaîne des niveaux :")
+    for level in LEVELS[:4]:
+        holder = t.holders.get(level)
+        lines.append(f"  {LEVEL_LABELS[level]:<15}{holder if holder else 'sans objet'}")
+    lines.append(f"Délégué territorial : {t.dt_libelle} ({t.dt_departement})")
+    perimetres = sorted(c for c in t.containers if c.startswith("perimetre:"))
+    if perimetres:
+        lines.append(f"Périmètres nommés : {', '.join(perimetres)}")
+    return "\n".join(lines)

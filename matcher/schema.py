@@ -1,0 +1,280 @@
+"""The shape of the YAML formats, declared once: the loaders check against it, and
+`aiguillage rules schema` exports it as a JSON Schema for editors.
+
+Only the shape lives here (keys, types, required, closed lists); what needs the rest of the
+catalogue (a vocabulary word, a territory, an offer id) is checked by the loaders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .conditions import did_you_mean
+from .errors import IssueCollector, SchemaError
+from .model import COUTS, LEVELS
+from .yamlsource import Document, KeyPath
+
+ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+URL_PATTERN = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: str  # id | text | int | bool | date | url | choice | list | mapping | condition | refs | words
+    required: bool = False
+    description: str = ""
+    choices: tuple[str, ...] = ()
+    record: str | None = None  # for mapping / list of mappings: the record they hold
+
+
+RECORDS: dict[str, tuple[Key, ...]] = {
+    "offre": (
+        Key("id", "id", True, "identifiant unique dans tout le catalogue : minuscules, chiffres et tirets"),
+        Key("nom", "text", True, "nom de l'offre"),
+        Key("structure", "text", True, "structure qui porte l'offre"),
+        Key("niveau", "choice", True, "niveau de proximité", LEVELS),
+        Key("perimetre", "refs", True, "territoires servis : commune:INSEE, epci:SIREN, departement:NN, "
+            "region:NN, national, perimetre:ID"),
+        Key("thematiques", "words", True, "thématiques couvertes (vocabulaire contrôlé)"),
+        Key("besoins", "words", True, "besoins couverts (vocabulaire contrôlé)"),
+        Key("conditions", "condition", False, "conditions sur la demande (langage de conditions)"),
+        Key("capacite", "int", False, "demandes qu'elle peut prendre par an"),
+        Key("cout", "choice", True, "coût pour la collectivité", COUTS),
+        Key("validite", "mapping", False, "période de validité", record="validite"),
+        Key("contact", "text", False, "contact public"),
+        Key("description", "text", False, "ce que fait l'offre, en une ou deux phrases"),
+        Key("source", "url", True, "page publique d'où viennent les faits"),
+        Key("repli", "bool", False, "offre de repli de l'agence (une seule dans le catalogue)"),
+    ),
+    "validite": (
+        Key("debut", "date", False, "premier jour de validité (AAAA-MM-JJ)"),
+        Key("fin", "date", False, "dernier jour de validité (AAAA-MM-JJ)"),
+    ),
+    "perimetre": (
+        Key("id", "id", True, "identifiant du périmètre, référencé comme perimetre:ID"),
+        Key("nom", "text", True, "nom du périmètre"),
+        Key("membres", "refs", True, "territoires qui le composent"),
+        Key("source", "url", False, "page publique qui en donne la composition"),
+    ),
+    "terme": (
+        Key("id", "id", True, "identifiant du mot"),
+        Key("libelle", "text", True, "libellé en français"),
+        Key("parent", "id", False, "mot plus général : une offre qui le déclare sert aussi celui-ci"),
+    ),
+    "regle": (
+        Key("id", "id", True, "identifiant stable de la règle"),
+        Key("description", "text", True, "ce que dit la règle, en français"),
+        Key("reference", "text", False, "texte d'où vient la règle"),
+        Key("priorite", "int", False, "les plus hautes d'abord (0 par défaut)"),
+        Key("quand", "condition", True, "condition sur la demande"),
+        Key("alors", "mapping", True, "ce que fait la règle", record="alors"),
+    ),
+    "alors": (
+        Key("escalader", "choice", False, "la recherche commence à ce niveau", LEVELS),
+        Key("exclure", "mapping", False, "offres ou niveaux écartés", record="exclure"),
+        Key("avis_dt", "choice", False, "l'avis du délégué territorial est requis", ("requis",)),
+        Key("alerte", "text", False, "alerte jointe à la décision"),
+        Key("motif", "text", False, "motif donné à la décision"),
+    ),
+    "exclure": (
+        Key("offres", "list", False, "identifiants d'offres écartées"),
+        Key("niveaux", "list", False, "niveaux écartés", LEVELS),
+    ),
+}
+
+TOP_LEVEL: dict[str, dict[str, str]] = {
+    "catalogue": {"offres": "offre", "perimetres": "perimetre", "thematiques": "terme", "besoins": "terme",
+                  "programmes": "terme"},
+    "regles": {"regles": "regle", "tests": "test"},
+}
+
+_TYPE_NAMES = {
+    "id": "un identifiant (minuscules, chiffres, tirets)",
+    "text": "un texte",
+    "int": "un nombre entier",
+    "bool": "true ou false",
+    "date": "une date AAAA-MM-JJ",
+    "url": "une adresse https://…",
+    "choice": "une valeur de la liste",
+    "list": "une liste",
+    "refs": "une liste de territoires",
+    "words": "une liste de mots du vocabulaire",
+    "mapping": "un dictionnaire",
+    "condition": "une condition (dictionnaire)",
+}
+
+
+def check_record(
+    doc: Document, keypath: KeyPath, data: Any, record: str, issues: IssueCollector, label: str
+) -> bool:
+    """Check a mapping's keys and the types of their values; False if it cannot be used."""
+    keys = RECORDS[record]
+    if not isinstance(data, dict):
+        issues.error("type", f"{label} : dictionnaire attendu", doc.where(keypath))
+        return False
+    known = {k.name: k for k in keys}
+    ok = True
+    for name in data:
+        if name not in known:
+            issues.error(
+                "cle-inconnue",
+                f"{label} : clé inconnue « {name} »{did_you_mean(str(name), known)}",
+                doc.where_key(keypath + (name,)),
+            )
+            ok = False
+    for key in keys:
+        if key.name not in data:
+            if key.required:
+                issues.error("cle-manquante", f"{label} : clé « {key.name} » obligatoire manquante", doc.where(keypath))
+                ok = False
+            continue
+        ok = _check_value(doc, keypath + (key.name,), data[key.name], key, issues, label) and ok
+    return ok
+
+
+def _check_value(doc: Document, keypath: KeyPath, value: Any, key: Key, issues: IssueCollector, label: str) -> bool:
+    where = doc.where(keypath)
+    t = key.type
+
+    def wrong(extra: str = "") -> bool:
+        shown = "vide" if value in (None, "", [], {}) else f"« {value} »" if not isinstance(value, (dict, list)) else (
+            "une liste" if isinstance(value, list) else "un dictionnaire")
+        issues.error("type", f"{label} : « {key.name} » doit être {_TYPE_NAMES[t]}, pas {shown}{extra}", where)
+        return False
+
+    if t in ("text",) and not (isinstance(value, str) and value.strip()):
+        return wrong()
+    if t == "id":
+        if not isinstance(value, str) or not ID_PATTERN.match(value):
+            return wrong()
+    if t == "url" and not (isinstance(value, str) and URL_PATTERN.match(value)):
+        return wrong()
+    if t == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+        return wrong()
+    if t == "bool" and not isinstance(value, bool):
+        return wrong()
+    if t == "date" and not (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return wrong()
+    if t == "choice":
+        if not isinstance(value, str) or value not in key.choices:
+            issues.error(
+                "valeur-inconnue",
+                f"{label} : « {key.name} » vaut « {value} »{did_you_mean(str(value), key.choices)} "
+                f"(valeurs possibles : {', '.join(key.choices)})",
+                where,
+            )
+            return False
+    if t in ("list", "refs", "words"):
+        if not isinstance(value, list) or not value:
+            return wrong()
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                issues.error("type", f"{label} : « {key.name} » : texte attendu, pas « {item} »", doc.where(keypath + (i,)))
+                return False
+            if key.choices and item not in key.choices:
+                issues.error(
+                    "valeur-inconnue",
+                    f"{label} : « {item} » inconnu{did_you_mean(item, key.choices)} "
+                    f"(valeurs possibles : {', '.join(key.choices)})",
+                    doc.where(keypath + (i,)),
+                )
+                return False
+    if t in ("mapping", "condition") and not isinstance(value, dict):
+        return wrong()
+    if t == "mapping" and key.record:
+        return check_record(doc, keypath, value, key.record, issues, f"{label}, {key.name}")
+    return True
+
+
+def check_top_level(doc: Document, kind: str, issues: IssueCollector) -> dict[str, list]:
+    """The top-level sections of a catalogue or rules file, each a list (empty file: nothing)."""
+    sections = TOP_LEVEL[kind]
+    if doc.data is None:
+        return {}
+    if not isinstance(doc.data, dict):
+        issues.error(
+            "type", f"le fichier doit commencer par l'une des clés : {', '.join(sections)}", doc.where(())
+        )
+        return {}
+    found: dict[str, list] = {}
+    for name, value in doc.data.items():
+        if name not in sections:
+            issues.error(
+                "cle-inconnue",
+                f"section inconnue « {name} »{did_you_mean(str(name), sections)} "
+                f"(sections possibles : {', '.join(sections)})",
+                doc.where_key((name,)),
+            )
+            continue
+        if not isinstance(value, list):
+            issues.error("type", f"« {name} » doit être une liste", doc.where((name,)))
+            continue
+        found[name] = value
+    return found
+
+
+def json_schema(kind: str) -> dict[str, Any]:
+    """A JSON Schema (draft 2020-12) of a catalogue or rules file, for editors."""
+
+    def condition_schema() -> dict:
+        return {"type": "object", "description": "condition : {champ: valeur}, {champ: [a, b]}, "
+                "{champ: {min, max, pas, hors, contient, contient_un_de, existe}}, tous / un_de / aucun",
+                "minProperties": 1}
+
+    def key_schema(key: Key) -> dict:
+        base: dict[str, Any]
+        if key.type in ("id",):
+            base = {"type": "string", "pattern": ID_PATTERN.pattern}
+        elif key.type == "text":
+            base = {"type": "string", "minLength": 1}
+        elif key.type == "url":
+            base = {"type": "string", "format": "uri", "pattern": "^https?://"}
+        elif key.type == "int":
+            base = {"type": "integer"}
+        elif key.type == "bool":
+            base = {"type": "boolean"}
+        elif key.type == "date":
+            base = {"type": "string", "format": "date"}
+        elif key.type == "choice":
+            base = {"enum": list(key.choices)}
+        elif key.type in ("list", "refs", "words"):
+            items: dict[str, Any] = {"type": "string"}
+            if key.choices:
+                items = {"enum": list(key.choices)}
+            if key.type == "refs":
+                items["pattern"] = r"^(national|(commune|epci|departement|region|perimetre):[0-9A-Za-z-]+)$"
+            base = {"type": "array", "items": items, "minItems": 1}
+        elif key.type == "condition":
+            base = condition_schema()
+        else:
+            base = record_schema(key.record or "")
+        base["description"] = key.description
+        return base
+
+    def record_schema(name: str) -> dict:
+        keys = RECORDS[name]
+        return {
+            "type": "object",
+            "properties": {k.name: key_schema(k) for k in keys},
+            "required": [k.name for k in keys if k.required],
+            "additionalProperties": False,
+        }
+
+    sections = {
+        name: {"type": "array", "items": record_schema(record) if record in RECORDS else {"type": "object"}}
+        for name, record in TOP_LEVEL[kind].items()
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Aiguillage — " + ("catalogue d'offres" if kind == "catalogue" else "règles"),
+        "type": "object",
+        "properties": sections,
+        "additionalProperties": False,
+    }
+
+
+__all__ = ["RECORDS", "TOP_LEVEL", "check_record", "check_top_level", "json_schema", "SchemaError"]

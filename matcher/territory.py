@@ -1,0 +1,477 @@
+"""The territorial levels as a networkx graph, and the resolution of what a user types.
+
+Nodes are territory references (`commune:64445`, `epci:200067254`, `departement:64`,
+`region:75`, `national`, `perimetre:petr-pays-basque`); an edge `u -> v` says "u lies in v".
+The territories a demande lies in are the node and its descendants, so a named perimeter
+is served to a commune through any of its members (the commune, its EPCI, its département).
+
+An EPCI has no edge to a département: one EPCI in 89 spans two, and its communes must not
+inherit the other's perimeters through it. An EPCI porteur is placed in the département where
+most of its inhabitants live (the derived data computes it).
+
+Upper levels (régions, départements, EPCI) are always in the graph; communes are read from
+the derived file one at a time when a single demande needs one, or all at once for a batch,
+so that `aiguillage route` does not parse 35,000 communes to route one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Iterable
+
+import networkx as nx
+
+from .errors import TerritoryError
+from .model import Perimetre, Territoire
+
+DATA_FILE = Path(__file__).parent / "data" / "territoires.tsv"
+KINDS = ("commune", "epci", "departement", "region", "national", "perimetre")
+NATIONAL = "national"
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str
+    nom: str
+    zone: str
+    holder: str
+    prefect_departement: str
+    communes: int
+    population: int
+
+
+@dataclass(frozen=True)
+class Departement:
+    code: str
+    nom: str
+    region: str
+    zone: str
+    holder: str
+    dt_libelle: str
+    communes: int
+    population: int
+
+
+@dataclass(frozen=True)
+class Epci:
+    siren: str
+    nom: str
+    type: str
+    population: int
+    departement: str  # where most of its inhabitants live
+    departements: tuple[str, ...]
+    levels_held: tuple[str, ...]
+    communes: int
+
+
+@dataclass(frozen=True)
+class Commune:
+    code: str
+    nom: str
+    departement: str
+    region: str
+    epci: str | None
+    population: int | None
+    zone: str
+    codes_postaux: tuple[str, ...]
+    siren: str | None
+
+
+@dataclass(frozen=True)
+class Alias:
+    code: str
+    commune: str
+    nature: str  # ancien-code | commune-deleguee | commune-associee | arrondissement-municipal
+    nom: str
+
+
+ALIAS_PHRASES = {
+    "commune-deleguee": "la commune déléguée {nom}, rattachée",
+    "commune-associee": "la commune associée {nom}, rattachée",
+    "arrondissement-municipal": "l'arrondissement municipal {nom}, rattaché",
+}
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text else None
+
+
+def normalize_name(text: str) -> str:
+    """Compare names the way people type them: no accents, case, hyphens or apostrophes."""
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    for sep in "-'’ ":
+        text = text.replace(sep, " ")
+    text = text.replace("saint ", "st ").replace("sainte ", "ste ")
+    return " ".join(text.split())
+
+
+class TerritoryIndex:
+    """The derived division file: upper levels parsed at once, communes found by their line."""
+
+    def __init__(self, path: Path = DATA_FILE):
+        self.path = path
+        self._raw = path.read_bytes()
+        self.regions: dict[str, Region] = {}
+        self.departements: dict[str, Departement] = {}
+        self.epcis: dict[str, Epci] = {}
+        start = self._raw.find(b"\nC\t")
+        for line in self._raw[:start].decode("utf-8").splitlines():
+            f = line.split("\t")
+            if f[0] == "R":
+                self.regions[f[1]] = Region(f[1], f[2], f[3], f[4], f[5], int(f[6]), int(f[7]))
+            elif f[0] == "D":
+                self.departements[f[1]] = Departement(f[1], f[2], f[3], f[4], f[5], f[6], int(f[7]), int(f[8]))
+            elif f[0] == "E":
+                self.epcis[f[1]] = Epci(
+                    f[1], f[2], f[3], int(f[4] or 0), f[5], tuple(f[6].split(",")), tuple(f[7].split(",")), int(f[8])
+                )
+        self._communes: dict[str, Commune] | None = None
+        self._aliases: dict[str, Alias] | None = None
+
+    @staticmethod
+    def _commune_of(fields: list[str]) -> Commune:
+        return Commune(
+            fields[1],
+            fields[2],
+            fields[3],
+            fields[4],
+            fields[5] or None,
+            _int(fields[6]),
+            fields[7],
+            tuple(fields[8].split(",")) if fields[8] else (),
+            fields[9] or None,
+        )
+
+    def _find_line(self, kind: str, code: str) -> list[str] | None:
+        needle = f"\n{kind}\t{code}\t".encode()
+        at = self._raw.find(needle)
+        if at < 0:
+            return None
+        end = self._raw.find(b"\n", at + 1)
+        return self._raw[at + 1 : end].decode("utf-8").split("\t")
+
+    def commune(self, code: str) -> Commune | None:
+        if self._communes is not None:
+            return self._communes.get(code)
+        fields = self._find_line("C", code)
+        return self._commune_of(fields) if fields else None
+
+    def alias(self, code: str) -> Alias | None:
+        if self._aliases is not None:
+            return self._aliases.get(code)
+        fields = self._find_line("A", code)
+        return Alias(*fields[1:5]) if fields else None
+
+    def all_communes(self) -> dict[str, Commune]:
+        """Every current commune (parses the whole file once; for batches and authoring checks)."""
+        if self._communes is None:
+            communes: dict[str, Commune] = {}
+            aliases: dict[str, Alias] = {}
+            for line in self._raw.decode("utf-8").splitlines():
+                if line.startswith("C\t"):
+                    f = line.split("\t")
+                    communes[f[1]] = self._commune_of(f)
+                elif line.startswith("A\t"):
+                    f = line.split("\t")
+                    aliases[f[1]] = Alias(*f[1:5])
+            self._communes, self._aliases = communes, aliases
+        return self._communes
+
+    def all_aliases(self) -> dict[str, Alias]:
+        self.all_communes()
+        assert self._aliases is not None
+        return self._aliases
+
+    def exists(self, kind: str, code: str) -> bool:
+        if kind == "commune":
+            return self.commune(code) is not None
+        if kind == "epci":
+            return code in self.epcis
+        if kind == "departement":
+            return code in self.departements
+        if kind == "region":
+            return code in self.regions
+        return False
+
+    def suggest(self, kind: str, code: str, n: int = 3) -> list[str]:
+        """The closest known codes of that kind (for "did you mean")."""
+        pool: Iterable[str]
+        if kind == "commune":
+            pool = self.all_communes()
+        elif kind == "epci":
+            pool = self.epcis
+        elif kind == "departement":
+            pool = self.departements
+        elif kind == "region":
+            pool = self.regions
+        else:
+            return []
+        return difflib.get_close_matches(code, list(pool), n=n, cutoff=0.6)
+
+
+@cache
+def default_index() -> TerritoryIndex:
+    return TerritoryIndex()
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    """Split `kind:code` (or `national`) without checking that it exists."""
+    if ref == NATIONAL:
+        return NATIONAL, ""
+    kind, sep, code = ref.partition(":")
+    if not sep or kind not in KINDS or not code:
+        raise ValueError(ref)
+    return kind, code
+
+
+class TerritoryGraph:
+    """The networkx graph of levels, with the catalogue's named perimeters attached."""
+
+    def __init__(self, index: TerritoryIndex | None = None, perimetres: Iterable[Perimetre] = ()):
+        self.index = index or default_index()
+        self.perimetres = {p.id: p for p in perimetres}
+        g = nx.DiGraph()
+        g.add_node(NATIONAL)
+        for r in self.index.regions.values():
+            g.add_edge(f"region:{r.code}", NATIONAL)
+        for d in self.index.departements.values():
+            g.add_edge(f"departement:{d.code}", f"region:{d.region}")
+        g.add_nodes_from(f"epci:{siren}" for siren in self.index.epcis)
+        self.graph = g
+        self._all_communes = False
+        for p in self.perimetres.values():
+            for member in p.membres:
+                if member.startswith("commune:"):
+                    self._add_commune(member.partition(":")[2])
+                g.add_edge(member, f"perimetre:{p.id}")
+
+    # -- building
+
+    def _add_commune(self, code: str) -> bool:
+        node = f"commune:{code}"
+        if node in self.graph and self.graph.out_degree(node):
+            return True
+        commune = self.index.commune(code)
+        if commune is None:
+            return False
+        self.graph.add_edge(node, f"departement:{commune.departement}")
+        if commune.epci:
+            self.graph.add_edge(node, f"epci:{commune.epci}")
+        return True
+
+    def add_all_communes(self) -> None:
+        """Put every commune in the graph (batches, coverage, lint)."""
+        if self._all_communes:
+            return
+        for code in self.index.all_communes():
+            self._add_commune(code)
+        self._all_communes = True
+
+    # -- queries
+
+    def exists(self, ref: str) -> bool:
+        try:
+            kind, code = parse_ref(ref)
+        except ValueError:
+            return False
+        if kind == NATIONAL:
+            return True
+        if kind == "perimetre":
+            return code in self.perimetres
+        return self.index.exists(kind, code)
+
+    def lies_in(self, ref: str) -> frozenset[str]:
+        """Every reference the territory `ref` lies in, itself included."""
+        kind, code = parse_ref(ref)
+        if kind == "commune":
+            self._add_commune(code)
+        found = {ref} | nx.descendants(self.graph, ref)
+        if kind == "epci":
+            epci = self.index.epcis[code]
+            found |= self.lies_in(f"departement:{epci.departement}")
+        return frozenset(found)
+
+    def expand(self, refs: Iterable[str]) -> set[str]:
+        """The references, with every named perimeter replaced by its members (recursively)."""
+        result: set[str] = set()
+        pending, seen = list(refs), set()
+        while pending:
+            ref = pending.pop()
+            if ref.startswith("perimetre:"):
+                if ref not in seen and ref[10:] in self.perimetres:
+                    seen.add(ref)
+                    pending.extend(self.perimetres[ref[10:]].membres)
+            else:
+                result.add(ref)
+        return result
+
+    def communes_count(self, refs: Iterable[str]) -> int:
+        """How many communes a perimeter covers (the tie-break "most specific perimeter")."""
+        members = self.expand(refs)
+        total = 0
+        for ref in members:
+            if len(self.lies_in(ref) & members) > 1:
+                continue  # lies in another listed member: already counted
+            kind, code = parse_ref(ref)
+            if kind == "commune":
+                total += 1
+            elif kind == "epci":
+                total += self.index.epcis[code].communes
+            elif kind == "departement":
+                total += self.index.departements[code].communes
+            elif kind == "region":
+                total += self.index.regions[code].communes
+            else:
+                total += sum(r.communes for r in self.index.regions.values())
+        return total
+
+    def territoire(self, ref: str, notes: tuple[str, ...] = ()) -> Territoire:
+        """The chain of levels of a territory, who holds each, and its délégué territorial."""
+        kind, code = parse_ref(ref)
+        idx = self.index
+        holders: dict[str, str] = {}
+        commune_code = epci_code = None
+        if kind == "commune":
+            commune = idx.commune(code)
+            if commune is None:
+                raise TerritoryError(f"commune inconnue : {code}")
+            commune_code, epci_code = code, commune.epci
+            departement, region, zone = commune.departement, commune.region, commune.zone
+            nom, population = commune.nom, commune.population
+            holders["communal"] = f"{commune.nom} ({code})"
+        elif kind == "epci":
+            epci = idx.epcis[code]
+            epci_code, departement = code, epci.departement
+            region, zone = idx.departements[departement].region, idx.departements[departement].zone
+            nom, population = epci.nom, epci.population
+            if len(epci.departements) > 1:
+                notes += (
+                    f"EPCI à cheval sur les départements {', '.join(epci.departements)} : rattaché au {departement}, "
+                    "où vit la majorité de sa population",
+                )
+        elif kind == "departement":
+            d = idx.departements[code]
+            departement, region, zone, nom, population = code, d.region, d.zone, d.nom, d.population
+        elif kind == "region":
+            r = idx.regions[code]
+            departement, region, zone, nom, population = r.prefect_departement, code, r.zone, r.nom, r.population
+        else:
+            raise TerritoryError(f"« {ref} » n'est pas un porteur : commune, EPCI, département ou région attendu")
+        epci = idx.epcis.get(epci_code) if epci_code else None
+        if epci is not None:
+            holders["intercommunal"] = epci.nom
+        if kind != "region":
+            holds_departement = epci is not None and "departemental" in epci.levels_held
+            holders["departemental"] = epci.nom if holds_departement else idx.departements[departement].holder
+        holders["regional"] = idx.regions[region].holder
+        dept = idx.departements[departement]
+        return Territoire(
+            ref=ref,
+            kind=kind,
+            code=code,
+            nom=nom,
+            commune=commune_code,
+            epci=epci_code,
+            departement=departement,
+            region=region,
+            zone=zone,
+            population=population,
+            holders=holders,
+            dt_departement=departement,
+            dt_libelle=dept.dt_libelle,
+            containers=self.lies_in(ref),
+            notes=notes,
+        )
+
+
+# --------------------------------------------------------------------------- what users type
+
+
+def resolve(text: str, index: TerritoryIndex | None = None) -> tuple[str, tuple[str, ...]]:
+    """Turn what a user typed into a territory reference, with notes on how it was read.
+
+    Accepts `commune:CODE`, `epci:SIREN`, `departement:NN`, `region:NN`, a bare INSEE code
+    (current, former, commune déléguée or associée, municipal arrondissement), an EPCI SIREN,
+    a commune's SIREN or SIRET, a département code, or a commune's name when it is unique.
+    """
+    idx = index or default_index()
+    raw = str(text).strip()
+    if not raw:
+        raise TerritoryError("porteur vide : indiquez un code INSEE de commune, un SIREN d'EPCI ou departement:NN")
+    kind, sep, code = raw.partition(":")
+    if sep and kind in ("commune", "epci", "departement", "region"):
+        return _resolve_kind(kind, code.strip(), idx)
+    compact = raw.replace(" ", "")
+    if compact.isdigit() and len(compact) == 14:  # SIRET: the first nine digits are the SIREN
+        compact = compact[:9]
+    if compact.isdigit() and len(compact) == 9:
+        if compact in idx.epcis:
+            return f"epci:{compact}", ()
+        for commune in idx.all_communes().values():
+            if commune.siren == compact:
+                return f"commune:{commune.code}", (f"SIREN {compact} : commune de {commune.nom}",)
+        raise TerritoryError(f"SIREN inconnu : {compact} (ni un EPCI à fiscalité propre ni une commune en 2026)")
+    if len(compact) == 5 and compact[:2].isalnum() and compact[2:].isdigit():
+        return _resolve_kind("commune", compact.upper(), idx)
+    if compact.upper() in idx.departements:
+        return f"departement:{compact.upper()}", ()
+    return _resolve_name(raw, idx)
+
+
+def _resolve_kind(kind: str, code: str, idx: TerritoryIndex) -> tuple[str, tuple[str, ...]]:
+    if kind == "commune":
+        if idx.commune(code) is not None:
+            return f"commune:{code}", ()
+        alias = idx.alias(code)
+        if alias is not None:
+            target = idx.commune(alias.commune)
+            current = f"{target.nom if target else alias.commune} ({alias.commune})"
+            if alias.nature == "ancien-code":
+                note = f"{code} est un ancien code de {current}"
+            else:
+                note = f"{code} est {ALIAS_PHRASES[alias.nature].format(nom=alias.nom)} à la commune {current}"
+            return f"commune:{alias.commune}", (note,)
+        raise TerritoryError(_unknown_commune_message(code, idx))
+    if idx.exists(kind, code):
+        return f"{kind}:{code}", ()
+    close = idx.suggest(kind, code)
+    labels = {"epci": "EPCI (SIREN)", "departement": "département", "region": "région"}
+    hint = f" — codes proches : {', '.join(close)}" if close else ""
+    raise TerritoryError(f"{labels[kind]} inconnu : {code}{hint}")
+
+
+def _unknown_commune_message(code: str, idx: TerritoryIndex) -> str:
+    communes = idx.all_communes()
+    by_postcode = [c for c in communes.values() if code in c.codes_postaux]
+    if by_postcode:
+        listed = ", ".join(f"{c.nom} ({c.code})" for c in by_postcode[:6])
+        more = "…" if len(by_postcode) > 6 else ""
+        return f"{code} est un code postal, pas un code INSEE : communes desservies : {listed}{more}"
+    same_dept = [c for c in communes if c[:2] == code[:2]] or list(communes)
+    close = difflib.get_close_matches(code, same_dept, n=3, cutoff=0.6)
+    hint = ", ".join(f"{c} ({communes[c].nom})" for c in close)
+    return f"commune inconnue : {code} (code INSEE 2026)" + (f" — codes proches : {hint}" if hint else "")
+
+
+def _resolve_name(text: str, idx: TerritoryIndex) -> tuple[str, tuple[str, ...]]:
+    wanted = normalize_name(text)
+    communes = idx.all_communes()
+    matches = [c for c in communes.values() if normalize_name(c.nom) == wanted]
+    if len(matches) == 1:
+        c = matches[0]
+        return f"commune:{c.code}", (f"« {text} » lu comme la commune {c.nom} ({c.code})",)
+    if matches:
+        listed = ", ".join(f"{c.nom} ({c.code}, {c.departement})" for c in matches[:8])
+        raise TerritoryError(f"« {text} » désigne plusieurs communes : {listed} — indiquez le code INSEE")
+    names = {normalize_name(c.nom): c for c in communes.values()}
+    close = difflib.get_close_matches(wanted, list(names), n=3, cutoff=0.75)
+    hint = ", ".join(f"{names[n].nom} ({names[n].code})" for n in close)
+    return_hint = f" — noms proches : {hint}" if hint else ""
+    raise TerritoryError(
+        f"porteur inconnu : « {text} » (ni code INSEE, ni SIREN, ni departement:NN, ni nom de commune){return_hint}"
+    )

@@ -1,0 +1,320 @@
+"""The only place that reads YAML: safe, bounded, and with the position of every key.
+
+The document is built from PyYAML's event stream (the C parser when available), never
+through a YAML constructor: there is no way to build arbitrary Python objects, an alias
+(`*ref`) is refused where it appears, nesting depth and file size are bounded, and every
+mapping key and value gets its `file:line:column`. Validators then speak in key paths
+(`("offres", 3, "conditions", "population")`) and ask this map where that is.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import ScalarNode
+
+from .errors import Location, YamlSourceError
+
+try:  # libyaml's parser is ~10x faster; the pure-Python one gives the same events.
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+MAX_BYTES = 8 * 1024 * 1024  # a catalogue file is a few hundred KB; anything this big is a mistake
+MAX_DEPTH = 40  # the formats nest less than 10 levels; deep nesting is an attack or an accident
+MAX_NODES = 500_000
+
+KeyPath = tuple  # tuple[str | int, ...]
+
+
+@dataclass
+class Document:
+    """A YAML file read as plain Python values plus the position of each key path."""
+
+    path: str
+    data: Any
+    value_positions: dict[KeyPath, Location] = field(default_factory=dict)
+    key_positions: dict[KeyPath, Location] = field(default_factory=dict)
+
+    def where(self, keypath: KeyPath) -> Location:
+        """Position of the value at `keypath`, or of its closest known parent."""
+        path = tuple(keypath)
+        while path:
+            if path in self.value_positions:
+                return self.value_positions[path]
+            path = path[:-1]
+        return self.value_positions.get((), Location(self.path, 1, 1))
+
+    def where_key(self, keypath: KeyPath) -> Location:
+        """Position of the key that introduces `keypath` (for unknown or duplicate keys)."""
+        return self.key_positions.get(tuple(keypath)) or self.where(keypath)
+
+
+_SCALARS = SafeConstructor()
+
+_YAML_PROBLEMS_FR = {
+    "mapping values are not allowed here": "« : » inattendu ici (une valeur ne peut pas commencer à cet endroit ; "
+    "mettez le texte entre guillemets s'il contient « : »)",
+    "could not find expected ':'": "« : » attendu (clé sans valeur ?)",
+    "found character '\\t' that cannot start any token": "tabulation interdite en YAML : indentez avec des espaces",
+    "found unexpected end of stream": "fin de fichier inattendue (guillemet ou crochet non fermé ?)",
+    "did not find expected key": "clé attendue (indentation incohérente ?)",
+    "did not find expected node content": "valeur attendue",
+    "did not find expected ',' or ']'": "« , » ou « ] » attendu",
+    "did not find expected ',' or '}'": "« , » ou « } » attendu",
+    "did not find expected '-' indicator": "« - » attendu (élément de liste mal indenté ?)",
+    "found undefined alias": "alias non défini",
+    "found unknown escape character": "séquence d'échappement inconnue dans une chaîne entre guillemets",
+    "found character that cannot start any token": "caractère qui ne peut pas commencer une valeur YAML",
+    "found duplicate anchor": "ancre dupliquée",
+    "expected <block end>, but found '<block mapping start>'": "indentation incohérente",
+    "expected <block end>, but found '-'": "élément de liste mal indenté",
+    "expected <block end>, but found '<scalar>'": "indentation incohérente",
+    "block sequence entries are not allowed in this context": "élément de liste (« - ») interdit à cet endroit",
+}
+
+
+def _french_problem(problem: str) -> str:
+    for english, french in _YAML_PROBLEMS_FR.items():
+        if problem.startswith(english):
+            return french
+    return f"syntaxe YAML invalide ({problem})"
+
+
+def _position_of_offset(raw: bytes, offset: int) -> tuple[int, int]:
+    before = raw[:offset]
+    line = before.count(b"\n") + 1
+    column = offset - (before.rfind(b"\n") + 1) + 1
+    return line, column
+
+
+def read_text(path: str | os.PathLike, max_bytes: int = MAX_BYTES, display_path: str | None = None) -> str:
+    """Read a text file for the loaders, refusing what is not UTF-8 text of a sane size."""
+    name = display_path or str(path)
+    try:
+        size = os.stat(path).st_size
+    except OSError as exc:
+        raise YamlSourceError(f"fichier illisible : {exc.strerror}", Location(name), "fichier") from None
+    if size > max_bytes:
+        raise YamlSourceError(
+            f"fichier trop volumineux ({size / 1_048_576:.0f} Mo ; au plus {max_bytes // 1_048_576} Mo) : "
+            "est-ce bien un fichier de catalogue ou de règles ?",
+            Location(name),
+            "fichier-trop-gros",
+        )
+    with open(path, "rb") as handle:
+        raw = handle.read(max_bytes + 1)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise YamlSourceError("fichier encodé en UTF-16 : enregistrez-le en UTF-8", Location(name, 1, 1), "encodage")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line, column = _position_of_offset(raw, nul)
+        raise YamlSourceError(
+            "fichier binaire (octet nul) : ce n'est pas un fichier texte YAML", Location(name, line, column), "binaire"
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, column = _position_of_offset(raw, exc.start)
+        hint = ""
+        try:
+            raw.decode("cp1252")
+            hint = " ; il semble encodé en Windows-1252 (Latin-1) : enregistrez-le en UTF-8"
+        except UnicodeDecodeError:
+            pass
+        raise YamlSourceError(
+            f"octet 0x{raw[exc.start]:02x} invalide en UTF-8{hint}", Location(name, line, column), "encodage"
+        ) from None
+    return text
+
+
+def _location(path: str, mark: Any) -> Location:
+    return Location(path, mark.line + 1, mark.column + 1)
+
+
+def _scalar_value(event: yaml.ScalarEvent, path: str) -> Any:
+    tag = event.tag
+    if tag is None or tag == "!":
+        implicit = event.implicit
+        tag = _Loader.resolve(_RESOLVER, ScalarNode, event.value, implicit) if implicit[0] else "tag:yaml.org,2002:str"
+    node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+    try:
+        if tag == "tag:yaml.org,2002:str":
+            return event.value
+        if tag == "tag:yaml.org,2002:null":
+            return None
+        if tag == "tag:yaml.org,2002:bool":
+            return _SCALARS.construct_yaml_bool(node)
+        if tag == "tag:yaml.org,2002:int":
+            return _SCALARS.construct_yaml_int(node)
+        if tag == "tag:yaml.org,2002:float":
+            return _SCALARS.construct_yaml_float(node)
+        if tag == "tag:yaml.org,2002:timestamp":
+            return _SCALARS.construct_yaml_timestamp(node)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise YamlSourceError(f"valeur illisible ({exc})", _location(path, event.start_mark), "yaml-valeur") from None
+    raise YamlSourceError(
+        f"étiquette YAML non autorisée : {tag}", _location(path, event.start_mark), "yaml-etiquette"
+    )
+
+
+class _ResolverOnly(yaml.resolver.Resolver):
+    pass
+
+
+_RESOLVER = _ResolverOnly()
+
+
+class _Frame:
+    """A mapping or sequence being built, with what the next value is for."""
+
+    __slots__ = ("container", "keypath", "pending_key", "pending_key_location", "is_mapping")
+
+    def __init__(self, container: Any, keypath: KeyPath, is_mapping: bool):
+        self.container = container
+        self.keypath = keypath
+        self.is_mapping = is_mapping
+        self.pending_key: Any = _NO_KEY
+        self.pending_key_location: Location | None = None
+
+
+_NO_KEY = object()
+
+
+def parse(text: str, path: str = "<texte>") -> Document:
+    """Parse YAML text into a `Document`; raises `YamlSourceError` with a location on any problem."""
+    doc = Document(path, None)
+    stack: list[_Frame] = []
+    nodes = 0
+    documents = 0
+
+    def place(value: Any, location: Location, is_container: bool) -> KeyPath | None:
+        """Attach a finished value to its parent; returns the value's key path."""
+        if not stack:
+            doc.data = value
+            doc.value_positions[()] = location
+            return ()
+        top = stack[-1]
+        if top.is_mapping:
+            if top.pending_key is _NO_KEY:
+                if is_container:
+                    raise YamlSourceError(
+                        "une clé doit être un texte simple, pas une liste ni un dictionnaire", location, "yaml-cle"
+                    )
+                if not isinstance(value, (str, int, float, bool)) and value is not None:
+                    value = str(value)
+                key = value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+                keypath = top.keypath + (key,)
+                if key in top.container:
+                    first = doc.key_positions.get(keypath)
+                    raise YamlSourceError(
+                        f"clé « {key} » en double (déjà définie en {first.line}:{first.column})"
+                        if first
+                        else f"clé « {key} » en double",
+                        location,
+                        "cle-dupliquee",
+                    )
+                top.pending_key = key
+                top.pending_key_location = location
+                doc.key_positions[keypath] = location
+                return None
+            key = top.pending_key
+            top.container[key] = value
+            top.pending_key = _NO_KEY
+            keypath = top.keypath + (key,)
+        else:
+            keypath = top.keypath + (len(top.container),)
+            top.container.append(value)
+        doc.value_positions[keypath] = location
+        return keypath
+
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
+                continue
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise YamlSourceError(
+                        "plusieurs documents YAML (« --- ») dans un fichier : un seul est attendu",
+                        _location(path, event.start_mark),
+                        "yaml-documents",
+                    )
+                continue
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise YamlSourceError(
+                    f"fichier trop grand ({MAX_NODES} valeurs au plus)", _location(path, event.start_mark), "fichier-trop-gros"
+                )
+            if isinstance(event, yaml.AliasEvent):
+                raise YamlSourceError(
+                    "les alias YAML (« *nom ») ne sont pas acceptés : recopiez la valeur",
+                    _location(path, event.start_mark),
+                    "yaml-alias",
+                )
+            if getattr(event, "anchor", None):
+                raise YamlSourceError(
+                    "les ancres YAML (« &nom ») ne sont pas acceptées",
+                    _location(path, event.start_mark),
+                    "yaml-alias",
+                )
+            location = _location(path, event.start_mark)
+            if isinstance(event, yaml.ScalarEvent):
+                place(_scalar_value(event, path), location, False)
+            elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if len(stack) >= MAX_DEPTH:
+                    raise YamlSourceError(
+                        f"imbrication trop profonde (plus de {MAX_DEPTH} niveaux)", location, "yaml-profondeur"
+                    )
+                if event.tag not in (None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+                    raise YamlSourceError(f"étiquette YAML non autorisée : {event.tag}", location, "yaml-etiquette")
+                is_mapping = isinstance(event, yaml.MappingStartEvent)
+                container: Any = {} if is_mapping else []
+                keypath = place(container, location, True)
+                stack.append(_Frame(container, keypath if keypath is not None else (), is_mapping))
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                stack.pop()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        location = _location(path, mark) if mark else Location(path)
+        raise YamlSourceError(_french_problem(exc.problem or str(exc)), location, "yaml-syntaxe") from None
+    except yaml.YAMLError as exc:  # reader errors (control characters) carry a position of their own
+        position = getattr(exc, "position", None)
+        if position is not None:
+            line = text.count("\n", 0, position) + 1
+            column = position - (text.rfind("\n", 0, position) + 1) + 1
+            raise YamlSourceError(
+                f"caractère de contrôle interdit (code {getattr(exc, 'character', '?')!r})",
+                Location(path, line, column),
+                "yaml-caractere",
+            ) from None
+        raise YamlSourceError(f"syntaxe YAML invalide ({exc})", Location(path), "yaml-syntaxe") from None
+    return doc
+
+
+def load(path: str | os.PathLike, display_path: str | None = None) -> Document:
+    """Read and parse one YAML file; `display_path` is how errors name it."""
+    name = display_path or str(path)
+    return parse(read_text(path, display_path=name), name)
+
+
+def yaml_files(root: Path) -> list[Path]:
+    """The `*.yaml` / `*.yml` files under `root`, in a stable order; hidden folders are skipped."""
+    if root.is_file():
+        return [root]
+    found = [
+        p
+        for p in root.rglob("*")
+        if p.suffix in (".yaml", ".yml") and p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    ]
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def dump(data: Any) -> str:
+    """Write plain data as YAML (test fixtures, generated catalogues); keys keep their order."""
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)

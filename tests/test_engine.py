@@ -1,0 +1,193 @@
+"""Each guard in front of durable_rules, proven: no catalogue or demande can reach a known failure."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+
+import durable_rules_engine
+import pytest
+
+from matcher import engine
+from matcher.conditions import ParseContext, compile_condition, parse_condition
+from matcher.engine import (
+    RULES_PER_RULESET,
+    EngineRule,
+    Program,
+    engine_hash,
+    property_names,
+    registered_rulesets,
+)
+from matcher.errors import CompileError, EngineError, IssueCollector
+from matcher.yamlsource import parse
+
+
+def test_more_than_64_matching_rules_are_split_across_rulesets():
+    # The engine fails with error 303 when a 65th distinct rule matches one message.
+    rules = [EngineRule(f"offre-{i}", {"$lt": {"population": 1000 + i}}) for i in range(200)]
+    program = Program(rules)
+    assert program.matches([{"population": 1}]) == [{f"offre-{i}" for i in range(200)}]
+    assert RULES_PER_RULESET + 1 <= 64  # + the catch-all
+    assert all(len(names) <= 64 for _, names in program._chunks)
+
+
+def test_the_raw_engine_does_fail_beyond_64_matches():
+    """What the guard protects from (shown in a child process: the engine's state is global)."""
+    code = textwrap.dedent("""
+        from durable.engine import Host
+        class H(Host):
+            def _run(self): pass
+            def get_action(self, name): return lambda c: None
+        h = H()
+        h.set_rulesets({"r": {f"r{i}": {"all": [{"m": {"$lt": {"v": 1000 + i}}}], "run": "a"} for i in range(65)}})
+        try:
+            h.assert_fact("r", {"sid": "0", "v": 1})
+        except Exception as exc:
+            print(exc)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "303" in out.stdout
+
+
+def test_reloading_the_same_rules_registers_nothing_new():
+    rules = [EngineRule("a", {"$eq": {"x": "rechargement"}})]
+    Program(rules)
+    before = registered_rulesets()
+    for _ in range(50):
+        assert Program(rules).matches([{"x": "rechargement"}]) == [{"a"}]
+    assert registered_rulesets() == before
+
+
+def test_one_session_for_everything_and_no_fact_left_behind():
+    program = Program([EngineRule("a", {"$eq": {"x": "session"}})])
+    for _ in range(20):
+        program.matches([{"x": "session"}, {"x": "autre"}, {"x": "session"}])
+    host = engine._host()
+    for ruleset, _ in program._chunks:
+        assert host.get_facts(ruleset, engine.SESSION) == []
+
+
+def test_property_names_never_collide_in_the_engine():
+    assert engine_hash("p2039599") == engine_hash("p2222382")  # a real collision of the engine's hash
+    names = property_names(["p2039599", "p2222382"])
+    assert engine_hash(names["p2039599"]) != engine_hash(names["p2222382"])
+    program = Program([EngineRule("sur-p2039599", {"$eq": {"p2039599": "oui"}})])
+    assert program.matches([{"p2222382": "oui"}, {"p2039599": "oui"}]) == [set(), {"sur-p2039599"}]
+
+
+def test_engine_hash_finds_collisions_the_engine_really_has():
+    """Two names our hash says collide are confused by the raw engine (so the hash is the engine's)."""
+    code = textwrap.dedent("""
+        from durable.engine import Host
+        hits = []
+        class H(Host):
+            def _run(self): pass
+            def get_action(self, name): return lambda c: hits.append(name)
+        h = H()
+        h.set_rulesets({"r": {"r0": {"all": [{"m": {"p2039599": "oui"}}], "run": "a"}}})
+        h.assert_fact("r", {"sid": "0", "p2222382": "oui"})
+        print(hits)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "['a']"
+
+
+def test_a_rule_made_only_of_nex_does_not_loop():
+    code = textwrap.dedent("""
+        from matcher.engine import Program, EngineRule
+        p = Program([EngineRule("sans-montant", {"$nex": {"montant": 1}})])
+        print(p.matches([{}, {"montant": 3}]))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=".")
+    assert out.stdout.strip() == "[{'sans-montant'}, set()]"
+
+
+def test_empty_combinations_are_refused():
+    with pytest.raises(CompileError, match="combinaison vide"):
+        Program([EngineRule("vide", {"$and": []})])
+
+
+def test_too_many_alternatives_are_refused_before_the_engine():
+    huge = {"$or": [{"$eq": {"commune": f"{i:05d}"}} for i in range(600)]}
+    with pytest.raises(CompileError, match="600 alternatives"):
+        Program([EngineRule("trop", huge)])
+
+
+def test_too_many_alternatives_in_a_condition_are_located():
+    values = ", ".join(f'"{i:05d}"' for i in range(300))
+    doc = parse(f"conditions:\n  commune: [{values}]\n", "offre.yaml")
+    issues = IssueCollector()
+    parse_condition(doc.data["conditions"], ("conditions",), ParseContext(doc, issues, {}))
+    assert [str(i) for i in issues.issues] == [
+        "offre.yaml:2:12: erreur: 300 valeurs dans une seule condition : au plus 200 (le moteur de règles ne sait pas "
+        "évaluer davantage d'alternatives ; utilisez un périmètre nommé) [trop-d-alternatives]"
+    ]
+
+
+def test_many_sibling_rules_on_one_property_load_quickly():
+    code = textwrap.dedent("""
+        from matcher.engine import Program, EngineRule
+        p = Program([EngineRule(f"c{i}", {"$eq": {"commune": f"{i:05d}"}}) for i in range(1500)])
+        print(p.matches([{"commune": "00042"}]))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[{'c42'}]"
+
+
+def test_an_action_failure_is_raised_not_swallowed(monkeypatch):
+    def failing_action(self, name):
+        def action(c):
+            raise RuntimeError("panne simulée")
+        return action
+
+    monkeypatch.setattr(engine._Host, "get_action", failing_action)
+    program = Program([EngineRule("echec", {"$eq": {"x": "action-en-echec"}})])
+    with pytest.raises(EngineError, match="panne simulée"):
+        program.matches([{"x": "action-en-echec"}])
+
+
+def test_no_timer_threads_are_started():
+    before = threading.active_count()
+    Program([EngineRule("fil", {"$eq": {"x": "fil"}})]).matches([{"x": "fil"}])
+    assert threading.active_count() == before
+    assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+
+
+def test_facts_that_match_nothing_and_identical_facts():
+    program = Program([EngineRule("a", {"$eq": {"x": "identique"}})])
+    assert program.matches([{"x": "rien"}]) == [set()]  # the catch-all prevents MessageNotHandled
+    assert program.matches([{"x": "identique"}] * 3) == [{"a"}] * 3  # no MessageObserved
+    assert program.matches([{"x": "identique"}]) == [{"a"}]
+
+
+def test_conditions_compile_to_engine_expressions_the_engine_accepts():
+    doc = parse(textwrap.dedent("""\
+        quand:
+          aucun: [{porteur: region}]
+          un_de: [{population: {min: 100, max: 3500}}, {programmes: {contient_un_de: [pvd, acv]}}]
+          montant: {existe: false}
+    """), "r.yaml")
+    cond = parse_condition(doc.data["quand"], ("quand",), ParseContext(doc, IssueCollector(stop_at_first=True), {}))
+    program = Program([EngineRule("r", compile_condition(cond))])
+    facts = [
+        {"porteur": "commune", "population": 800, "programmes": ["~"]},
+        {"porteur": "region", "population": 800, "programmes": ["~"]},
+        {"porteur": "commune", "population": 9000, "programmes": ["~", "pvd"]},
+        {"porteur": "commune", "population": 9000, "programmes": ["~"], "montant": 5},
+    ]
+    assert program.matches(facts) == [{"r"}, set(), {"r"}, set()]
+
+
+def test_the_engine_module_is_the_only_importer_of_durable_rules():
+    import pathlib
+
+    importers = [
+        p.name
+        for p in pathlib.Path(engine.__file__).parent.glob("**/*.py")
+        if "durable" in p.read_text(encoding="utf-8").split("\n\"\"\"", 1)[-1] and "import" in p.read_text()
+        and any(line.startswith(("import durable", "from durable")) for line in p.read_text().splitlines())
+    ]
+    assert importers == ["engine.py"]
+    assert durable_rules_engine is not None

@@ -1,0 +1,146 @@
+"""The territorial chain on real French territory, and what users type resolved or explained."""
+
+from __future__ import annotations
+
+import pytest
+
+from matcher.errors import TerritoryError
+from matcher.territory import TerritoryGraph, default_index, resolve
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return TerritoryGraph()
+
+
+def chain(graph, text):
+    ref, notes = resolve(text)
+    return graph.territoire(ref, notes)
+
+
+def test_the_derived_file_holds_the_whole_2026_division():
+    index = default_index()
+    assert len(index.all_communes()) == 34_969
+    assert len(index.epcis) == 1_255
+    assert len(index.departements) == 109 and len(index.regions) == 26
+
+
+def test_ordinary_commune(graph):
+    t = chain(graph, "16015")
+    assert (t.commune, t.epci, t.departement, t.region, t.zone) == ("16015", "200071827", "16", "75", "metro")
+    assert t.dt_libelle == "Préfet de la Charente"
+    assert t.holders["departemental"] == "Département de la Charente"
+    assert t.containers == {"commune:16015", "epci:200071827", "departement:16", "region:75", "national"}
+
+
+@pytest.mark.parametrize("code, name", [("29155", "Ouessant"), ("29083", "Île-de-Sein"), ("22016", "Île-de-Bréhat"),
+                                        ("85113", "L'Île-d'Yeu")])
+def test_islands_without_epci_have_no_intercommunal_level(graph, code, name):
+    t = chain(graph, code)
+    assert t.nom == name and t.epci is None
+    assert "intercommunal" not in t.holders
+
+
+@pytest.mark.parametrize(
+    "typed, commune, note",
+    [
+        ("75101", "75056", "75101 est l'arrondissement municipal Paris 1er Arrondissement, rattaché à la commune Paris (75056)"),
+        ("69381", "69123", "69381 est l'arrondissement municipal Lyon 1er Arrondissement, rattaché à la commune Lyon (69123)"),
+        ("13201", "13055", "13201 est l'arrondissement municipal Marseille 1er Arrondissement, rattaché à la commune Marseille (13055)"),
+        ("01340", "01015", "01340 est la commune déléguée Saint-Bois, rattachée à la commune Arboys en Bugey (01015)"),
+    ],
+)
+def test_arrondissements_and_communes_deleguees_resolve_to_the_current_commune(graph, typed, commune, note):
+    t = chain(graph, typed)
+    assert t.commune == commune
+    assert t.notes == (note,)
+
+
+def test_a_commune_deleguee_sharing_its_code_is_the_commune_nouvelle(graph):
+    assert chain(graph, "01015").nom == "Arboys en Bugey"
+
+
+def test_metropole_de_lyon_holds_the_intercommunal_and_departemental_levels(graph):
+    t = chain(graph, "69266")  # Villeurbanne
+    assert t.holders["intercommunal"] == t.holders["departemental"] == "Métropole de Lyon"
+    assert t.dt_libelle == "Préfet du Rhône"
+    outside = chain(graph, "69264")  # Villefranche-sur-Saône, in the Département du Rhône
+    assert outside.holders["departemental"] == "Département du Rhône"
+
+
+@pytest.mark.parametrize(
+    "code, departemental, regional, dt",
+    [
+        ("2A004", "Collectivité de Corse", "Collectivité de Corse", "Préfet de la Corse-du-Sud"),
+        ("2B033", "Collectivité de Corse", "Collectivité de Corse", "Préfet de la Haute-Corse"),
+        ("97209", "Collectivité territoriale de Martinique", "Collectivité territoriale de Martinique",
+         "Préfet de la Martinique"),
+        ("97302", "Collectivité territoriale de Guyane", "Collectivité territoriale de Guyane", "Préfet de la Guyane"),
+        ("97611", "Département de Mayotte", "Département de Mayotte", "Préfet de Mayotte"),
+        ("97411", "Département de La Réunion", "Région Réunion", "Préfet de La Réunion"),
+        ("75056", "Ville de Paris", "Région Île-de-France", "Préfet de Paris"),
+    ],
+)
+def test_one_collectivity_holding_two_levels(graph, code, departemental, regional, dt):
+    t = chain(graph, code)
+    assert (t.holders["departemental"], t.holders["regional"], t.dt_libelle) == (departemental, regional, dt)
+
+
+def test_com_are_routed_with_the_state_representative(graph):
+    t = chain(graph, "98735")  # Papeete
+    assert t.zone == "com" and t.epci is None
+    assert t.dt_libelle == "Haut-commissaire de la République en Polynésie française"
+    assert chain(graph, "97801").dt_libelle == "Préfet délégué pour Saint-Barthélemy et Saint-Martin"
+
+
+def test_epci_spanning_two_departements(graph):
+    commune_in_minor = chain(graph, "71073")  # Chagny (Saône-et-Loire), in CA Beaune Côte et Sud (Côte-d'Or)
+    assert commune_in_minor.epci == "200006682"
+    assert commune_in_minor.departement == "71" and commune_in_minor.dt_libelle == "Préfet de Saône-et-Loire"
+    assert "departement:21" not in commune_in_minor.containers  # no perimeter inherited through the EPCI
+    epci = chain(graph, "200006682")
+    assert epci.departement == "21" and epci.dt_libelle == "Préfet de la Côte-d'Or"
+    assert epci.notes == (
+        "EPCI à cheval sur les départements 21, 71 : rattaché au 21, où vit la majorité de sa population",
+    )
+
+
+def test_departement_and_region_porteurs(graph):
+    d = chain(graph, "departement:64")
+    assert d.kind == "departement" and d.containers == {"departement:64", "region:75", "national"}
+    r = chain(graph, "region:84")
+    assert r.dt_libelle == "Préfet du Rhône" and "departemental" not in r.holders
+
+
+@pytest.mark.parametrize(
+    "typed, ref",
+    [("commune:64445", "commune:64445"), ("epci:200046977", "epci:200046977"), ("200046977", "epci:200046977"),
+     ("21690123100018", "commune:69123"), ("Ouessant", "commune:29155"), ("2A", "departement:2A")],
+)
+def test_what_users_type(typed, ref):
+    assert resolve(typed)[0] == ref
+
+
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        ("77000", "77000 est un code postal, pas un code INSEE : communes desservies : Livry-sur-Seine (77255), "
+                  "Melun (77288), La Rochette (77389), Vaux-le-Pénil (77487)"),
+        ("64999", "commune inconnue : 64999 (code INSEE 2026) — codes proches : 64499 (Salies-de-Béarn), "
+                  "64399 (Montardon), 64299 (Lacommande)"),
+        ("Saint-Denis", "« Saint-Denis » désigne plusieurs communes : Saint-Denis (11339, 11), Saint-Denis (30247, 30), "
+                        "Saint-Denis (93066, 93), Saint-Denis (97411, 974) — indiquez le code INSEE"),
+        ("Ouessan", "porteur inconnu : « Ouessan » (ni code INSEE, ni SIREN, ni departement:NN, ni nom de commune) — "
+                    "noms proches : Ouessant (29155), Poussan (34213), Moussan (11258)"),
+        ("epci:200046970", "EPCI (SIREN) inconnu : 200046970 — codes proches : 200069730, 200046977, 240200469"),
+    ],
+)
+def test_unknown_codes_get_the_closest_known_ones(typed, message):
+    with pytest.raises(TerritoryError) as err:
+        resolve(typed)
+    assert str(err.value) == message
+
+
+def test_specificity_counts_communes_once(graph):
+    assert graph.communes_count(["departement:69"]) == 266
+    assert graph.communes_count(["departement:69", "epci:200046977", "commune:69123"]) == 266
