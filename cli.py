@@ -61,6 +61,14 @@ def date_option(func: Callable) -> Callable:
     )(func)
 
 
+_OPTIONS = {"thematiques": "--thematique", "besoins": "--besoin", "programmes": "--programme"}
+
+
+def _option_name(field: str) -> str:
+    """Where a demande field came from when it was given as options."""
+    return _OPTIONS.get(field, f"--{field.replace('_', '-')}")
+
+
 def _day(value: dt.datetime | None) -> dt.date:
     return value.date() if value else dt.date.today()
 
@@ -123,9 +131,8 @@ def route(
       aiguillage route --porteur 29155 --thematique eau --besoin amo --format json
       aiguillage route demande.yaml
     """
-    from matcher.demande import build_demande, porteur_field, read_demande_file
+    from matcher.demande import read_demande_file
     from matcher.render import decision_dict, decision_text
-    from matcher.territory import resolve
     from matcher.workspace import load_workspace
 
     if demande_file is not None and porteur:
@@ -136,13 +143,11 @@ def route(
     workspace = load_workspace(catalogue_dir, rules_dir, today=day)
     if demande_file is not None:
         data, where = read_demande_file(demande_file)
-        key, raw_porteur = porteur_field(data)
-        if raw_porteur is None:
-            raise AiguillageError("champ « porteur » manquant", where("porteur"), "demande")
     else:
         data = {
             "id": demande_id,
             "intitule": intitule,
+            "porteur": porteur,
             "thematiques": list(thematiques),
             "besoins": list(besoins),
             "programmes": list(programmes),
@@ -152,19 +157,8 @@ def route(
             "population": population,
             "montant": montant,
         }
-        key, raw_porteur = "porteur", porteur
-        options = {"thematiques": "--thematique", "besoins": "--besoin", "programmes": "--programme"}
-        where = lambda field: options.get(field, f"--{field.replace('_', '-')}")  # noqa: E731
-    try:
-        ref, notes = resolve(str(raw_porteur))
-    except AiguillageError as exc:
-        place = where(key)
-        if isinstance(place, str):
-            raise AiguillageError(f"{place} : {exc.message}", None, exc.code) from None
-        raise AiguillageError(exc.message, place, exc.code) from None
-    demande = build_demande({k: v for k, v in data.items() if k not in ("porteur", "commune")}, workspace.catalogue,
-                            ref, where)
-    territoire = workspace.graph.territoire(ref, notes)
+        where = _option_name
+    demande, territoire = workspace.prepare(data, where)
     decision = workspace.router().route(demande, territoire, day)
     if output_format == "json":
         emit_json(decision_dict(decision))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .conditions import FIELDS, did_you_mean
-from .errors import DemandeError, Location
+from .errors import AiguillageError, DemandeError, Location
 from .model import AVIS_DT, COMPLEXITES, PORTEUR_TYPES, SAISINES, Catalogue, Demande
 from .yamlsource import Document, load, read_text
 
@@ -26,11 +26,16 @@ LIST_SEPARATOR = "|"
 Where = Callable[[str], "Location | str"]
 
 
-def _fail(where: Where, key: str, message: str) -> DemandeError:
+def error_at(where: Where, key: str, message: str, kind: type[AiguillageError] = DemandeError,
+             code: str = "demande") -> AiguillageError:
+    """An error placed where the field came from: `file:line:col`, an option, a backlog cell."""
     place = where(key)
     if isinstance(place, Location):
-        return DemandeError(message, place, "demande")
-    return DemandeError(f"{place} : {message}", None, "demande")
+        return kind(message, place, code)
+    return kind(f"{place} : {message}", None, code)
+
+
+_fail = error_at
 
 
 def _words(value: Any) -> list[str]:

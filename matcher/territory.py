@@ -201,8 +201,8 @@ class TerritoryIndex:
     def suggest(self, kind: str, code: str, n: int = 3) -> list[str]:
         """The closest known codes of that kind (for "did you mean")."""
         pool: Iterable[str]
-        if kind == "commune":
-            pool = self.all_communes()
+        if kind == "commune":  # a mistyped code usually keeps its département
+            pool = [c for c in self.all_communes() if c[:2] == code[:2]] or self.all_communes()
         elif kind == "epci":
             pool = self.epcis
         elif kind == "departement":
@@ -452,8 +452,7 @@ def _unknown_commune_message(code: str, idx: TerritoryIndex) -> str:
         listed = ", ".join(f"{c.nom} ({c.code})" for c in by_postcode[:6])
         more = "…" if len(by_postcode) > 6 else ""
         return f"{code} est un code postal, pas un code INSEE : communes desservies : {listed}{more}"
-    same_dept = [c for c in communes if c[:2] == code[:2]] or list(communes)
-    close = difflib.get_close_matches(code, same_dept, n=3, cutoff=0.6)
+    close = idx.suggest("commune", code)
     hint = ", ".join(f"{c} ({communes[c].nom})" for c in close)
     return f"commune inconnue : {code} (code INSEE 2026)" + (f" — codes proches : {hint}" if hint else "")
 

@@ -16,11 +16,14 @@ from pathlib import Path
 
 from . import __version__
 from .catalogue import fingerprint, load_catalogue
-from .errors import AiguillageError, IssueCollector
-from .model import Catalogue, Policy
+from typing import Any
+
+from .demande import Where, build_demande, error_at, porteur_field
+from .errors import AiguillageError, IssueCollector, TerritoryError
+from .model import Catalogue, Demande, Policy, Territoire
 from .paths import shipped_catalogue, shipped_rules
 from .policy import load_policy
-from .territory import DATA_FILE, TerritoryGraph, TerritoryIndex, default_index
+from .territory import DATA_FILE, TerritoryGraph, TerritoryIndex, default_index, resolve
 from .yamlsource import yaml_files
 
 
@@ -45,6 +48,10 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def _field_name(key: str) -> str:
+    return f"champ « {key} »"
+
+
 @dataclass
 class Workspace:
     catalogue: Catalogue
@@ -55,6 +62,19 @@ class Workspace:
         from .decide import Router
 
         return Router(self.catalogue, self.policy, self.graph)
+
+    def prepare(self, data: dict[str, Any], where: Where = _field_name) -> tuple[Demande, Territoire]:
+        """A demande and its territory from fields as a user gave them; errors say `where` they are."""
+        key, raw = porteur_field(data)
+        if raw is None:
+            raise error_at(where, "porteur", "porteur manquant (code INSEE, SIREN, departement:NN…)")
+        try:
+            ref, notes = resolve(str(raw), self.graph.index)
+        except AiguillageError as exc:
+            raise error_at(where, key, exc.message, TerritoryError, exc.code) from None
+        fields = {k: v for k, v in data.items() if k not in ("porteur", "commune")}
+        demande = build_demande(fields, self.catalogue, ref, where)
+        return demande, self.graph.territoire(ref, notes)
 
 
 def load_catalogue_cached(root: Path, issues: IssueCollector, index: TerritoryIndex, today: dt.date) -> Catalogue | None:
