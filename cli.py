@@ -195,6 +195,88 @@ def territoire(code: str, output_format: str, catalogue_dir: Path | None, rules_
         click.echo(territoire_text(t))
 
 
+# --------------------------------------------------------------------------- rule authors' toolkit
+
+
+@main_group.group()
+def rules() -> None:
+    """Outils des auteurs du catalogue et des règles : vérifier, analyser, tester, comparer.
+
+    \b
+    Exemples :
+      aiguillage rules check
+      aiguillage rules lint
+      aiguillage rules test
+      aiguillage rules diff catalogues/ mon-catalogue/ --backlog demandes.csv
+    """
+
+
+def strict_option(func: Callable) -> Callable:
+    return click.option("--strict", is_flag=True, help="Les avertissements font aussi échouer (code 1).")(func)
+
+
+def _report_issues(issues: list, counts: dict[str, int], hidden: int, output_format: str, strict: bool) -> None:
+    """Findings on stderr (`file:line:col: severity: message [code]`) or as JSON on stdout; exit 1 when
+    there is an error, or a warning with --strict."""
+    from matcher.render import issues_dict, issues_summary
+
+    if output_format == "json":
+        emit_json(issues_dict(issues, counts, hidden))
+    else:
+        for issue in issues:
+            click.echo(str(issue), err=True)
+        click.echo(issues_summary(issues, counts, hidden), err=True)
+    if any(i.severity == "erreur" for i in issues) or (strict and issues):
+        raise click.exceptions.Exit(EXIT_INVALID)
+
+
+@rules.command("check")
+@click.argument("path", required=False, type=click.Path(path_type=Path, exists=True))
+@strict_option
+@date_option
+@format_option("text", "json")
+@workspace_options
+def rules_check(
+    path: Path | None,
+    strict: bool,
+    decision_date: dt.datetime | None,
+    output_format: str,
+    catalogue_dir: Path | None,
+    rules_dir: Path | None,
+) -> None:
+    """Vérifie le catalogue, les règles et leurs tests : tous les problèmes en une fois, chacun situé.
+
+    PATH : un dossier de catalogue ou de règles (il remplace celui en usage), un fichier ou un
+    sous-dossier (seuls ses problèmes sont montrés) ; par défaut, le catalogue et les règles en usage.
+
+    \b
+    Exemples :
+      aiguillage rules check
+      aiguillage rules check catalogues/territoires/16-charente.yaml
+      aiguillage rules check mon-catalogue/ --strict --format json
+    """
+    from matcher.validation import check, target_for
+
+    report = check(target_for(path, catalogue_dir, rules_dir), _day(decision_date))
+    _report_issues(report.issues, report.counts, report.hidden, output_format, strict)
+
+
+@rules.command("schema")
+@click.option("--kind", type=click.Choice(["catalogue", "regles"]), default="catalogue", show_default=True,
+              help="Format décrit : fichiers de catalogue ou fichiers de règles (et leurs tests).")
+def rules_schema(kind: str) -> None:
+    """Écrit le schéma JSON des fichiers YAML, pour qu'un éditeur complète et vérifie la saisie.
+
+    \b
+    Exemples :
+      aiguillage rules schema > catalogue.schema.json
+      aiguillage rules schema --kind regles > regles.schema.json
+    """
+    from matcher.schema import json_schema
+
+    emit_json(json_schema(kind))
+
+
 def _internal_error(exc: BaseException) -> int:
     handle, path = tempfile.mkstemp(prefix="aiguillage-erreur-", suffix=".txt")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
@@ -206,8 +288,9 @@ def _internal_error(exc: BaseException) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; every exception becomes an exit code here, and only here."""
     try:
-        main_group.main(args=argv, prog_name="aiguillage", standalone_mode=False)
-        return 0
+        result = main_group.main(args=argv, prog_name="aiguillage", standalone_mode=False)
+        # Without standalone mode, click returns the code of a `click.exceptions.Exit` instead of raising it.
+        return result if isinstance(result, int) else 0
     except AiguillageError as exc:
         click.echo(str(exc), err=True)
         return EXIT_INVALID

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .conditions import ParseContext, did_you_mean, parse_condition
+from .conditions import ParseContext, did_you_mean, parse_condition, suggest
 from .errors import AiguillageError, IssueCollector, Location, UnknownReferenceError
 from .model import VOCABULARY_KINDS, Catalogue, Offre, Perimetre, Term, Validite, Vocabulary
 from .schema import check_record, check_top_level
@@ -33,16 +33,21 @@ def display_path(path: Path) -> str:
 def fingerprint(root: Path, files: list[Path]) -> str:
     digest = hashlib.sha256()
     for path in files:
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+        digest.update(name.encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return "sha256:" + digest.hexdigest()
 
 
-def read_documents(root: Path, issues: IssueCollector) -> tuple[list[Document], list[Path]]:
+def read_documents(
+    root: Path, issues: IssueCollector, extra_files: tuple[Path, ...] = ()
+) -> tuple[list[Document], list[Path]]:
+    """Parse the YAML files under `root` (and `extra_files`, a file being written elsewhere)."""
     if not root.exists():
         issues.add_error(AiguillageError(f"dossier introuvable : {root}", Location(str(root)), "fichier"))
         return [], []
     files = yaml_files(root)
+    files += [f for f in extra_files if f not in files]
     if not files:
         issues.add_error(AiguillageError("aucun fichier .yaml dans ce dossier", Location(display_path(root)), "fichier"))
     documents = []
@@ -162,25 +167,46 @@ def _load_perimetres(
         if ok:
             perimetres[pid] = Perimetre(pid, e.data["nom"], tuple(members), where)
     # A perimeter that contains itself, directly or not, covers nothing that can be computed.
+    # A cycle is one problem, reported once, on its first perimeter.
+    reported: set[frozenset[str]] = set()
     for pid, p in perimetres.items():
-        pending, seen = [m[10:] for m in p.membres if m.startswith("perimetre:")], set()
-        while pending:
-            other = pending.pop()
-            if other == pid:
-                issues.error("perimetre-cycle", f"le périmètre « {pid} » se contient lui-même", p.location)
-                break
-            if other in seen or other not in perimetres:
-                continue
-            seen.add(other)
-            pending.extend(m[10:] for m in perimetres[other].membres if m.startswith("perimetre:"))
+        cycle = _cycle_from(pid, perimetres)
+        if cycle is None or frozenset(cycle) in reported:
+            continue
+        reported.add(frozenset(cycle))
+        others = tuple(perimetres[c].location for c in cycle[1:] if perimetres[c].location)
+        path = " → ".join(f"« {c} »" for c in cycle + [pid])
+        message = (f"le périmètre « {pid} » se contient lui-même" if len(cycle) == 1
+                   else f"les périmètres {path} se contiennent l'un l'autre")
+        issues.error("perimetre-cycle", message, p.location, related=others)
     return perimetres
+
+
+def _cycle_from(pid: str, perimetres: dict[str, Perimetre]) -> list[str] | None:
+    """The perimeters on a path from `pid` back to itself, `pid` first; None if there is none."""
+    def members(p: str) -> list[str]:
+        return [m[10:] for m in perimetres[p].membres if m.startswith("perimetre:") and m[10:] in perimetres]
+
+    pending, parent = [pid], {pid: ""}
+    while pending:
+        current = pending.pop()
+        for other in members(current):
+            if other == pid:
+                path = [current]
+                while path[-1] != pid:
+                    path.append(parent[path[-1]])
+                return path[::-1]
+            if other not in parent:
+                parent[other] = current
+                pending.append(other)
+    return None
 
 
 def _load_offre(
     e: _Entry, ctx: ParseContext, perimetres: dict[str, Perimetre], index: TerritoryIndex
 ) -> Offre | None:
     issues, doc, kp = ctx.issues, e.doc, e.keypath
-    label = f"offre {e.data.get('id')!r}" if isinstance(e.data, dict) and e.data.get("id") else f"offres[{kp[-1]}]"
+    label = f"offre « {e.data['id']} »" if isinstance(e.data, dict) and e.data.get("id") else f"offres[{kp[-1]}]"
     if not check_record(doc, kp, e.data, "offre", issues, label):
         return None
     data = e.data
@@ -269,11 +295,17 @@ def load_catalogue(
     issues: IssueCollector,
     index: TerritoryIndex | None = None,
     today: dt.date | None = None,
+    extra_files: tuple[Path, ...] = (),
+    partial: bool = False,
 ) -> Catalogue | None:
-    """Read and check a catalogue folder; None when it has errors (they are in `issues`)."""
+    """Read and check a catalogue folder; None when it has errors (they are in `issues`).
+
+    `extra_files` are read as if they were in the folder; with `partial`, a catalogue with errors
+    still comes back, made of what could be read (so that `rules check` can check rules against it).
+    """
     index = index or default_index()
     root = Path(root)
-    documents, files = read_documents(root, issues)
+    documents, files = read_documents(root, issues, extra_files)
     entries: dict[str, list[_Entry]] = {k: [] for k in ("offres", "perimetres", *VOCABULARY_KINDS)}
     for doc in documents:
         for section, items in check_top_level(doc, "catalogue", issues).items():
@@ -284,29 +316,37 @@ def load_catalogue(
     perimetres = _load_perimetres(entries["perimetres"], index, issues)
     attribute_types: dict[str, tuple[str, Location]] = {}
     offres: list[Offre] = []
-    seen: dict[str, Offre] = {}
+    seen: dict[str, Location] = {}
     for e in entries["offres"]:
+        # Duplicates and expiry are read from what is written, so that an offer with another
+        # error is still reported for them in the same run.
+        written = e.data if isinstance(e.data, dict) else {}
+        where = e.doc.where(e.keypath)
+        offre_id = written.get("id")
+        duplicate = isinstance(offre_id, str) and offre_id in seen
+        if duplicate:
+            issues.error("id-duplique", f"offre « {offre_id} » déjà définie en {seen[offre_id]}", where,
+                         related=(seen[offre_id],))
+        elif isinstance(offre_id, str):
+            seen[offre_id] = where
+        fin = written.get("validite", {}).get("fin") if isinstance(written.get("validite"), dict) else None
+        if today and isinstance(fin, dt.date) and fin < today:
+            issues.warning("offre-expiree", f"offre « {offre_id} » échue depuis le {fin:%d/%m/%Y} : "
+                           "elle n'est plus proposée", where)
         ctx = ParseContext(e.doc, issues, vocabularies, index.exists, index.suggest, attribute_types=attribute_types)
-        offre = _load_offre(e, ctx, perimetres, index)
-        if offre is None:
-            continue
-        if offre.id in seen:
-            first = seen[offre.id].location
-            issues.error("id-duplique", f"offre « {offre.id} » déjà définie en {first}", offre.location,
-                         related=(first,) if first else ())
-            continue
-        seen[offre.id] = offre
-        offres.append(offre)
-        if today and offre.validite.fin and offre.validite.fin < today:
-            issues.warning("offre-expiree", f"offre « {offre.id} » échue depuis le {offre.validite.fin:%d/%m/%Y} : "
-                           "elle n'est plus proposée", offre.location)
-    used = {m[10:] for o in offres for m in o.perimetre if m.startswith("perimetre:")}
+        offre = _load_offre(e, ctx, perimetres, index)  # a duplicate is still checked for its own errors
+        if offre is not None and not duplicate:
+            offres.append(offre)
+    # Uses are read from every offer written, loaded or not: an offer with another error still uses it.
+    used = {m[10:] for e in entries["offres"] if isinstance(e.data, dict) and isinstance(e.data.get("perimetre"), list)
+            for m in e.data["perimetre"] if isinstance(m, str) and m.startswith("perimetre:")}
     used |= {m[10:] for p in perimetres.values() for m in p.membres if m.startswith("perimetre:")}
+    used |= {close for name in used - set(perimetres) for close in suggest(name, perimetres)[:1]}  # a typo, reported
     for pid, p in perimetres.items():
         if pid not in used:
             issues.warning("perimetre-inutilise", f"périmètre « {pid} » utilisé par aucune offre", p.location)
     _check_repli(offres, issues, root)
-    if issues.errors:
+    if issues.errors and not partial:
         return None
     return Catalogue(
         offres=tuple(offres),

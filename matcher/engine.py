@@ -177,6 +177,14 @@ def property_names(fields: Iterable[str]) -> dict[str, str]:
     return names
 
 
+def check_rule(rule: EngineRule) -> None:
+    """Run the guards `Program` runs on one rule, without giving it to the engine (`rules check`
+    locates each refusal this way; registering a program per rule would leak the engine's memory)."""
+    if rule.expression is not None:
+        names = property_names(set(_fields(rule.expression)) | {MARKER_FIELD})
+        _check(rule.expression, names, rule.name, [0])
+
+
 # --------------------------------------------------------------------------- programs
 
 

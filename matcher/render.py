@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import Issue
 from .model import LEVEL_LABELS, LEVELS, Decision, Territoire
 
 STATUS_LABELS = {
@@ -164,3 +165,33 @@ def territoire_text(t: Territoire) -> str:
     if perimetres:
         lines.append(f"Périmètres nommés : {', '.join(perimetres)}")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- authoring findings
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n < 2 else plural or word + 's'}"
+
+
+def issues_summary(issues: list[Issue], counts: dict[str, int] | None = None, hidden: int = 0) -> str:
+    """One French line: how many errors and warnings, over what was checked."""
+    errors = sum(i.severity == "erreur" for i in issues)
+    warnings = len(issues) - errors
+    line = f"{_plural(errors, 'erreur')}, {_plural(warnings, 'avertissement')}"
+    names = {"offres": ("offre", None), "regles": ("règle", None), "cas_de_test": ("cas de test", "cas de test"),
+             "paires": ("paire d'offres examinée", "paires d'offres examinées")}
+    parts = [_plural(n, *names[k]) for k, n in (counts or {}).items() if k in names]
+    if parts:
+        line += f" ({', '.join(parts)})"
+    if hidden:
+        line += f" ; {_plural(hidden, 'autre problème', 'autres problèmes')} ailleurs que dans le chemin demandé"
+    return line
+
+
+def issues_dict(issues: list[Issue], counts: dict[str, int] | None = None, hidden: int = 0) -> dict[str, Any]:
+    errors = sum(i.severity == "erreur" for i in issues)
+    return {
+        "problemes": [i.as_dict() for i in issues],
+        "resume": {"erreurs": errors, "avertissements": len(issues) - errors, "ailleurs": hidden, **(counts or {})},
+    }

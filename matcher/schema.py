@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .conditions import did_you_mean
+from .conditions import did_you_mean, suggest
 from .errors import IssueCollector, SchemaError
-from .model import COUTS, LEVELS
+from .model import AVIS_DT, COMPLEXITES, COUTS, LEVELS, PORTEUR_TYPES, SAISINES, STATUTS
 from .yamlsource import Document, KeyPath
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -24,7 +24,7 @@ URL_PATTERN = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 @dataclass(frozen=True)
 class Key:
     name: str
-    type: str  # id | text | int | bool | date | url | choice | list | mapping | condition | refs | words
+    type: str  # id | text | int | number | bool | date | url | choice | list | mapping | condition | refs | words
     required: bool = False
     description: str = ""
     choices: tuple[str, ...] = ()
@@ -84,6 +84,42 @@ RECORDS: dict[str, tuple[Key, ...]] = {
         Key("offres", "list", False, "identifiants d'offres écartées"),
         Key("niveaux", "list", False, "niveaux écartés", LEVELS),
     ),
+    # A test case of the rules (`aiguillage rules test`): a demande and what its decision must say.
+    "test": (
+        Key("id", "id", True, "identifiant du cas de test"),
+        Key("description", "text", False, "ce que le cas vérifie, et pourquoi c'est la bonne décision"),
+        Key("date", "date", False, "date de la décision (par défaut : --date ou aujourd'hui)"),
+        Key("demande", "mapping", True, "la demande, avec les champs d'un fichier de demande", record="demande"),
+        Key("attendu", "mapping", True, "ce que la décision doit dire", record="attendu"),
+    ),
+    "demande": (
+        Key("id", "text", False, "identifiant de la demande"),
+        Key("intitule", "text", False, "intitulé du projet"),
+        Key("porteur", "text", False, "code INSEE entre guillemets, commune:CODE, epci:SIREN, departement:NN…"),
+        Key("commune", "text", False, "code INSEE de la commune (si « porteur » est absent)"),
+        Key("thematiques", "words", True, "thématiques (vocabulaire contrôlé)"),
+        Key("besoins", "words", True, "besoins (vocabulaire contrôlé)"),
+        Key("programmes", "words", False, "programmes de l'ANCT (vocabulaire contrôlé)"),
+        Key("complexite", "choice", False, "complexité du projet", COMPLEXITES),
+        Key("saisine", "choice", False, "qui saisit", SAISINES),
+        Key("type_porteur", "choice", False, "nature du porteur, si elle diffère du territoire", PORTEUR_TYPES),
+        Key("population", "number", False, "population (par défaut : le chiffre officiel)"),
+        Key("montant", "number", False, "montant du projet en euros"),
+        Key("date_depot", "date", False, "date de dépôt"),
+        Key("avis_dt", "choice", False, "avis du délégué territorial", AVIS_DT),
+        Key("date_avis_dt", "date", False, "date de l'avis du délégué territorial"),
+        Key("attributs", "mapping", False, "autres caractéristiques lues par les conditions"),
+    ),
+    "attendu": (
+        Key("niveau", "choice", False, "niveau retenu", LEVELS),
+        Key("offre", "id", False, "offre retenue"),
+        Key("statuts", "mapping", False, "statut d'examen attendu, niveau par niveau", record="statuts"),
+        Key("avis_dt_requis", "bool", False, "l'avis du délégué territorial est requis"),
+        Key("alertes", "list", False, "textes que les alertes de la décision doivent contenir"),
+        Key("regles", "list", False, "règles qui doivent s'appliquer"),
+        Key("motif", "text", False, "texte que le motif doit contenir"),
+    ),
+    "statuts": tuple(Key(level, "choice", False, f"statut du niveau {level}", STATUTS) for level in LEVELS),
 }
 
 TOP_LEVEL: dict[str, dict[str, str]] = {
@@ -96,6 +132,7 @@ _TYPE_NAMES = {
     "id": "un identifiant (minuscules, chiffres, tirets)",
     "text": "un texte",
     "int": "un nombre entier",
+    "number": "un nombre",
     "bool": "true ou false",
     "date": "une date AAAA-MM-JJ",
     "url": "une adresse https://…",
@@ -118,8 +155,13 @@ def check_record(
         return False
     known = {k.name: k for k in keys}
     ok = True
+    missing = [k.name for k in keys if k.required and k.name not in data]
+    misspelt: set[str] = set()  # a missing key written with a typo is one problem: the typo
     for name in data:
         if name not in known:
+            close = suggest(str(name), known)
+            if close and close[0] in missing:
+                misspelt.add(close[0])
             issues.error(
                 "cle-inconnue",
                 f"{label} : clé inconnue « {name} »{did_you_mean(str(name), known)}",
@@ -128,7 +170,7 @@ def check_record(
             ok = False
     for key in keys:
         if key.name not in data:
-            if key.required:
+            if key.required and key.name not in misspelt:
                 issues.error("cle-manquante", f"{label} : clé « {key.name} » obligatoire manquante", doc.where(keypath))
                 ok = False
             continue
@@ -147,13 +189,15 @@ def _check_value(doc: Document, keypath: KeyPath, value: Any, key: Key, issues: 
         return False
 
     if t in ("text",) and not (isinstance(value, str) and value.strip()):
-        return wrong()
+        return wrong(" : écrivez-le entre guillemets" if isinstance(value, (int, float)) else "")
     if t == "id":
         if not isinstance(value, str) or not ID_PATTERN.match(value):
             return wrong()
     if t == "url" and not (isinstance(value, str) and URL_PATTERN.match(value)):
         return wrong()
     if t == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+        return wrong()
+    if t == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
         return wrong()
     if t == "bool" and not isinstance(value, bool):
         return wrong()
@@ -235,6 +279,8 @@ def json_schema(kind: str) -> dict[str, Any]:
             base = {"type": "string", "format": "uri", "pattern": "^https?://"}
         elif key.type == "int":
             base = {"type": "integer"}
+        elif key.type == "number":
+            base = {"type": "number"}
         elif key.type == "bool":
             base = {"type": "boolean"}
         elif key.type == "date":
@@ -250,6 +296,8 @@ def json_schema(kind: str) -> dict[str, Any]:
             base = {"type": "array", "items": items, "minItems": 1}
         elif key.type == "condition":
             base = condition_schema()
+        elif not key.record:
+            base = {"type": "object"}
         else:
             base = record_schema(key.record or "")
         base["description"] = key.description

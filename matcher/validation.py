@@ -1,0 +1,200 @@
+"""`aiguillage rules check`: every problem of a catalogue, its rules and their tests, in one run.
+
+The loaders already check what they read; here they collect instead of stopping, a catalogue
+with errors is still used to check the rules and tests against it, every offer's and rule's
+condition goes through the engine's guards one by one (so that a refusal names its offer), and
+each problem is reported once, in file order.
+
+What PATH designates:
+- nothing: the catalogue and rules in use (`--catalogue`, `--rules`, or the shipped ones);
+- a folder holding `catalogues/` and `rules/`: both;
+- a catalogue folder or a rules folder: it replaces the one in use;
+- a file or a sub-folder of the catalogue or rules in use: they are checked as a whole, and
+  only the problems in that file or folder are reported;
+- a file elsewhere: a catalogue file is read as part of the catalogue in use, a rules file
+  against it, a test file against the rules in use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .catalogue import load_catalogue
+from .conditions import compile_condition, suggest
+from .decide import offer_condition
+from .engine import EngineRule, check_rule
+from .errors import AiguillageError, CompileError, Issue, IssueCollector, Location
+from .model import Catalogue, Policy
+from .paths import shipped_catalogue, shipped_rules
+from .policy import load_policy
+from .ruletest import case_files, load_cases
+from .territory import TerritoryGraph, TerritoryIndex, default_index
+from .workspace import Workspace
+from .yamlsource import yaml_files
+
+CATALOGUE_SECTIONS = ("offres", "perimetres", "thematiques", "besoins", "programmes")
+RULES_SECTIONS = ("regles", "tests")
+_TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:", re.MULTILINE)
+
+
+def sections_of(path: Path) -> set[str]:
+    """The top-level keys a YAML file seems to have (read leniently: the file may be broken)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")[:1_000_000]
+    except OSError:
+        return set()
+    return set(_TOP_KEY.findall(text))
+
+
+def kind_of(path: Path) -> str | None:
+    """« catalogue » or « regles » for a file or folder, from the sections its files have."""
+    found: set[str] = set()
+    known = CATALOGUE_SECTIONS + RULES_SECTIONS
+    for file in yaml_files(path) if path.exists() else []:
+        for name in sections_of(file):  # a misspelt section counts as the one it was meant to be
+            found.update([name] if name in known else suggest(name, known)[:1])
+    catalogue, rules = bool(found & set(CATALOGUE_SECTIONS)), bool(found & set(RULES_SECTIONS))
+    if catalogue and not rules:
+        return "catalogue"
+    if rules and not catalogue:
+        return "regles"
+    return None
+
+
+@dataclass(frozen=True)
+class CheckTarget:
+    """What is loaded, and which of the problems found are reported."""
+
+    catalogue: Path
+    rules: Path
+    extra_catalogue_files: tuple[Path, ...] = ()
+    rules_file: Path | None = None  # a rules file outside the rules folder, checked alone
+    extra_test_files: tuple[Path, ...] = ()
+    only: Path | None = None  # report the problems of this file or folder only
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or path.is_relative_to(folder)
+
+
+def target_for(path: Path | None, catalogue_dir: Path | None = None, rules_dir: Path | None = None) -> CheckTarget:
+    """Read PATH the way the module docstring says."""
+    catalogue = Path(catalogue_dir or shipped_catalogue()).absolute()
+    rules = Path(rules_dir or shipped_rules()).absolute()
+    if path is None:
+        return CheckTarget(catalogue, rules)
+    path = Path(path).absolute()
+    if path.is_dir() and (path / "catalogues").is_dir() and (path / "rules").is_dir():
+        return CheckTarget(path / "catalogues", path / "rules")
+    if _inside(path, catalogue) or _inside(path, rules):
+        return CheckTarget(catalogue, rules, only=None if path in (catalogue, rules) else path)
+    kind = kind_of(path)
+    if path.is_dir():
+        if kind == "catalogue":
+            return CheckTarget(path, rules)
+        if kind == "regles":
+            return CheckTarget(catalogue, path)
+        raise AiguillageError(
+            f"{path} : ni un dossier de catalogue (offres, perimetres, vocabulaires) ni un dossier de règles "
+            "(regles, tests) — ou les deux mêlés : donnez --catalogue et --rules"
+        )
+    if kind == "regles":
+        if "regles" in sections_of(path):
+            return CheckTarget(catalogue, rules, rules_file=path, only=path)
+        return CheckTarget(catalogue, rules, extra_test_files=(path,), only=path)
+    return CheckTarget(catalogue, rules, extra_catalogue_files=(path,), only=path)
+
+
+@dataclass
+class CheckReport:
+    issues: list[Issue]
+    hidden: int = 0  # problems found elsewhere than in the file asked about
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "erreur"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "avertissement"]
+
+
+def _engine_guards(catalogue: Catalogue | None, policy: Policy | None, issues: IssueCollector) -> None:
+    """Every offer's and rule's condition through the engine's guards, one at a time, located."""
+    for offre in catalogue.offres if catalogue else ():
+        if offre.repli:
+            continue
+        try:
+            check_rule(EngineRule(offre.id, compile_condition(offer_condition(offre))))
+        except CompileError as exc:
+            where = (offre.conditions.location if offre.conditions is not None else None) or offre.location
+            issues.error("moteur", f"offre « {offre.id} » refusée par le moteur de règles : {_reason(exc, offre.id)}",
+                         where, kind=CompileError)
+    for regle in policy.regles if policy else ():
+        try:
+            check_rule(EngineRule(regle.id, compile_condition(regle.quand)))
+        except CompileError as exc:
+            issues.error("moteur", f"règle « {regle.id} » refusée par le moteur de règles : {_reason(exc, regle.id)}",
+                         regle.quand.location or regle.location, kind=CompileError)
+
+
+def _reason(exc: CompileError, name: str) -> str:
+    """The engine's message without the rule name it starts with (the message names it already)."""
+    return exc.message.removeprefix(f"règle « {name} » ").removeprefix(": ")
+
+
+def _usable(catalogue: Catalogue | None) -> Catalogue | None:
+    """A catalogue that rules can be checked against: it has its one repli offer."""
+    if catalogue is None or sum(o.repli for o in catalogue.offres) != 1:
+        return None
+    return catalogue
+
+
+def check(target: CheckTarget, today: dt.date, index: TerritoryIndex | None = None) -> CheckReport:
+    """Load everything the target designates, collecting every problem; report each once."""
+    index = index or default_index()
+    # One collector per stage: a loader returns nothing when its collector holds an error.
+    catalogue_issues, policy_issues, issues = IssueCollector(), IssueCollector(), IssueCollector()
+    catalogue = load_catalogue(target.catalogue, catalogue_issues, index, today, target.extra_catalogue_files,
+                               partial=True)
+    catalogue = _usable(catalogue)
+    policy = load_policy(target.rules_file or target.rules, catalogue, policy_issues, index)
+    issues.issues += catalogue_issues.issues + policy_issues.issues
+    _engine_guards(catalogue, policy, issues)
+    files = case_files(target.rules)
+    files += [f for f in target.extra_test_files if f not in files]
+    cases = []
+    if catalogue is not None:
+        workspace = Workspace(catalogue, policy or Policy((), "", str(target.rules)),
+                              TerritoryGraph(index, catalogue.perimetres.values()))
+        cases = load_cases(files, workspace, issues, check_rules=policy is not None)
+    reported, hidden = _select(issues.issues, target.only)
+    counts = {
+        "offres": len(catalogue.offres) if catalogue else 0,
+        "regles": len(policy.regles) if policy else 0,
+        "cas_de_test": len(cases),
+    }
+    return CheckReport(reported, hidden, counts)
+
+
+def _select(found: list[Issue], only: Path | None) -> tuple[list[Issue], int]:
+    """Each problem once, in file order; with `only`, those of that file or folder."""
+    unique = list(dict.fromkeys(found))
+    if only is not None:
+        def concerns(issue: Issue) -> bool:
+            places = [issue.location, *issue.related]
+            return any(p is not None and _inside(Path(p.path).absolute(), only) for p in places)
+
+        kept = [i for i in unique if concerns(i)]
+        hidden = len(unique) - len(kept)
+    else:
+        kept, hidden = unique, 0
+    kept.sort(key=lambda i: (i.location or Location(""), i.severity != "erreur"))
+    return kept, hidden
+
+
+__all__ = ["CheckTarget", "CheckReport", "target_for", "check", "kind_of", "sections_of"]
