@@ -277,6 +277,7 @@ def _parse_operator(spec: FieldSpec, op: str, operand: Any, keypath: KeyPath, ct
                 "pas": "not_contains", "hors": "contains_none"}[op]
     else:
         kind = {"egal": "eq", "un_de": "in", "pas": "ne", "hors": "not_in"}[op]
+    checked = list(dict.fromkeys(checked))  # a value listed twice would match twice in the engine
     value = tuple(checked) if many else checked[0]
     if many and len(set(checked)) == 1:
         value, kind = checked[0], {"in": "eq", "not_in": "ne", "contains_any": "contains",
@@ -474,10 +475,12 @@ def _label(field: str) -> str:
     return spec.label if spec else f"attribut « {field} »"
 
 
-def _describe_actual(test: Test, facts: dict[str, Any]) -> str:
+def _describe_actual(test: Test, facts: dict[str, Any], shown: dict[str, str] | None) -> str:
     value = facts.get(test.field)
     if value is None or (test.is_list and not value):
         return "non renseigné"
+    if shown and test.field in shown:
+        return shown[test.field]
     if test.is_list and not isinstance(value, str):
         return ", ".join(str(v) for v in value)
     return _fmt(value)
@@ -504,8 +507,20 @@ def describe(test: Test) -> str:
     }[test.op]
 
 
-def _why_test_fails(test: Test, facts: dict[str, Any]) -> str:
-    label, actual, value = _label(test.field), _describe_actual(test, facts), _fmt(test.value)
+def _why_test_fails(test: Test, facts: dict[str, Any], shown: dict[str, str] | None) -> str:
+    label, value = _label(test.field), _fmt(test.value)
+    if test.is_list:
+        # The demande's own list is not repeated: it is in the demande, and a reason that does
+        # not depend on it is the same for every demande that fails the same way.
+        return {
+            "contains": f"{label} : {value} requis",
+            "contains_any": f"{label} : l'offre ne couvre que {value}",
+            "not_contains": f"{label} : {value} exclu",
+            "contains_none": f"{label} : {value} exclus",
+            "exists": f"{label} non renseigné",
+            "not_exists": f"{label} renseigné alors qu'il ne doit pas l'être",
+        }[test.op]
+    actual = _describe_actual(test, facts, shown)
     if actual == "non renseigné" and test.op not in ("not_exists", "exists"):
         return f"{label} non renseigné (condition : {describe(test)})"
     return {
@@ -519,23 +534,22 @@ def _why_test_fails(test: Test, facts: dict[str, Any]) -> str:
         "above": f"{label} {actual} ≤ {value}",
         "exists": f"{label} non renseigné",
         "not_exists": f"{label} renseigné ({actual}) alors qu'il ne doit pas l'être",
-        "contains": f"{label} ({actual}) sans {value}",
-        "contains_any": f"{label} ({actual}) : aucun de {value}",
-        "not_contains": f"{label} ({actual}) contient {value}, exclu",
-        "contains_none": f"{label} ({actual}) contient une valeur exclue ({value})",
     }[test.op]
 
 
-def explain(cond: Condition | None, facts: dict[str, Any]) -> list[str]:
-    """Why the condition does not hold: one French reason per failing test (empty when it holds)."""
+def explain(cond: Condition | None, facts: dict[str, Any], shown: dict[str, str] | None = None) -> list[str]:
+    """Why the condition does not hold: one French reason per failing test (empty when it holds).
+
+    `shown` replaces how some fields' values are written (a batch writes a placeholder there,
+    filled per row, so that rows differing only by those values share one explanation)."""
     if cond is None or holds(cond, facts):
         return []
     if isinstance(cond, Test):
-        return [_why_test_fails(cond, facts)]
+        return [_why_test_fails(cond, facts, shown)]
     if isinstance(cond, AllOf):
-        return [reason for child in cond.children for reason in explain(child, facts)]
+        return [reason for child in cond.children for reason in explain(child, facts, shown)]
     if isinstance(cond, AnyOf):
-        parts = ["; ".join(explain(child, facts)) for child in cond.children]
+        parts = ["; ".join(explain(child, facts, shown)) for child in cond.children]
         return ["aucune des conditions alternatives ne tient : " + " | ".join(f"({p})" for p in parts)]
     held = [child for child in cond.children if holds(child, facts)]
     return ["condition exclue vérifiée : " + "; ".join(_describe_condition(c) for c in held)]
@@ -578,12 +592,12 @@ def _compile_test(test: Test) -> dict:
     f, op, values = test.field, test.op, _values(test)
     missing = {"$nex": {f: 1}}
     if test.is_list:
-        item_eq = [{"$i": v} for v in values]
-        item_ne = [{"$neq": {"$i": v}} for v in values]
+        # Alternatives inside one $iany: an $or of several $iany would match once per item found,
+        # and every match counts against the engine's 64 per message.
         if op in ("contains", "contains_any"):
-            return {"$iany": {f: _or(item_eq)}}
+            return {"$iany": {f: _or([{"$i": v} for v in values])}}
         if op in ("not_contains", "contains_none"):
-            return {"$iall": {f: _and(item_ne)}}
+            return {"$iall": {f: _and([{"$neq": {"$i": v}} for v in values])}}
         if op == "exists":
             return {"$iany": {f: {"$neq": {"$i": ALWAYS}}}}
         if op == "not_exists":
@@ -652,25 +666,24 @@ class Canonicalizer:
             return cuts[-1] + 1
         return (cuts[i - 1] + cuts[i]) / 2
 
+    def value(self, field: str, value: Any) -> Any:
+        """One field's value reduced to what the conditions can tell apart."""
+        known = self._texts.get(field, ())
+        if field in self.list_fields:
+            items = () if value is None else (value,) if isinstance(value, (str, int, float)) else value
+            kept = sorted({v for v in items if v in known}, key=str)
+            if len(kept) < len(set(items)):
+                kept.append(OTHER)
+            return tuple(kept)
+        if value is None:
+            return None
+        if _is_number(value):
+            return self._number(field, value)
+        return value if value in known else OTHER
+
     def canonical(self, facts: dict[str, Any]) -> tuple:
         """A hashable key: one entry per field the conditions read."""
-        key = []
-        for field in self.fields:
-            value = facts.get(field)
-            known = self._texts[field]
-            if field in self.list_fields:
-                items = () if value is None else (value,) if isinstance(value, (str, int, float)) else value
-                kept = sorted({v for v in items if v in known}, key=str)
-                if len(kept) < len(set(items)):
-                    kept.append(OTHER)
-                key.append(tuple(kept))
-            elif value is None:
-                key.append(None)
-            elif _is_number(value):
-                key.append(self._number(field, value))
-            else:
-                key.append(value if value in known else OTHER)
-        return tuple(key)
+        return tuple(self.value(field, facts.get(field)) for field in self.fields)
 
     def as_fact(self, key: tuple) -> dict[str, Any]:
         """The engine fact for a canonical key (missing values left out, lists with the sentinel)."""

@@ -23,7 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from .conditions import AllOf, Canonicalizer, Condition, Test, compile_condition, explain, holds
+from .conditions import AllOf, Canonicalizer, Condition, Test, compile_condition, explain
 from .engine import EngineError, EngineRule, Program
 from .model import (
     LEVEL_INDEX,
@@ -171,6 +171,11 @@ class Router:
         self._after = _CompiledConditions([(r.id, r.quand) for r in policy.regles if r.after_decision])
         self._regles = {r.id: r for r in policy.regles}
         self._specificity: dict[str, int] = {}
+        # Every value any condition can tell apart: two demandes equal under it get the same decision.
+        self.canonicalizer = Canonicalizer([*self.conditions.values(), *(r.quand for r in policy.regles)])
+        self._offer_canon = {oid: Canonicalizer([c]) for oid, c in self.conditions.items()}
+        self._why_cache: dict[tuple, tuple[str, ...]] = {}
+        self.perimeter_refs = frozenset(self._by_ref)
 
     def _scope(self, offre: Offre) -> str:
         """The smallest of département / région / national holding an offer's whole perimeter:
@@ -207,7 +212,11 @@ class Router:
     def route(self, demande: Demande, territoire: Territoire, date: dt.date) -> Decision:
         return self.route_many([(demande, territoire)], date)[0]
 
-    def route_many(self, items: Sequence[tuple[Demande, Territoire]], date: dt.date) -> list[Decision]:
+    def route_many(
+        self, items: Sequence[tuple[Demande, Territoire]], date: dt.date, shown: dict[str, str] | None = None
+    ) -> list[Decision]:
+        """Route demandes together (the engine is asked once per distinct case). With `shown`, the
+        values of those fields are written that way in the reasons (see `conditions.explain`)."""
         facts = [demande_facts(d, t, self.catalogue) for d, t in items]
         before = self._before.evaluate(facts)
         candidates = [self._candidates(t) for _, t in items]
@@ -215,7 +224,7 @@ class Router:
         decisions = []
         for (demande, territoire), f, fired, cands, ok in zip(items, facts, before, candidates, capable):
             outcome = _outcome(r for r in self.policy.regles if r.id in fired)
-            decisions.append(self._decide(demande, territoire, f, outcome, cands, ok, date))
+            decisions.append(self._decide(demande, territoire, f, outcome, cands, ok, date, shown))
         return self._annotate(decisions, facts)
 
     def _candidates(self, territoire: Territoire) -> list[Offre]:
@@ -250,6 +259,7 @@ class Router:
         candidates: list[Offre],
         capable: frozenset[str],
         date: dt.date,
+        shown: dict[str, str] | None = None,
     ) -> Decision:
         by_level: dict[str, list[Offre]] = defaultdict(list)
         for offre in candidates:
@@ -281,7 +291,7 @@ class Router:
             if level == "agence" and not serving:
                 serving = [self.catalogue.repli]
             rejected = tuple(
-                OffreEcartee(o.id, self._reasons(o, facts, out, capable, date)) for o in offers if o not in serving
+                OffreEcartee(o.id, self._reasons(o, facts, out, capable, date, shown)) for o in offers if o not in serving
             )
             if serving:
                 chosen = min(serving, key=lambda o: (self.specificity(o), o.cout_rank, o.id))
@@ -306,7 +316,13 @@ class Router:
         )
 
     def _reasons(
-        self, offre: Offre, facts: dict, out: _RuleOutcome, capable: frozenset[str], date: dt.date
+        self,
+        offre: Offre,
+        facts: dict,
+        out: _RuleOutcome,
+        capable: frozenset[str],
+        date: dt.date,
+        shown: dict[str, str] | None = None,
     ) -> tuple[str, ...]:
         reasons: list[str] = []
         if not offre.validite.covers(date):
@@ -316,20 +332,28 @@ class Router:
         if offre.id in out.exclues:
             regle = out.exclues[offre.id]
             reasons.append(f"exclue par la règle « {regle.id} » : {_rule_motif(regle)}")
-        if offre.id not in capable:
-            why = explain(self.conditions[offre.id], facts)
-            if not why:
-                raise EngineError(
-                    f"désaccord entre le moteur et l'explication pour l'offre « {offre.id} » : le moteur l'écarte, "
-                    "ses conditions tiennent"
-                )
-            reasons.extend(why)
-        elif holds(self.conditions[offre.id], facts) is False:
+        why = self._why_not(offre, facts, shown)
+        if (offre.id in capable) != (not why):
             raise EngineError(
-                f"désaccord entre le moteur et l'explication pour l'offre « {offre.id} » : le moteur la retient, "
-                "ses conditions ne tiennent pas"
+                f"désaccord entre le moteur et l'explication pour l'offre « {offre.id} » : le moteur "
+                + ("la retient, ses conditions ne tiennent pas" if offre.id in capable else
+                   "l'écarte, ses conditions tiennent")
             )
+        reasons.extend(why)
         return tuple(reasons)
+
+    def _why_not(self, offre: Offre, facts: dict, shown: dict[str, str] | None) -> tuple[str, ...]:
+        """The conditions of an offer that a demande fails, remembered per distinct case: with
+        `shown`, the values written as placeholders count only up to the thresholds compared."""
+        canon = self._offer_canon[offre.id]
+        shown = shown or {}
+        key = (offre.id, tuple(shown), canon.canonical(facts)) + tuple(
+            _hashable(facts.get(f)) for f in canon.fields if f not in canon.list_fields and f not in shown
+        )
+        why = self._why_cache.get(key)
+        if why is None:
+            why = self._why_cache[key] = tuple(explain(self.conditions[offre.id], facts, shown or None))
+        return why
 
     def _motif(self, chosen: Offre, demande: Demande, out: _RuleOutcome) -> str:
         parts: list[str] = []
@@ -383,6 +407,10 @@ class Router:
         return result
 
 
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _existing_levels(territoire: Territoire) -> set[str]:
     levels = {"regional", "operateur", "agence"}
     if territoire.kind == "commune":
@@ -399,7 +427,7 @@ _PORTEUR_KINDS = {"commune": "une commune", "epci": "un EPCI", "departement": "u
 
 def _absent_motif(level: str, territoire: Territoire) -> str:
     if level == "intercommunal" and territoire.kind == "commune":
-        return f"{territoire.nom} n'appartient à aucun EPCI à fiscalité propre"
+        return "la commune n'appartient à aucun EPCI à fiscalité propre"
     return f"le porteur est {_PORTEUR_KINDS[territoire.kind]} : pas de niveau {LEVEL_LABELS[level]} pour lui"
 
 

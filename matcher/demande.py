@@ -35,9 +35,6 @@ def error_at(where: Where, key: str, message: str, kind: type[AiguillageError] =
     return kind(f"{place} : {message}", None, code)
 
 
-_fail = error_at
-
-
 def _words(value: Any) -> list[str]:
     if value is None:
         return []
@@ -48,11 +45,15 @@ def _words(value: Any) -> list[str]:
     return [str(value)]
 
 
-def _number(value: Any, key: str, where: Where) -> float | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _number(key: str, value: Any) -> float | None:
+    if _blank(value):
         return None
     if isinstance(value, bool):
-        raise _fail(where, key, f"{key} : nombre attendu, pas « {value} »")
+        raise DemandeError(f"{key} : nombre attendu, pas « {value} »")
     if isinstance(value, (int, float)):
         number = value
     else:
@@ -60,14 +61,14 @@ def _number(value: Any, key: str, where: Where) -> float | None:
         try:
             number = float(text)
         except ValueError:
-            raise _fail(where, key, f"{key} : nombre attendu, pas « {value} »") from None
+            raise DemandeError(f"{key} : nombre attendu, pas « {value} »") from None
     if not math.isfinite(number) or number < 0:
-        raise _fail(where, key, f"{key} : nombre positif attendu, pas « {value} »")
+        raise DemandeError(f"{key} : nombre positif attendu, pas « {value} »")
     return int(number) if float(number).is_integer() else float(number)
 
 
-def _date(value: Any, key: str, where: Where) -> dt.date | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
+def _date(key: str, value: Any) -> dt.date | None:
+    if _blank(value):
         return None
     if isinstance(value, dt.datetime):
         return value.date()
@@ -79,18 +80,41 @@ def _date(value: Any, key: str, where: Where) -> dt.date | None:
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise _fail(where, key, f"{key} : date attendue (AAAA-MM-JJ ou JJ/MM/AAAA), pas « {value} »")
+    raise DemandeError(f"{key} : date attendue (AAAA-MM-JJ ou JJ/MM/AAAA), pas « {value} »")
 
 
-def _choice(value: Any, key: str, choices: tuple[str, ...], default: str | None, where: Where) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return default
+def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str | None:
+    if _blank(value):
+        return None
     text = str(value).strip().lower()
     if text not in choices:
-        raise _fail(
-            where, key, f"{key} : valeur inconnue « {value} »{did_you_mean(text, choices)} ({', '.join(choices)})"
-        )
+        raise DemandeError(f"{key} : valeur inconnue « {value} »{did_you_mean(text, choices)} ({', '.join(choices)})")
     return text
+
+
+_CHOICES = {"complexite": COMPLEXITES, "saisine": SAISINES, "type_porteur": PORTEUR_TYPES, "avis_dt": AVIS_DT}
+
+
+def check_field(key: str, value: Any, catalogue: Catalogue) -> Any:
+    """One field of a demande, checked and typed (None when blank); raises DemandeError without a place."""
+    if key in ("thematiques", "besoins", "programmes"):
+        vocabulary = catalogue.vocabularies[key]
+        words = _words(value)
+        if not words and key != "programmes":
+            raise DemandeError(f"{key} : au moins un mot attendu ({', '.join(list(vocabulary.terms)[:5])}…)")
+        for word in words:
+            if word not in vocabulary.terms:
+                raise DemandeError(f"{key} : mot inconnu « {word} »{did_you_mean(word, vocabulary.terms)}")
+        return tuple(dict.fromkeys(words))
+    if key in _CHOICES:
+        return _choice(key, value, _CHOICES[key])
+    if key in ("population", "montant"):
+        return _number(key, value)
+    if key in ("date_depot", "date_avis_dt"):
+        return _date(key, value)
+    if key in ("id", "intitule"):
+        return None if _blank(value) else str(value).strip()
+    raise DemandeError(f"champ inconnu « {key} »{did_you_mean(str(key), DEMANDE_KEYS)}")
 
 
 def build_demande(
@@ -101,46 +125,38 @@ def build_demande(
     default_id: str = "demande",
 ) -> Demande:
     """Check a demande's fields against the catalogue's vocabularies; `porteur_ref` is already resolved."""
-    unknown = [k for k in data if k not in DEMANDE_KEYS]
-    if unknown:
-        key = unknown[0]
-        raise _fail(where, key, f"champ inconnu « {key} »{did_you_mean(str(key), DEMANDE_KEYS)}")
-    voc = catalogue.vocabularies
-    lists: dict[str, tuple[str, ...]] = {}
-    for key in ("thematiques", "besoins", "programmes"):
-        words = _words(data.get(key))
-        if not words and key != "programmes":
-            raise _fail(where, key, f"{key} : au moins un mot attendu (vocabulaire : {', '.join(list(voc[key].terms)[:6])}…)")
-        for word in words:
-            if word not in voc[key].terms:
-                raise _fail(where, key, f"{key} : mot inconnu « {word} »{did_you_mean(word, voc[key].terms)}")
-        lists[key] = tuple(dict.fromkeys(words))
+    values: dict[str, Any] = {}
+    for key in ("thematiques", "besoins", *data):
+        if key in ("porteur", "commune", "attributs") or key in values:
+            continue
+        try:
+            values[key] = check_field(key, data.get(key), catalogue)
+        except DemandeError as exc:
+            raise error_at(where, key, exc.message) from None
     attributs = data.get("attributs") or {}
     if not isinstance(attributs, dict):
-        raise _fail(where, "attributs", "attributs : dictionnaire attendu ({nom: valeur})")
+        raise error_at(where, "attributs", "attributs : dictionnaire attendu ({nom: valeur})")
     for name, value in attributs.items():
         if name in FIELDS or name in DEMANDE_KEYS:
-            raise _fail(where, "attributs", f"attributs : « {name} » est un champ de la demande, pas un attribut")
+            raise error_at(where, "attributs", f"attributs : « {name} » est un champ de la demande, pas un attribut")
         expected = catalogue.attribute_types.get(name)
         actual = "booléen" if isinstance(value, bool) else "nombre" if isinstance(value, (int, float)) else "texte"
-        if isinstance(value, (list, tuple)):
-            actual = "liste"
-        if expected and actual != expected and actual != "liste":
-            raise _fail(where, "attributs", f"attributs : « {name} » doit être un {expected}, pas « {value} »")
+        if expected and actual != expected and not isinstance(value, (list, tuple)):
+            raise error_at(where, "attributs", f"attributs : « {name} » doit être un {expected}, pas « {value} »")
     return Demande(
-        id=str(data.get("id") or default_id),
+        id=str(values.get("id") or default_id),
         porteur=porteur_ref,
-        thematiques=lists["thematiques"],
-        besoins=lists["besoins"],
-        intitule=str(data.get("intitule") or ""),
-        programmes=lists["programmes"],
-        complexite=_choice(data.get("complexite"), "complexite", COMPLEXITES, "simple", where) or "simple",
-        saisine=_choice(data.get("saisine"), "saisine", SAISINES, "dt", where) or "dt",
-        type_porteur=_choice(data.get("type_porteur"), "type_porteur", PORTEUR_TYPES, None, where),
-        population=_number(data.get("population"), "population", where),
-        montant=_number(data.get("montant"), "montant", where),
-        date_depot=_date(data.get("date_depot"), "date_depot", where),
-        avis_dt=_choice(data.get("avis_dt"), "avis_dt", AVIS_DT, None, where),
+        thematiques=values["thematiques"],
+        besoins=values["besoins"],
+        intitule=values.get("intitule") or "",
+        programmes=values.get("programmes") or (),
+        complexite=values.get("complexite") or "simple",
+        saisine=values.get("saisine") or "dt",
+        type_porteur=values.get("type_porteur"),
+        population=values.get("population"),
+        montant=values.get("montant"),
+        date_depot=values.get("date_depot"),
+        avis_dt=values.get("avis_dt"),
         attributs=dict(attributs),
     )
 

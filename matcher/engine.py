@@ -14,6 +14,11 @@ registered and facts asserted keeps clear of each known failure:
   hashes are checked distinct from each other and from the engine's own names;
 - an empty `$and`/`$or` or a rule made only of `$nex` loops forever: every rule starts
   with a positive test on a marker property, and empty combinations are refused;
+- the 64 counts matches, not rules: an `$or` whose alternatives both hold matches twice, so
+  rules are packed by their worst-case number of matches (`match_paths`), not by count;
+- an `$or` inside `$iany`/`$iall` leaves a node uninitialised when the ruleset is built, and
+  the engine then refuses it at random (error 102): the creation is retried, a bounded number
+  of times, and only a ruleset the engine accepted is used;
 - 512 alternatives or sibling rules spin in C: alternatives per `$or` are bounded, and so
   are rules per ruleset;
 - exceptions in actions are swallowed by the engine: actions record their own failure,
@@ -35,6 +40,8 @@ from durable.engine import Host, MessageNotHandledException, MessageObservedExce
 from .errors import CompileError, EngineError
 
 RULES_PER_RULESET = 62  # + the catch-all: 63 possible matches per fact, under the engine's 64
+MATCH_BUDGET = RULES_PER_RULESET  # worst-case matches of the rules of one ruleset
+CREATE_ATTEMPTS = 12
 MAX_ALTERNATIVES = 200  # per $or / $and; the engine spins from 512
 MAX_EXPRESSION_NODES = 2000
 BATCH = 1000  # facts per assert; also each rule's `cap`, so a rule fires once per batch
@@ -139,15 +146,41 @@ def _check_item(expr: Any, rule: str, count: list[int]) -> Any:
     """Inside $iany/$iall: `{"$i": v}`, `{"$neq": {"$i": v}}`, and their $and/$or."""
     count[0] += 1
     ((op, body),) = expr.items()
-    if op == "$i":
+    if op == "$i" and isinstance(body, (str, int, float)) and not isinstance(body, bool):
         return {"$i": body}
     if op in ("$and", "$or"):
         if not body or len(body) > MAX_ALTERNATIVES:
             raise CompileError(f"règle « {rule} » : liste de valeurs vide ou trop longue ({len(body)})")
         return {op: [_check_item(item, rule, count) for item in body]}
-    if op == "$neq" and set(body) == {"$i"}:
+    if op == "$neq" and isinstance(body, dict) and set(body) == {"$i"}:
         return {"$neq": {"$i": body["$i"]}}
     raise CompileError(f"règle « {rule} » : test de liste non autorisé {op}")
+
+
+def match_paths(expr: Any) -> int:
+    """How many times one fact can match this expression at most: each alternative of an $or
+    that holds is a separate match for the engine, and matches count against its 64."""
+    if not expr:
+        return 1
+    ((op, body),) = expr.items()
+    if op == "$or":
+        fields = [_single_field(item) for item in body]
+        if len(set(fields)) == 1 and fields[0] is not None:
+            # Alternatives on one property exclude each other when they are equalities to
+            # different values, or "missing" against tests that need the value present.
+            missing = [item for item in body if "$nex" in item]
+            equalities = [item for item in body if "$eq" in item]
+            if len(equalities) == len(body):
+                return 1
+            if len(missing) == 1 and len(body) == 2:
+                return match_paths(next(item for item in body if "$nex" not in item))
+        return sum(match_paths(item) for item in body)
+    if op == "$and":
+        total = 1
+        for item in body:
+            total *= match_paths(item)
+        return total
+    return 1  # a comparison, or an $iany/$iall: one alpha node whatever its items
 
 
 def _fields(expr: Any) -> Iterable[str]:
@@ -201,8 +234,7 @@ class Program:
         self.names = property_names(fields | {MARKER_FIELD})
         marker = {"$eq": {self.names[MARKER_FIELD]: "d"}}
         self._chunks: list[tuple[str, dict[str, str]]] = []  # ruleset name, engine rule name -> our name
-        for start in range(0, len(rules), RULES_PER_RULESET):
-            chunk = rules[start : start + RULES_PER_RULESET]
+        for chunk in _pack(rules):
             definition: dict[str, dict] = {}
             local_names: dict[str, str] = {}
             rule_names = _rule_names(len(chunk) + 1)
@@ -215,8 +247,6 @@ class Program:
             definition[rule_names[-1]] = {"all": [{"m": marker}], "pri": len(chunk), "cap": BATCH}
             local_names[rule_names[-1]] = CATCH_ALL
             self._chunks.append((_register(definition), local_names))
-        if not rules:  # still answer "nothing matches" without touching the engine
-            self._chunks = []
 
     def matches(self, facts: Sequence[dict[str, Any]]) -> list[set[str]]:
         """For each fact (field -> value), the names of the rules it satisfies."""
@@ -240,6 +270,36 @@ class Program:
         return result
 
 
+def _single_field(expr: dict) -> str | None:
+    """The one property an expression tests, if it tests only one (outside lists)."""
+    fields = set(_fields(expr))
+    if len(fields) != 1 or any(op in ("$iany", "$iall") for op in expr):
+        return None
+    return next(iter(fields))
+
+
+def _pack(rules: Sequence[EngineRule]) -> list[list[EngineRule]]:
+    """Split rules into rulesets whose worst-case matches for one fact stay under the budget."""
+    chunks: list[list[EngineRule]] = []
+    current: list[EngineRule] = []
+    used = 0
+    for rule in rules:
+        paths = match_paths(rule.expression)
+        if paths > MATCH_BUDGET:
+            raise CompileError(
+                f"règle « {rule.name} » : condition trop ramifiée (une demande pourrait la satisfaire de {paths} "
+                f"façons, le moteur n'en compte que {MATCH_BUDGET}) : regroupez les alternatives en listes"
+            )
+        if current and (used + paths > MATCH_BUDGET or len(current) >= RULES_PER_RULESET):
+            chunks.append(current)
+            current, used = [], 0
+        current.append(rule)
+        used += paths
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 def _rule_names(n: int) -> list[str]:
     taken = {engine_hash(name) for name in _RESERVED_NAMES}
     names = []
@@ -260,12 +320,17 @@ def _register(definition: dict[str, dict]) -> str:
         name = _REGISTERED.get(digest)
         if name is None:
             name = f"aiguillage_{digest}"
-            for rule_name, rule in definition.items():
-                rule["run"] = f"{name}/{rule_name}"
-            try:
-                _host().set_rulesets({name: definition})
-            except Exception as exc:  # error codes without location: say which rules
-                raise CompileError(f"le moteur refuse un jeu de règles ({exc})") from None
+            for attempt in range(CREATE_ATTEMPTS):
+                fresh = json.loads(content)  # the host deletes each rule's `run` as it reads it
+                for rule_name, rule in fresh.items():
+                    rule["run"] = f"{name}/{rule_name}"
+                try:
+                    _host().set_rulesets({name: fresh})
+                    break
+                except Exception as exc:  # error codes without location: say which rules
+                    if "error code: 102" in str(exc) and attempt + 1 < CREATE_ATTEMPTS:
+                        continue  # the uninitialised node: another allocation reads other bytes
+                    raise CompileError(f"le moteur refuse un jeu de règles ({exc})") from None
             _REGISTERED[digest] = name
     return name
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .catalogue import display_path, fingerprint, read_documents
-from .conditions import ParseContext, fields_of, parse_condition
+from .conditions import ParseContext, did_you_mean, fields_of, parse_condition, tests_of
 from .errors import IssueCollector, Location, UnknownReferenceError
 from .model import Actions, Catalogue, Policy, Regle
 from .schema import check_record, check_top_level
@@ -36,6 +36,8 @@ def load_policy(
             ctx = ParseContext(doc, issues, vocabularies, index.exists, index.suggest, allow_after_decision=True,
                                attribute_types=attribute_types)
             quand = parse_condition(data["quand"], kp + ("quand",), ctx)
+            if quand is not None and catalogue is not None and not _offers_exist(quand, catalogue, issues, label):
+                quand = None
             actions = _actions(data["alors"], doc, kp + ("alors",), catalogue, issues, label)
             if quand is None or actions is None:
                 continue
@@ -72,6 +74,21 @@ def load_policy(
     return Policy(tuple(regles), fingerprint(root, files) if files else "sha256:" + "0" * 64, str(root))
 
 
+def _offers_exist(quand, catalogue: Catalogue, issues: IssueCollector, label: str) -> bool:
+    """A rule that reads the decided offer must name offers of the catalogue."""
+    known = {o.id for o in catalogue.offres}
+    ok = True
+    for test in tests_of(quand):
+        if test.field != "offre":
+            continue
+        for value in test.value if isinstance(test.value, tuple) else (test.value,):
+            if value not in known:
+                issues.error("offre-inconnue", f"{label} : offre inconnue « {value} »{did_you_mean(value, known)}",
+                             test.location, kind=UnknownReferenceError)
+                ok = False
+    return ok
+
+
 def _actions(data: dict, doc, kp: tuple, catalogue: Catalogue | None, issues: IssueCollector, label: str) -> Actions | None:
     if not data:
         issues.error("regle-sans-action", f"{label} : « alors » ne fait rien", doc.where(kp))
@@ -82,8 +99,6 @@ def _actions(data: dict, doc, kp: tuple, catalogue: Catalogue | None, issues: Is
         known = {o.id for o in catalogue.offres}
         for i, offre_id in enumerate(offres):
             if offre_id not in known:
-                from .conditions import did_you_mean
-
                 issues.error(
                     "offre-inconnue",
                     f"{label} : offre inconnue « {offre_id} »{did_you_mean(offre_id, known)}",

@@ -315,6 +315,11 @@ def yaml_files(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:  # our reader refuses anchors and aliases
+        return True
+
+
 def dump(data: Any) -> str:
     """Write plain data as YAML (test fixtures, generated catalogues); keys keep their order."""
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+    return yaml.dump(data, Dumper=_NoAliasDumper, allow_unicode=True, sort_keys=False, width=100)

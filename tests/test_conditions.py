@@ -86,7 +86,7 @@ def test_why_not_says_which_test_failed_with_the_values():
     assert not holds(cond, facts)
     assert explain(cond, facts) == [
         "population 31 000 > max 20 000",
-        "programmes non renseigné (condition : programmes contient pvd)",
+        "programmes : pvd requis",
     ]
     assert explain(cond, {"porteur": "epci", "population": 100, "programmes": ("pvd",)}) == []
 

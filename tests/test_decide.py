@@ -199,7 +199,7 @@ def test_island_without_epci_skips_the_intercommunal_level():
     ws, router = _router(MINI)
     d = _route(ws, router, porteur="29155", thematiques=["eau"], besoins=["conseil"])
     assert d.examen[1].statut == "sans_objet"
-    assert d.examen[1].motif == "Ouessant n'appartient à aucun EPCI à fiscalité propre"
+    assert d.examen[1].motif == "la commune n'appartient à aucun EPCI à fiscalité propre"
 
 
 def test_an_expired_offer_is_not_chosen(tmp_path):

@@ -1,0 +1,283 @@
+"""Backlog files in and decision files out: CSV as French offices write it, Excel, Parquet.
+
+Everything is read as text (an INSEE code keeps its leading zero) into an Arrow table, which
+keeps a million rows compact; the decisions are appended as columns and the whole is written
+atomically (a temporary file renamed over the target), so an interrupted run never leaves a
+half-written file in place of the old one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from .errors import BatchInputError, Location
+
+FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "excel", ".xlsm": "excel", ".parquet": "parquet",
+           ".pq": "parquet"}
+SEPARATORS = (";", ",", "\t")
+ENCODINGS = ("utf-8", "cp1252")
+MAX_BACKLOG_BYTES = 4 * 1024**3
+# OWASP: a cell starting with one of these is run as a formula by spreadsheets.
+_FORMULA = re.compile(r"^[=+\-@\t\r]")
+_NUMBER = re.compile(r"^[+-]?\d+([.,]\d+)?$")
+
+
+@dataclass
+class Backlog:
+    """A backlog as read: every column as text, and how the file was written."""
+
+    table: pa.Table
+    path: str
+    format: str
+    encoding: str | None = None
+    separator: str | None = None
+    bad_rows: dict[int, str] | None = None  # row index -> why the line could not be split into columns
+    first_line: int = 2  # the line number of the first row, as a spreadsheet shows it
+
+    def line(self, row: int) -> int:
+        return row + self.first_line
+
+
+def format_of(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise BatchInputError(
+            f"format inconnu « {path.suffix or path.name} » : .csv, .xlsx ou .parquet attendu", Location(str(path))
+        )
+    return fmt
+
+
+def normalize_header(name: str) -> str:
+    """Header cells as offices write them: « Thématiques », « Date de dépôt » → thematiques, date_de_depot."""
+    text = unicodedata.normalize("NFKD", str(name).strip().lower())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+
+
+def detect_encoding(raw: bytes) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    try:
+        raw.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "cp1252"
+
+
+def detect_separator(header: str) -> str:
+    counts = {sep: header.count(sep) for sep in SEPARATORS}
+    best = max(counts, key=lambda s: counts[s])
+    return best if counts[best] else ";"
+
+
+def read_backlog(path: Path, encoding: str | None = None, separator: str | None = None) -> Backlog:
+    """Read a backlog; an unreadable file stops here with a clear message."""
+    path = Path(path)
+    if not path.is_file():
+        raise BatchInputError("fichier introuvable", Location(str(path)))
+    fmt = format_of(path)
+    if path.stat().st_size > MAX_BACKLOG_BYTES:
+        raise BatchInputError("fichier trop volumineux (4 Go au plus)", Location(str(path)))
+    try:
+        if fmt == "csv":
+            return _read_csv(path, encoding, separator)
+        if fmt == "excel":
+            return _read_excel(path)
+        return _read_parquet(path)
+    except BatchInputError:
+        raise
+    except (OSError, ValueError, pa.ArrowException, KeyError, IndexError) as exc:
+        raise BatchInputError(f"fichier illisible comme {fmt} : {exc}", Location(str(path))) from None
+    except Exception as exc:  # openpyxl raises its own zip/xml errors on a file that is not a workbook
+        if type(exc).__module__.startswith(("zipfile", "openpyxl", "xml")):
+            raise BatchInputError(f"fichier illisible comme {fmt} : {exc}", Location(str(path))) from None
+        raise
+
+
+def _read_csv(path: Path, encoding: str | None, separator: str | None) -> Backlog:
+    raw = path.read_bytes()
+    if b"\x00" in raw[:65536] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise BatchInputError("fichier binaire : ce n'est pas un CSV", Location(str(path)))
+    encoding = encoding or detect_encoding(raw)
+    try:
+        text = raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise BatchInputError(f"encodage {encoding} impossible : {exc}", Location(str(path))) from None
+    del raw
+    text = text.lstrip("\ufeff")
+    header_line = text.split("\n", 1)[0].rstrip("\r")
+    if not header_line.strip():
+        raise BatchInputError("première ligne vide : une ligne d'en-tête avec les noms de colonnes est attendue",
+                              Location(str(path), 1, 1))
+    separator = separator or detect_separator(header_line)
+    header = next(csv.reader([header_line], delimiter=separator))
+    names = _unique_names(header, path)
+    data = text.encode("utf-8")
+    bad: list[str] = []
+    table = pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=True),
+        parse_options=pacsv.ParseOptions(delimiter=separator, newlines_in_values=True,
+                                          invalid_row_handler=lambda row: bad.append(row.text) or "skip"),
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+    if not bad:
+        return Backlog(table, str(path), "csv", encoding, separator)
+    # Some lines do not have as many cells as the header: read again line by line to keep each
+    # one in its place, with what it has, and say which.
+    return _read_csv_slowly(text, names, path, encoding, separator)
+
+
+def _read_csv_slowly(text: str, names: list[str], path: Path, encoding: str, separator: str) -> Backlog:
+    columns: list[list[str]] = [[] for _ in names]
+    bad_rows: dict[int, str] = {}
+    reader = csv.reader(io.StringIO(text), delimiter=separator)
+    next(reader)
+    for i, cells in enumerate(reader):
+        if len(cells) != len(names):
+            if not any(c.strip() for c in cells):
+                bad_rows[i] = "ligne vide"
+            else:
+                bad_rows[i] = f"{len(cells)} cellule{'s' if len(cells) > 1 else ''} au lieu de {len(names)}"
+            cells = (cells + [""] * len(names))[: len(names)]
+        for column, cell in zip(columns, cells):
+            column.append(cell)
+    table = pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, columns)})
+    return Backlog(table, str(path), "csv", encoding, separator, bad_rows)
+
+
+def _unique_names(header: list[str], path: Path) -> list[str]:
+    names: list[str] = []
+    for i, name in enumerate(header):
+        name = name.strip() or f"colonne_{i + 1}"
+        if name in names:
+            raise BatchInputError(f"colonne « {name} » en double dans l'en-tête", Location(str(path), 1, i + 1))
+        names.append(name)
+    return names
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10] if getattr(value, "hour", 0) == 0 and getattr(value, "minute", 0) == 0 else value.isoformat()
+    return str(value)
+
+
+def _read_excel(path: Path) -> Backlog:
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    sheet = book.worksheets[0]
+    rows = sheet.iter_rows(values_only=True)
+    header = next(rows, None)
+    if header is None:
+        raise BatchInputError("classeur vide", Location(str(path)))
+    names = _unique_names([_cell_text(h) for h in header], path)
+    columns: list[list[str]] = [[] for _ in names]
+    for row in rows:
+        cells = [_cell_text(v) for v in row][: len(names)]
+        if not any(cells):
+            continue  # Excel keeps formatted empty rows at the end of a sheet
+        cells += [""] * (len(names) - len(cells))
+        for column, cell in zip(columns, cells):
+            column.append(cell)
+    book.close()
+    return Backlog(pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, columns)}), str(path), "excel")
+
+
+def _read_parquet(path: Path) -> Backlog:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    columns = {}
+    for name, column in zip(table.column_names, table.columns):
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            columns[name] = pc.fill_null(column.cast(pa.string()), "")
+        else:
+            columns[name] = pa.array([_cell_text(v) for v in column.to_pylist()], pa.string())
+    return Backlog(pa.table(columns), str(path), "parquet", first_line=1)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def neutralize_formulas(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Prefix with ' the text cells a spreadsheet would run as a formula (OWASP CSV injection)."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return column
+    risky = pc.and_(pc.match_substring_regex(column, _FORMULA.pattern),
+                    pc.invert(pc.match_substring_regex(column, _NUMBER.pattern)))
+    if not pc.any(risky).as_py():
+        return column
+    return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+
+
+def write_decisions(table: pa.Table, path: Path, separator: str = ";", encoding: str = "utf-8-sig") -> None:
+    """Write the decisions by the output's extension, atomically."""
+    path = Path(path)
+    fmt = format_of(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise BatchInputError("dossier de sortie introuvable", Location(str(path)))
+    if fmt != "parquet":
+        table = pa.table({n: neutralize_formulas(c) if not pa.types.is_dictionary(c.type) else
+                          neutralize_formulas(c.cast(pa.string())) for n, c in zip(table.column_names, table.columns)})
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    os.close(handle)
+    try:
+        if fmt == "csv":
+            _write_csv(table, Path(tmp), separator, encoding)
+        elif fmt == "excel":
+            _write_excel(table, Path(tmp))
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_csv(table: pa.Table, path: Path, separator: str, encoding: str) -> None:
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf-8-sig", "utf8"):
+        with open(path, "wb") as out:
+            if encoding.lower().endswith("sig"):
+                out.write("\ufeff".encode("utf-8"))  # Excel reads accents right only with the BOM
+            pacsv.write_csv(table, out, write_options=pacsv.WriteOptions(delimiter=separator, quoting_style="needed"))
+        return
+    buffer = io.BytesIO()
+    pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(delimiter=separator, quoting_style="needed"))
+    with open(path, "w", encoding=encoding, errors="replace", newline="") as out:
+        out.write(buffer.getvalue().decode("utf-8"))
+
+
+def _write_excel(table: pa.Table, path: Path) -> None:
+    import openpyxl
+
+    if table.num_rows > 1_048_575:
+        raise BatchInputError("Excel ne tient que 1 048 576 lignes : écrivez un .csv ou un .parquet", Location(str(path)))
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("decisions")
+    sheet.append(table.column_names)
+    columns = [c.to_pylist() for c in table.columns]
+    for row in zip(*columns):
+        sheet.append(list(row))
+    book.save(path)
