@@ -261,6 +261,51 @@ def rules_check(
     _report_issues(report.issues, report.counts, report.hidden, output_format, strict)
 
 
+@rules.command("lint")
+@click.option("--check", "only", multiple=True, metavar="NOM",
+              help="N'exécuter que cette vérification (répétable) ; --list les énumère.")
+@click.option("--list", "list_checks", is_flag=True, help="Énumérer les vérifications et s'arrêter.")
+@strict_option
+@date_option
+@format_option("text", "json")
+@workspace_options
+def rules_lint(
+    only: tuple[str, ...],
+    list_checks: bool,
+    strict: bool,
+    decision_date: dt.datetime | None,
+    output_format: str,
+    catalogue_dir: Path | None,
+    rules_dir: Path | None,
+) -> None:
+    """Analyse le catalogue et les règles ensemble : offres masquées ou jamais retenues, conditions
+    impossibles, règles en conflit, niveaux jamais examinés, périmètres qui dépassent leur niveau.
+
+    Chaque trouvaille nomme les deux endroits en cause. Ce sont des avertissements, sauf quand
+    l'erreur est certaine (une condition qui ne peut jamais tenir).
+
+    \b
+    Exemples :
+      aiguillage rules lint
+      aiguillage rules lint --check MaskedOfferCheck --format json
+      aiguillage rules lint --list
+    """
+    from matcher.checks import lint, registered
+    from matcher.workspace import load_workspace
+
+    checks = registered()
+    if list_checks:
+        for name, check_class in checks.items():
+            click.echo(f"{name:<32}{check_class.code:<24}{check_class.description}")
+        return
+    for name in only:
+        if name not in checks:
+            raise click.BadParameter(f"« {name} » inconnue (aiguillage rules lint --list)", param_hint="--check")
+    workspace = load_workspace(catalogue_dir, rules_dir, today=_day(decision_date))
+    counts = {"offres": len(workspace.catalogue.offres), "regles": len(workspace.policy.regles)}
+    _report_issues(lint(workspace, only), counts, 0, output_format, strict)
+
+
 @rules.command("schema")
 @click.option("--kind", type=click.Choice(["catalogue", "regles"]), default="catalogue", show_default=True,
               help="Format décrit : fichiers de catalogue ou fichiers de règles (et leurs tests).")

@@ -216,6 +216,7 @@ def check_rule(rule: EngineRule) -> None:
     if rule.expression is not None:
         names = property_names(set(_fields(rule.expression)) | {MARKER_FIELD})
         _check(rule.expression, names, rule.name, [0])
+    _pack([rule])  # its worst-case number of matches
 
 
 # --------------------------------------------------------------------------- programs

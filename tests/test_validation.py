@@ -155,6 +155,11 @@ EXPECTED: dict[str, list[str]] = {
         f"{BAD}/trop-complexe-pour-le-moteur.yaml:11:7: erreur: offre « caue-16-classement » refusée par le moteur "
         "de règles : trop complexe pour le moteur (plus de 2000 tests) [moteur]",
     ],
+    "trop-ramifie-pour-le-moteur.yaml": [
+        f"{BAD}/trop-ramifie-pour-le-moteur.yaml:11:7: erreur: offre « caue-16-tranches » refusée par le moteur de "
+        "règles : condition trop ramifiée (une demande pourrait la satisfaire de 63 façons, le moteur n'en compte que "
+        "62) : regroupez les alternatives en listes [moteur]",
+    ],
     "trop-d-alternatives.yaml": [
         f"{BAD}/trop-d-alternatives.yaml:11:19: erreur: 201 valeurs dans une seule condition : au plus 200 (le moteur "
         "de règles ne sait pas évaluer davantage d'alternatives ; utilisez un périmètre nommé) [trop-d-alternatives]",
