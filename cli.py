@@ -306,6 +306,54 @@ def rules_lint(
     _report_issues(lint(workspace, only), counts, 0, output_format, strict)
 
 
+@rules.command("test")
+@click.argument("path", required=False, type=click.Path(path_type=Path, exists=True))
+@click.option("--court", "short", is_flag=True, help="Sans l'explication complète des cas en échec.")
+@date_option
+@format_option("text", "json")
+@workspace_options
+def rules_test(
+    path: Path | None,
+    short: bool,
+    decision_date: dt.datetime | None,
+    output_format: str,
+    catalogue_dir: Path | None,
+    rules_dir: Path | None,
+) -> None:
+    """Exécute les cas de test écrits à côté des règles (fichiers YAML à section « tests: »), avec
+    le vrai moteur : chaque échec montre l'attendu, l'obtenu et l'explication de la décision ; une
+    ligne de couverture dit quelles règles et quelles offres aucun cas n'exerce.
+
+    PATH : un dossier de règles (ses règles et ses tests), un dossier ou un fichier de tests ; par
+    défaut, les règles en usage et leurs tests (rules/tests/).
+
+    \b
+    Exemples :
+      aiguillage rules test
+      aiguillage rules test rules/tests/pilotes.yaml --date 2026-11-26
+      aiguillage rules test mes-regles/ --format json
+    """
+    from matcher.ruletest import load_cases, report_dict, report_text, run_cases, sources
+    from matcher.workspace import load_workspace
+
+    day = _day(decision_date)
+    rules_root, files = sources(path, rules_dir)
+    if not files:
+        raise AiguillageError(f"aucun cas de test (fichier YAML à section « tests: ») sous {path or rules_root}")
+    workspace = load_workspace(catalogue_dir, rules_root, today=day)
+    issues = IssueCollector(stop_at_first=False)
+    cases = load_cases(files, workspace, issues)
+    if issues.errors:
+        _report_issues(issues.issues, {"cas_de_test": len(cases)}, 0, "text", strict=False)
+    report = run_cases(cases, workspace, day)
+    if output_format == "json":
+        emit_json(report_dict(report))
+    else:
+        click.echo(report_text(report, explain=not short))
+    if report.failed:
+        raise click.exceptions.Exit(EXIT_INVALID)
+
+
 @rules.command("schema")
 @click.option("--kind", type=click.Choice(["catalogue", "regles"]), default="catalogue", show_default=True,
               help="Format décrit : fichiers de catalogue ou fichiers de règles (et leurs tests).")

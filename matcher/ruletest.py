@@ -14,6 +14,7 @@ the fields of a demande file, and what its decision must say:
           avis_dt_requis: false
           alertes: ["avis du délégué territorial"]   # texts the alerts must contain
           regles: [saisine-directe]                  # rules that must apply
+          regles_absentes: [projet-complexe]         # rules that must not
           motif: "plus proche"                       # text the motif must contain
 
 Cases are routed together by the `Router`, as `route` would route them one by one. The report
@@ -44,6 +45,7 @@ class Expectation:
     avis_dt_requis: bool | None = None
     alertes: tuple[str, ...] = ()
     regles: tuple[str, ...] = ()
+    regles_absentes: tuple[str, ...] = ()
     motif: str | None = None
 
 
@@ -99,6 +101,21 @@ def case_files(root: Path) -> list[Path]:
     if not root.exists():
         return []
     return [f for f in yaml_files(root) if "tests" in sections_of(f)]
+
+
+def sources(path: Path | None, rules_dir: Path | None) -> tuple[Path, list[Path]]:
+    """The rules folder to test and the test files to run: PATH's tests; PATH's rules too when it
+    is a rules folder and no --rules is given; by default, the rules in use and their tests."""
+    from .paths import shipped_rules
+    from .validation import sections_of
+
+    rules = Path(rules_dir or shipped_rules())
+    if path is None:
+        return rules, case_files(rules)
+    path = Path(path)
+    if rules_dir is None and path.is_dir() and any("regles" in sections_of(f) for f in yaml_files(path)):
+        rules = path
+    return rules, case_files(path)
 
 
 def load_cases(
@@ -171,11 +188,12 @@ def _expectation(
             doc.where(kp + ("niveau",)), related=(offers[offre].location,) if offers[offre].location else (),
         )
         ok = False
-    for j, regle in enumerate(data.get("regles", ()) if check_rules else ()):
-        if regle not in rules:
-            issues.error("regle-inconnue", f"{label} : règle inconnue « {regle} »{did_you_mean(regle, rules)}",
-                         doc.where(kp + ("regles", j)), kind=UnknownReferenceError)
-            ok = False
+    for key in ("regles", "regles_absentes"):
+        for j, regle in enumerate(data.get(key, ()) if check_rules else ()):
+            if regle not in rules:
+                issues.error("regle-inconnue", f"{label} : règle inconnue « {regle} »{did_you_mean(regle, rules)}",
+                             doc.where(kp + (key, j)), kind=UnknownReferenceError)
+                ok = False
     if not ok:
         return None
     return Expectation(
@@ -185,6 +203,7 @@ def _expectation(
         avis_dt_requis=data.get("avis_dt_requis"),
         alertes=tuple(data.get("alertes", ())),
         regles=tuple(data.get("regles", ())),
+        regles_absentes=tuple(data.get("regles_absentes", ())),
         motif=data.get("motif"),
     )
 
@@ -208,6 +227,9 @@ def _compare(expected: Expectation, d: Decision) -> list[Mismatch]:
     for regle in expected.regles:
         if regle not in d.regles:
             found.append(Mismatch("regles", f"la règle « {regle} » appliquée", ", ".join(d.regles) or "aucune"))
+    for regle in expected.regles_absentes:
+        if regle in d.regles:
+            found.append(Mismatch("regles_absentes", f"la règle « {regle} » non appliquée", ", ".join(d.regles)))
     if expected.motif is not None and expected.motif not in d.motif:
         found.append(Mismatch("motif", f"un motif contenant « {expected.motif} »", d.motif))
     return found
@@ -307,4 +329,4 @@ def report_dict(report: RuleTestReport) -> dict[str, Any]:
     }
 
 
-__all__ = ["RuleCase", "RuleTestReport", "case_files", "load_cases", "run_cases", "report_text", "report_dict"]
+__all__ = ["RuleCase", "RuleTestReport", "case_files", "sources", "load_cases", "run_cases", "report_text", "report_dict"]

@@ -117,6 +117,7 @@ RECORDS: dict[str, tuple[Key, ...]] = {
         Key("avis_dt_requis", "bool", False, "l'avis du délégué territorial est requis"),
         Key("alertes", "list", False, "textes que les alertes de la décision doivent contenir"),
         Key("regles", "list", False, "règles qui doivent s'appliquer"),
+        Key("regles_absentes", "list", False, "règles qui ne doivent pas s'appliquer"),
         Key("motif", "text", False, "texte que le motif doit contenir"),
     ),
     "statuts": tuple(Key(level, "choice", False, f"statut du niveau {level}", STATUTS) for level in LEVELS),
