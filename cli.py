@@ -195,6 +195,91 @@ def territoire(code: str, output_format: str, catalogue_dir: Path | None, rules_
         click.echo(territoire_text(t))
 
 
+# --------------------------------------------------------------------------- backlogs
+
+
+@main_group.command()
+@click.argument("backlog", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Fichier des décisions : .csv, .xlsx ou .parquet (le format suit l'extension).")
+@click.option("--previous", type=click.Path(path_type=Path, dir_okay=False),
+              help="Décisions d'un passage précédent : chaque ligne est dite inchangée, nouvelle ou modifiée, avec la cause.")
+@click.option("--capacite", "capacity", is_flag=True,
+              help="Respecter la capacité annuelle des offres (affectation optimale, au-delà : niveau suivant).")
+@click.option("--encoding", type=click.Choice(["utf-8", "utf-8-sig", "cp1252", "latin-1"]),
+              help="Encodage du CSV d'entrée (détecté sinon).")
+@click.option("--separateur", "separator", type=click.Choice([";", ",", "tab"]),
+              help="Séparateur du CSV d'entrée (détecté sinon) ; la sortie CSV reprend celui de l'entrée.")
+@click.option("--strict", is_flag=True, help="Une ligne en erreur fait échouer la commande (code 1) ; le fichier est écrit.")
+@date_option
+@format_option("text", "json")
+@workspace_options
+def batch(
+    backlog: Path,
+    output: Path,
+    previous: Path | None,
+    capacity: bool,
+    encoding: str | None,
+    separator: str | None,
+    strict: bool,
+    decision_date: dt.datetime | None,
+    output_format: str,
+    catalogue_dir: Path | None,
+    rules_dir: Path | None,
+) -> None:
+    """Réoriente un carnet de demandes : une décision par ligne, rien de perdu.
+
+    Lit un CSV (« ; » ou « , », UTF-8 ou Windows-1252), un classeur Excel, un Parquet ou le
+    schéma « projets-territoire » ; écrit chaque colonne d'entrée et les colonnes de décision.
+    Une ligne qui ne peut pas être orientée reçoit son erreur (ligne, colonne, raison). Le résumé
+    va sur stderr (ou en JSON sur stdout avec --format json).
+
+    \b
+    Exemples :
+      aiguillage batch demandes.csv -o decisions.csv
+      aiguillage batch demandes.xlsx -o decisions.xlsx --previous decisions-2025.xlsx
+      aiguillage batch demandes.parquet -o decisions.parquet --capacite --format json
+    """
+    from matcher.batch import run_batch
+    from matcher.render import batch_summary_text
+    from matcher.workspace import load_workspace
+
+    workspace = load_workspace(catalogue_dir, rules_dir, today=_day(decision_date))
+    with _progress_bar() as progress:
+        summary = run_batch(
+            workspace, backlog, output, _day(decision_date), previous=previous, capacity=capacity,
+            encoding=encoding, separator="\t" if separator == "tab" else separator, progress=progress,
+        )
+    if output_format == "json":
+        emit_json(summary)
+    else:
+        click.echo(batch_summary_text(summary), err=True)
+    if strict and summary["erreurs"]:
+        raise click.exceptions.Exit(EXIT_INVALID)
+
+
+class _progress_bar:
+    """A progress bar on stderr for long runs, only when stderr is a terminal."""
+
+    def __enter__(self) -> Callable[[int, int], None] | None:
+        self.bar = None
+        if not sys.stderr.isatty():
+            return None
+
+        def update(done: int, total: int) -> None:
+            if self.bar is None:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, unit=" demandes", file=sys.stderr, leave=False, mininterval=0.5)
+            self.bar.update(done)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 # --------------------------------------------------------------------------- rule authors' toolkit
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
@@ -19,7 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .backlog import Backlog, normalize_header
+from .backlog import Backlog, normalize_header, read_backlog, write_decisions
+from .projets import from_projets_territoire, is_projets_territoire
 from .conditions import fmt_number
 from .decide import Router
 from .demande import DEMANDE_KEYS, LIST_SEPARATOR, check_field
@@ -118,11 +120,25 @@ def _distinct(table: pa.Table, column: str | None, n: int, check: Callable[[str]
 
 
 @dataclass
+class Cases:
+    """The distinct cases of a backlog: rows with the same case get the same decision."""
+
+    decisions: dict[int, Decision]  # case -> its decision (error rows have none)
+    of_row: np.ndarray  # per row: its case
+    first_row: np.ndarray  # per case: a row that stands for it
+    checked: dict[str, "_Column"]
+    places: "_Territories"
+    population: np.ndarray
+    errors: np.ndarray
+
+
+@dataclass
 class BatchResult:
     table: pa.Table  # input columns + decision columns, one row per input row
     levels: np.ndarray  # per row: the level's index in LEVELS, or -1 for an error row
     errors: int
     summary: dict[str, Any]
+    cases: Cases
 
 
 def _field_checker(workspace: Workspace, field_name: str) -> Callable[[str], Any]:
@@ -249,6 +265,38 @@ def _numeric(col: _Column) -> bool:
     return any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in col.values)
 
 
+def run_batch(
+    workspace: Workspace,
+    source: Path,
+    output: Path,
+    day: dt.date,
+    previous: Path | None = None,
+    capacity: bool = False,
+    encoding: str | None = None,
+    separator: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Read a backlog, route it, compare and assign if asked, write the decisions; the summary."""
+    backlog = read_backlog(source, encoding, separator)
+    if is_projets_territoire(backlog):
+        backlog = from_projets_territoire(backlog, workspace)
+    router = workspace.router()
+    workspace.graph.add_all_communes()
+    tick = (lambda done: progress(done, backlog.table.num_rows)) if progress else None
+    result = route_backlog(workspace, router, backlog, day, tick)
+    if capacity:
+        from .capacity import assign_capacities
+
+        result = assign_capacities(workspace, router, backlog, result, day)
+    if previous is not None:
+        from .compare import compare_with_previous
+
+        result = compare_with_previous(workspace, result, read_backlog(previous))
+    write_decisions(result.table, output, separator=backlog.separator or ";")
+    return {**result.summary, "fichier": str(output), "entree": str(source), "format_entree": backlog.format,
+            "encodage_entree": backlog.encoding, "version": dict(router.version)}
+
+
 def route_backlog(
     workspace: Workspace,
     router: Router,
@@ -279,30 +327,43 @@ def route_backlog(
     unique_keys, first_row, inverse = np.unique(keys, return_index=True, return_inverse=True)
 
     # Route one row of each case, in chunks (the progress bar moves by the rows they stand for).
-    shown = {f: PLACEHOLDER.format(f) for f in VALUE_FIELDS}
+    cases = Cases({}, inverse, first_row, checked, places, population, errors)
     weights = np.bincount(inverse, minlength=len(unique_keys))
-    cases = [i for i, k in enumerate(unique_keys) if k != -1]
-    decisions: dict[int, Decision] = {}
-    for start in range(0, len(cases), ROUTE_CHUNK):
-        chunk = cases[start : start + ROUTE_CHUNK]
-        items = [_demande_of_row(checked, places, int(first_row[i])) for i in chunk]
-        for i, decision in zip(chunk, router.route_many(items, day, shown)):
-            decisions[i] = decision
+    routable = [i for i, k in enumerate(unique_keys) if k != -1]
+    for start in range(0, len(routable), ROUTE_CHUNK):
+        chunk = routable[start : start + ROUTE_CHUNK]
+        decided = route_representatives(router, cases, [int(first_row[i]) for i in chunk], day)
+        cases.decisions.update(zip(chunk, decided))
         if progress:
             progress(int(weights[chunk].sum()))
-    if progress and len(cases) < len(unique_keys):
+    if progress and len(routable) < len(unique_keys):
         progress(int(weights[0]))
+    return decisions_table(table, cases, day)
 
-    out = _decision_columns(decisions, len(unique_keys), inverse, errors, places, population, checked, day)
+
+def route_representatives(
+    router: Router, cases: Cases, rows: Sequence[int], day: dt.date,
+    excluded: Sequence[dict[str, str]] | None = None,
+) -> list[Decision]:
+    """Route the demandes of these rows; reasons hold placeholders for the values filled per row."""
+    shown = {f: PLACEHOLDER.format(f) for f in VALUE_FIELDS}
+    items = [_demande_of_row(cases.checked, cases.places, row) for row in rows]
+    return router.route_many(items, day, shown, excluded)
+
+
+def decisions_table(table: pa.Table, cases: Cases, day: dt.date) -> BatchResult:
+    """The input columns and the decision columns of every row, and the run's summary."""
+    out = _decision_columns(cases.decisions, len(cases.first_row), cases.of_row, cases.errors, cases.places,
+                            cases.population, cases.checked, day)
     input_columns = {name: table.column(name).combine_chunks() for name in table.column_names
                      if name not in DECISION_COLUMNS}
     result = pa.table({**input_columns, **out})
-    levels = np.full(len(unique_keys), -1, dtype=np.int8)
-    for i, d in decisions.items():
+    levels = np.full(len(cases.first_row), -1, dtype=np.int8)
+    for i, d in cases.decisions.items():
         levels[i] = LEVELS.index(d.niveau)
-    row_levels = levels[inverse]
-    failed = int((~ok).sum())
-    return BatchResult(result, row_levels, failed, _summary(result, row_levels, failed))
+    row_levels = levels[cases.of_row]
+    failed = int((cases.errors != None).sum())  # noqa: E711
+    return BatchResult(result, row_levels, failed, _summary(result, row_levels, failed), cases)
 
 
 def _populations(checked: dict[str, _Column], places: _Territories, n: int) -> np.ndarray:
@@ -482,9 +543,12 @@ def _summary(table: pa.Table, levels: np.ndarray, errors: int) -> dict[str, Any]
         frame = frame[frame.niveau >= 0]
         for (dep, level), count in frame.groupby(["departement", "niveau"]).size().items():
             by_departement.setdefault(dep, {})[LEVELS[level]] = int(count)
+    error_column = table.column("erreur")
+    samples = [e for e in pc.filter(error_column, pc.not_equal(error_column, "")).slice(0, 10).to_pylist()] if errors else []
     return {
         "lignes": int(table.num_rows),
         "erreurs": errors,
+        "exemples_erreurs": samples,
         "par_niveau": {level: by_level.get(level, 0) for level in LEVELS},
         "par_departement": dict(sorted(by_departement.items())),
     }

@@ -116,7 +116,7 @@ class _CompiledConditions:
 class _RuleOutcome:
     escalade: str | None = None
     escalade_regle: Regle | None = None
-    exclues: dict[str, Regle] = field(default_factory=dict)  # offer id -> rule
+    exclues: dict[str, str] = field(default_factory=dict)  # offer id -> why it is set aside
     niveaux_exclus: dict[str, Regle] = field(default_factory=dict)
     avis_dt: bool = False
     alertes: list[Alerte] = field(default_factory=list)
@@ -132,7 +132,7 @@ def _outcome(regles: Iterable[Regle]) -> _RuleOutcome:
         if a.escalader and (out.escalade is None or LEVEL_INDEX[a.escalader] > LEVEL_INDEX[out.escalade]):
             out.escalade, out.escalade_regle = a.escalader, regle
         for offre_id in a.exclure_offres:
-            out.exclues.setdefault(offre_id, regle)
+            out.exclues.setdefault(offre_id, f"exclue par la règle « {regle.id} » : {_rule_motif(regle)}")
         for niveau in a.exclure_niveaux:
             out.niveaux_exclus.setdefault(niveau, regle)
         out.avis_dt = out.avis_dt or a.avis_dt_requis
@@ -213,19 +213,50 @@ class Router:
         return self.route_many([(demande, territoire)], date)[0]
 
     def route_many(
-        self, items: Sequence[tuple[Demande, Territoire]], date: dt.date, shown: dict[str, str] | None = None
+        self,
+        items: Sequence[tuple[Demande, Territoire]],
+        date: dt.date,
+        shown: dict[str, str] | None = None,
+        excluded: Sequence[dict[str, str]] | None = None,
     ) -> list[Decision]:
-        """Route demandes together (the engine is asked once per distinct case). With `shown`, the
-        values of those fields are written that way in the reasons (see `conditions.explain`)."""
+        """Route demandes together (the engine is asked once per distinct case).
+
+        With `shown`, the values of those fields are written that way in the reasons (see
+        `conditions.explain`); `excluded` gives, per demande, offers to set aside and why (an
+        offer whose annual capacity is reached)."""
+        prepared = self._prepare(items, excluded)
+        decisions = [self._decide(d, t, f, out, cands, ok, date, shown) for (d, t), f, out, cands, ok in prepared]
+        return self._annotate(decisions, [facts for _, facts, *_ in prepared])
+
+    def ranked(
+        self, items: Sequence[tuple[Demande, Territoire]], date: dt.date
+    ) -> list[list[Offre]]:
+        """Per demande, every offer that serves it, in the order the decision prefers them:
+        level by level from the closest, and within a level by the tie-breaks; the repli last."""
+        result = []
+        for (_, territoire), facts, out, candidates, capable in self._prepare(items, None):
+            order: list[Offre] = []
+            for _, skipped, _, _, serving in self._walk(territoire, facts, out, candidates, capable, date):
+                if skipped is None:
+                    order.extend(o for o in serving if not o.repli)
+            result.append(order + [self.catalogue.repli])
+        return result
+
+    def _prepare(
+        self, items: Sequence[tuple[Demande, Territoire]], excluded: Sequence[dict[str, str]] | None
+    ) -> list[tuple[tuple[Demande, Territoire], dict[str, Any], _RuleOutcome, list[Offre], frozenset[str]]]:
+        """Each demande's facts, the policy rules' outcome, its candidate offers, those that serve."""
         facts = [demande_facts(d, t, self.catalogue) for d, t in items]
         before = self._before.evaluate(facts)
         candidates = [self._candidates(t) for _, t in items]
         capable = self._capable(facts, candidates)
-        decisions = []
-        for (demande, territoire), f, fired, cands, ok in zip(items, facts, before, candidates, capable):
-            outcome = _outcome(r for r in self.policy.regles if r.id in fired)
-            decisions.append(self._decide(demande, territoire, f, outcome, cands, ok, date, shown))
-        return self._annotate(decisions, facts)
+        prepared = []
+        for i, (item, f, fired, cands, ok) in enumerate(zip(items, facts, before, candidates, capable)):
+            out = _outcome(r for r in self.policy.regles if r.id in fired)
+            for offre_id, reason in (excluded[i] if excluded else {}).items():
+                out.exclues.setdefault(offre_id, reason)
+            prepared.append((item, f, out, cands, ok))
+        return prepared
 
     def _candidates(self, territoire: Territoire) -> list[Offre]:
         seen: dict[str, Offre] = {}
@@ -250,6 +281,46 @@ class Router:
                 answers[i] |= matched
         return [frozenset(a) for a in answers]
 
+    def _walk(
+        self,
+        territoire: Territoire,
+        facts: dict[str, Any],
+        out: _RuleOutcome,
+        candidates: list[Offre],
+        capable: frozenset[str],
+        date: dt.date,
+    ):
+        """Levels from the closest: (level, Examen if the level is skipped, offers on the demande's
+        thematiques, how many others, the serving ones in order of preference)."""
+        by_level: dict[str, list[Offre]] = defaultdict(list)
+        for offre in candidates:
+            by_level[offre.niveau].append(offre)
+        existing = _existing_levels(territoire)
+        themes = set(facts["thematiques"])
+        for level in LEVELS:
+            if level not in existing:
+                yield level, Examen(level, "sans_objet", _absent_motif(level, territoire)), [], 0, []
+                continue
+            if out.escalade and LEVEL_INDEX[level] < LEVEL_INDEX[out.escalade]:
+                regle = out.escalade_regle
+                yield level, Examen(level, "ignore", _rule_motif(regle), regle=regle.id), [], 0, []
+                continue
+            if level in out.niveaux_exclus:
+                regle = out.niveaux_exclus[level]
+                yield level, Examen(level, "ignore", _rule_motif(regle), regle=regle.id), [], 0, []
+                continue
+            present = by_level.get(level, [])
+            # Offers on another subject are counted, not listed: a DT reads why the offers
+            # that could have served did not.
+            offers = sorted((o for o in present if themes & set(o.thematiques)), key=lambda o: o.id)
+            serving = sorted(
+                (o for o in offers if o.id in capable and o.id not in out.exclues and o.validite.covers(date)),
+                key=lambda o: (self.specificity(o), o.cout_rank, o.id),
+            )
+            if level == "agence" and not serving:
+                serving = [self.catalogue.repli]
+            yield level, None, offers, len(present) - len(offers), serving
+
     def _decide(
         self,
         demande: Demande,
@@ -261,52 +332,28 @@ class Router:
         date: dt.date,
         shown: dict[str, str] | None = None,
     ) -> Decision:
-        by_level: dict[str, list[Offre]] = defaultdict(list)
-        for offre in candidates:
-            by_level[offre.niveau].append(offre)
-        existing = _existing_levels(territoire)
         examen: list[Examen] = []
         chosen: Offre | None = None
-        for level in LEVELS:
-            if level not in existing:
-                examen.append(Examen(level, "sans_objet", _absent_motif(level, territoire)))
+        for level, skipped, offers, off_topic, serving in self._walk(territoire, facts, out, candidates, capable, date):
+            if skipped is not None:
+                examen.append(skipped)
                 continue
-            if out.escalade and LEVEL_INDEX[level] < LEVEL_INDEX[out.escalade]:
-                regle = out.escalade_regle
-                examen.append(Examen(level, "ignore", _rule_motif(regle), regle=regle.id))
-                continue
-            if level in out.niveaux_exclus:
-                regle = out.niveaux_exclus[level]
-                examen.append(Examen(level, "ignore", _rule_motif(regle), regle=regle.id))
-                continue
-            present = by_level.get(level, [])
-            # Offers on another subject are counted, not listed: a DT reads why the offers
-            # that could have served did not.
-            themes = set(facts["thematiques"])
-            offers = sorted((o for o in present if themes & set(o.thematiques)), key=lambda o: o.id)
-            off_topic = len(present) - len(offers)
-            serving = [
-                o for o in offers if o.id in capable and o.id not in out.exclues and o.validite.covers(date)
-            ]
-            if level == "agence" and not serving:
-                serving = [self.catalogue.repli]
             rejected = tuple(
                 OffreEcartee(o.id, self._reasons(o, facts, out, capable, date, shown)) for o in offers if o not in serving
             )
             if serving:
-                chosen = min(serving, key=lambda o: (self.specificity(o), o.cout_rank, o.id))
+                chosen = serving[0]
                 examen.append(Examen(level, "retenu", offres=rejected, retenue=chosen.id, hors_thematique=off_topic))
                 break
             status = "offres_ecartees" if offers else "aucune_offre"
             examen.append(Examen(level, status, offres=rejected, hors_thematique=off_topic))
         assert chosen is not None  # the agence level always exists and the repli always serves
-        motif = self._motif(chosen, demande, out)
         return Decision(
             demande=demande,
             territoire=territoire,
             niveau=chosen.niveau,
             offre=chosen,
-            motif=motif,
+            motif=self._motif(chosen, demande, out),
             examen=tuple(examen),
             avis_dt_requis=out.avis_dt,
             alertes=tuple(out.alertes),
@@ -330,8 +377,7 @@ class Router:
             span = (f"du {v.debut:%d/%m/%Y} " if v.debut else "") + (f"jusqu'au {v.fin:%d/%m/%Y}" if v.fin else "")
             reasons.append(f"hors de sa période de validité ({span.strip()})")
         if offre.id in out.exclues:
-            regle = out.exclues[offre.id]
-            reasons.append(f"exclue par la règle « {regle.id} » : {_rule_motif(regle)}")
+            reasons.append(out.exclues[offre.id])
         why = self._why_not(offre, facts, shown)
         if (offre.id in capable) != (not why):
             raise EngineError(

@@ -53,7 +53,7 @@ def _number(key: str, value: Any) -> float | None:
     if _blank(value):
         return None
     if isinstance(value, bool):
-        raise DemandeError(f"{key} : nombre attendu, pas « {value} »")
+        raise DemandeError(f"nombre attendu, pas « {value} »")
     if isinstance(value, (int, float)):
         number = value
     else:
@@ -61,9 +61,9 @@ def _number(key: str, value: Any) -> float | None:
         try:
             number = float(text)
         except ValueError:
-            raise DemandeError(f"{key} : nombre attendu, pas « {value} »") from None
+            raise DemandeError(f"nombre attendu, pas « {value} »") from None
     if not math.isfinite(number) or number < 0:
-        raise DemandeError(f"{key} : nombre positif attendu, pas « {value} »")
+        raise DemandeError(f"nombre positif attendu, pas « {value} »")
     return int(number) if float(number).is_integer() else float(number)
 
 
@@ -80,7 +80,7 @@ def _date(key: str, value: Any) -> dt.date | None:
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise DemandeError(f"{key} : date attendue (AAAA-MM-JJ ou JJ/MM/AAAA), pas « {value} »")
+    raise DemandeError(f"date attendue (AAAA-MM-JJ ou JJ/MM/AAAA), pas « {value} »")
 
 
 def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str | None:
@@ -88,7 +88,7 @@ def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str | None:
         return None
     text = str(value).strip().lower()
     if text not in choices:
-        raise DemandeError(f"{key} : valeur inconnue « {value} »{did_you_mean(text, choices)} ({', '.join(choices)})")
+        raise DemandeError(f"valeur inconnue « {value} »{did_you_mean(text, choices)} ({', '.join(choices)})")
     return text
 
 
@@ -101,10 +101,10 @@ def check_field(key: str, value: Any, catalogue: Catalogue) -> Any:
         vocabulary = catalogue.vocabularies[key]
         words = _words(value)
         if not words and key != "programmes":
-            raise DemandeError(f"{key} : au moins un mot attendu ({', '.join(list(vocabulary.terms)[:5])}…)")
+            raise DemandeError(f"au moins un mot attendu ({', '.join(list(vocabulary.terms)[:5])}…)")
         for word in words:
             if word not in vocabulary.terms:
-                raise DemandeError(f"{key} : mot inconnu « {word} »{did_you_mean(word, vocabulary.terms)}")
+                raise DemandeError(f"mot inconnu « {word} »{did_you_mean(word, vocabulary.terms)}")
         return tuple(dict.fromkeys(words))
     if key in _CHOICES:
         return _choice(key, value, _CHOICES[key])
@@ -132,7 +132,7 @@ def build_demande(
         try:
             values[key] = check_field(key, data.get(key), catalogue)
         except DemandeError as exc:
-            raise error_at(where, key, exc.message) from None
+            raise error_at(where, key, f"{key} : {exc.message}") from None
     attributs = data.get("attributs") or {}
     if not isinstance(attributs, dict):
         raise error_at(where, "attributs", "attributs : dictionnaire attendu ({nom: valeur})")

@@ -78,10 +78,9 @@ def examen_summary(d: Decision) -> str:
     parts = []
     for e in d.examen:
         text = f"{e.niveau}: {e.statut}"
-        if e.retenue:
-            text += f" ({e.retenue})"
-        elif e.offres:
-            text += " (" + "; ".join(f"{o.id}: {', '.join(o.raisons)}" for o in e.offres) + ")"
+        rejected = [f"{o.id}: {', '.join(o.raisons)}" for o in e.offres]
+        if e.retenue or rejected:
+            text += " (" + "; ".join(([e.retenue] if e.retenue else []) + rejected) + ")"
         elif e.statut == "ignore" and e.regle:
             text += f" (règle {e.regle})"
         parts.append(text)
@@ -195,3 +194,37 @@ def issues_dict(issues: list[Issue], counts: dict[str, int] | None = None, hidde
         "problemes": [i.as_dict() for i in issues],
         "resume": {"erreurs": errors, "avertissements": len(issues) - errors, "ailleurs": hidden, **(counts or {})},
     }
+
+
+def _share(count: int, total: int) -> str:
+    return f"{count} ({100 * count / total:.1f} %)".replace(".", ",") if total else str(count)
+
+
+def batch_summary_text(summary: dict[str, Any]) -> str:
+    """The summary of a batch run, for stderr."""
+    total, errors = summary["lignes"], summary["erreurs"]
+    routed = total - errors
+    lines = [f"{total} demandes : {routed} orientées, {errors} en erreur → {summary['fichier']}"]
+    lines.append("Par niveau : " + ", ".join(
+        f"{LEVEL_LABELS[level].split(' ')[0]} {_share(count, routed)}"
+        for level, count in summary["par_niveau"].items()))
+    departements = summary.get("par_departement", {})
+    if departements:
+        lines.append(f"Par département ({len(departements)}) :")
+        width = max(len(d) for d in departements)
+        for dep, levels in sorted(departements.items(), key=lambda kv: -sum(kv[1].values()))[:15]:
+            n = sum(levels.values())
+            agence = levels.get("agence", 0)
+            lines.append(f"  {dep:<{width}}  {n:>7} demande{'s' if n > 1 else ''}, {_share(agence, n)} vers l'agence")
+        if len(departements) > 15:
+            lines.append(f"  … et {len(departements) - 15} autres (--format json pour tout)")
+    if "changements" in summary:
+        c = summary["changements"]
+        lines.append(f"Changements : {c['inchange']} inchangées, {c['nouveau']} nouvelles, {c['modifie']} modifiées")
+        for cause, count in list(summary.get("causes", {}).items())[:10]:
+            lines.append(f"  {count:>7}  {cause}")
+    if "capacite" in summary:
+        lines.append(f"Capacité : {summary['capacite']['escaladees']} demandes orientées au-delà d'une offre complète")
+    for sample in summary.get("exemples_erreurs", []):
+        lines.append(f"  erreur : {sample}")
+    return "\n".join(lines)

@@ -1,0 +1,248 @@
+"""Backlogs as offices write them: one decision per row, nothing lost, what changed and why."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from clirun import run
+from conftest import FIXTURES, TODAY
+from matcher import backlog as backlog_module
+from matcher.backlog import read_backlog, write_decisions
+from matcher.batch import route_backlog
+from matcher.render import examen_summary
+from matcher.workspace import load_workspace
+from matcher.yamlsource import dump
+
+MINI = FIXTURES / "ok" / "mini-catalogue"
+MINI_RULES = FIXTURES / "ok" / "mini-rules"
+DATE = ["--date", TODAY.isoformat()]
+
+FRENCH_OFFICE = (
+    "id;intitule;porteur;thematiques;besoins;complexite;population\n"
+    "1;Cœur de bourg;16015;revitalisation;diagnostic;simple;\n"
+    "2;École;77000;batiments-publics;amo;simple;\n"
+    "3;Voirie;29155;voirie-reseaux;etude;simple;abc\n"
+    "4;Friches;1001;friches;diagnostic;simple;\n"
+    "5;;69381;habitat;conseil\n"
+    "6;Cimetière;11069;urbanisme;diagnostique;simple;\n"
+    '7;=HYPERLINK("http://x");75056;urbanisme;conseil;complexe;\n'
+)
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+@pytest.fixture
+def office_backlog(tmp_path: Path) -> Path:
+    path = tmp_path / "carnet.csv"
+    path.write_bytes(FRENCH_OFFICE.encode("cp1252"))
+    return path
+
+
+def test_a_french_spreadsheet_with_broken_rows(office_backlog: Path, tmp_path: Path):
+    out = tmp_path / "decisions.csv"
+    result = run("batch", office_backlog, "-o", out, *DATE)
+    assert result.code == 0 and result.stdout == ""
+    decisions = read_csv(out)
+    assert list(decisions["id"]) == ["1", "2", "3", "4", "5", "6", "7"]  # one row per input row, same order
+    assert list(decisions.columns[:7]) == ["id", "intitule", "porteur", "thematiques", "besoins", "complexite",
+                                           "population"]
+    assert decisions.loc[0, "intitule"] == "Cœur de bourg"  # Windows-1252 read right
+    assert list(decisions["erreur"]) == [
+        "",
+        "ligne 3, colonne porteur : 77000 est un code postal, pas un code INSEE : communes desservies : "
+        "Livry-sur-Seine (77255), Melun (77288), La Rochette (77389), Vaux-le-Pénil (77487)",
+        "ligne 4, colonne population : nombre attendu, pas « abc »",
+        "",
+        "ligne 6 : 5 cellules au lieu de 7",
+        "ligne 7, colonne besoins : mot inconnu « diagnostique » — vouliez-vous dire « diagnostic » ?",
+        "",
+    ]
+    assert decisions.loc[3, "territoire"] == "commune:01001"  # an INSEE code that lost its leading zero
+    assert decisions.loc[6, "intitule"] == "'=HYPERLINK(\"http://x\")"  # not run as a formula
+    assert decisions.loc[6, "niveau"] == "agence" and decisions.loc[6, "avis_dt_requis"] == "oui"
+    assert (decisions.loc[[1, 2, 4, 5], "niveau"] == "").all()
+    assert result.err_lines[0] == f"7 demandes : 3 orientées, 4 en erreur → {out}"
+
+
+def test_strict_fails_on_any_broken_row_but_writes_the_file(office_backlog: Path, tmp_path: Path):
+    out = tmp_path / "decisions.csv"
+    assert run("batch", office_backlog, "-o", out, "--strict", *DATE).code == 1
+    assert len(read_csv(out)) == 7
+
+
+def test_json_summary_on_stdout(office_backlog: Path, tmp_path: Path):
+    import json
+
+    result = run("batch", office_backlog, "-o", tmp_path / "d.parquet", "--format", "json", *DATE)
+    summary = json.loads(result.stdout)
+    assert (summary["lignes"], summary["erreurs"], summary["encodage_entree"]) == (7, 4, "cp1252")
+    assert sum(summary["par_niveau"].values()) == 3
+    assert result.stderr == ""
+
+
+def test_excel_and_parquet_in_and_out(office_backlog: Path, tmp_path: Path):
+    run("batch", office_backlog, "-o", tmp_path / "d.xlsx", *DATE)
+    excel = pd.read_excel(tmp_path / "d.xlsx", dtype=str, keep_default_na=False)
+    assert len(excel) == 7 and excel.loc[3, "territoire"] == "commune:01001"
+    run("batch", tmp_path / "d.xlsx", "-o", tmp_path / "d2.parquet", *DATE)  # a decisions file read back as input
+    parquet = pd.read_parquet(tmp_path / "d2.parquet")
+    routed = excel["niveau"] != ""
+    assert list(parquet["niveau"][routed]) == list(excel["niveau"][routed])
+    assert parquet.loc[4, "niveau"] == "departemental"  # the short line, padded, is a whole demande once in Excel
+    assert list(parquet.columns).count("niveau") == 1  # decision columns are replaced, not repeated
+
+
+def test_separator_and_encoding_can_be_forced(tmp_path: Path):
+    path = tmp_path / "carnet.csv"
+    path.write_text("porteur,thematiques,besoins\n16015,revitalisation,diagnostic\n", encoding="utf-8")
+    assert run("batch", path, "-o", tmp_path / "a.csv", *DATE).code == 0
+    assert read_csv(tmp_path / "a.csv").loc[0, "niveau"] == "operateur"
+    forced = run("batch", path, "-o", tmp_path / "b.csv", "--separateur", ";", *DATE)
+    assert forced.code == 1
+    assert forced.stderr.strip().startswith(f"{path}:1:1: colonne obligatoire absente : porteur ou commune")
+
+
+def test_missing_column_and_unreadable_file_stop_at_once(tmp_path: Path):
+    path = tmp_path / "carnet.csv"
+    path.write_text("porteur;besoins\n16015;diagnostic\n", encoding="utf-8")
+    result = run("batch", path, "-o", tmp_path / "d.csv", *DATE)
+    assert result.code == 1
+    assert result.stderr == (f"{path}:1:1: colonne obligatoire absente : thematiques "
+                             "(colonnes trouvées : porteur, besoins)\n")
+    assert not (tmp_path / "d.csv").exists()
+    binary = tmp_path / "image.csv"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    result = run("batch", binary, "-o", tmp_path / "d.csv", *DATE)
+    assert (result.code, result.stderr) == (1, f"{binary}: fichier binaire : ce n'est pas un CSV\n")
+    result = run("batch", tmp_path / "absent.csv", "-o", tmp_path / "d.csv", *DATE)
+    assert (result.code, result.stderr) == (1, f"{tmp_path / 'absent.csv'}: fichier introuvable\n")
+
+
+def test_the_output_is_written_atomically(office_backlog: Path, tmp_path: Path, monkeypatch):
+    out = tmp_path / "decisions.csv"
+    out.write_text("ancien contenu\n", encoding="utf-8")
+
+    def interrupted(table, path, separator, encoding):
+        Path(path).write_text("moitié d'un fich", encoding="utf-8")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(backlog_module, "_write_csv", interrupted)
+    assert run("batch", office_backlog, "-o", out, *DATE).code == 130
+    assert out.read_text(encoding="utf-8") == "ancien contenu\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["carnet.csv", "decisions.csv"]
+
+
+def test_formula_cells_are_neutralised_but_numbers_are_not(tmp_path: Path):
+    import pyarrow as pa
+
+    table = pa.table({"a": ["=1+1", "+33 6", "-5", "@SUM(A1)", "-2,5", "texte", "\tx"]})
+    write_decisions(table, tmp_path / "d.csv")
+    assert list(read_csv(tmp_path / "d.csv")["a"]) == ["'=1+1", "'+33 6", "-5", "'@SUM(A1)", "-2,5", "texte", "'\tx"]
+
+
+def test_projets_territoire_schema_is_read_as_it_is(tmp_path: Path):
+    example = FIXTURES / "ok" / "projets-territoire" / "projets-territoire_exemple-valide.csv"
+    result = run("batch", example, "-o", tmp_path / "d.csv", *DATE)
+    decisions = read_csv(tmp_path / "d.csv")
+    assert result.code == 0 and len(decisions) == 5
+    # The schema's own example uses invented SIRETs: each row says so, none is lost.
+    assert decisions.loc[0, "erreur"].startswith("ligne 2, colonne porteur : SIREN inconnu : 216901234")
+    real = tmp_path / "projets.csv"
+    real.write_text(example.read_text(encoding="utf-8").replace("21690123400019", "21690123100018")
+                    .replace("24250123400018", "20004697700019"), encoding="utf-8")
+    run("batch", real, "-o", tmp_path / "r.csv", *DATE)
+    routed = read_csv(tmp_path / "r.csv")
+    assert list(routed.loc[:1, "territoire"]) == ["commune:69123", "epci:200046977"]
+    # M57 90-211/90-212 (écoles), leviers rénovation, électricité renouvelable, sobriété tertiaire;
+    # M57 90-581/90-84/90-87 (réserves foncières, voirie, circulations douces), leviers vélo, déplacements.
+    assert list(routed.loc[:1, "thematiques"]) == ["batiments-publics|renovation-energetique|energies-renouvelables",
+                                                   "foncier|voirie-reseaux|mobilites-actives|mobilite"]
+    assert list(routed.loc[:1, "besoins"]) == ["etude", "amo"]
+    assert routed.loc[0, "programmes"] == "crte" and routed.loc[0, "montant"] == "450000"
+
+
+def test_rerunning_after_a_catalogue_edit_shows_what_changed_and_why(tmp_path: Path):
+    backlog = tmp_path / "carnet.csv"
+    backlog.write_text(
+        "id;porteur;thematiques;besoins\n"
+        "a;16089;urbanisme;conseil\n"      # caue-16
+        "b;16089;eau;diagnostic\n"         # atd-16
+        "c;16015;friches;diagnostic\n"     # population 41 908 > 20 000 for atd-16: epf-na
+        "d;29155;eau;conseil\n",           # nothing in Finistère: sur-mesure
+        encoding="utf-8",
+    )
+    run("batch", backlog, "-o", tmp_path / "v1.csv", "--catalogue", MINI, "--rules", MINI_RULES, *DATE)
+    edited = tmp_path / "catalogue"
+    shutil.copytree(MINI, edited)
+    offres = edited / "offres.yaml"
+    offres.write_text(offres.read_text().replace("      population: {max: 20000}", "      population: {max: 50000}"))
+    result = run("batch", backlog, "-o", tmp_path / "v2.csv", "--previous", tmp_path / "v1.csv",
+                 "--catalogue", edited, "--rules", MINI_RULES, *DATE)
+    v2 = read_csv(tmp_path / "v2.csv")
+    assert list(v2["changement"]) == ["inchange", "inchange", "modifie", "inchange"]
+    assert (v2.loc[2, "ancienne_offre"], v2.loc[2, "offre_id"]) == ("epf-na", "atd-16")
+    assert v2.loc[2, "cause"] == "offre atd-16 retenue désormais : ses conditions tiennent"
+    assert "Changements : 3 inchangées, 0 nouvelles, 1 modifiées" in result.err_lines
+    assert v2.loc[0, "version_catalogue"] != read_csv(tmp_path / "v1.csv").loc[0, "version_catalogue"]
+
+
+def test_capacity_is_respected_and_explained(tmp_path: Path):
+    catalogue = tmp_path / "catalogue"
+    shutil.copytree(MINI, catalogue)
+    offres = catalogue / "offres.yaml"
+    offres.write_text(offres.read_text().replace("    cout: gratuit\n    source: https://www.caue16.fr/",
+                                                 "    capacite: 3\n    cout: gratuit\n    source: https://www.caue16.fr/"))
+    rows = ["id;porteur;thematiques;besoins;date_depot"]
+    rows += [f"{i};16089;urbanisme;conseil;2026-0{1 + i % 9}-1{i % 10}" for i in range(8)]
+    backlog = tmp_path / "carnet.csv"
+    backlog.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = run("batch", backlog, "-o", tmp_path / "d.csv", "--capacite", "--catalogue", catalogue,
+                 "--rules", MINI_RULES, *DATE)
+    assert result.code == 0
+    d = read_csv(tmp_path / "d.csv")
+    assert Counter(d["offre_id"]) == {"caue-16": 3, "atd-16": 5}
+    earliest = d.sort_values("date_depot")["id"].head(3)
+    assert set(d[d.offre_id == "caue-16"]["id"]) == set(earliest)  # the earliest requests keep the closest offer
+    moved = d[d.offre_id == "atd-16"]
+    assert set(moved["capacite"]) == {"caue-16 complète (3/an) : orientée vers atd-16"}
+    assert all("caue-16: capacité annuelle atteinte (3 demandes en 2026)" in e for e in moved["examen"])
+
+
+def test_batch_and_route_agree(tmp_path: Path):
+    workspace = load_workspace(today=TODAY)
+    router = workspace.router()
+    voc = workspace.catalogue.vocabularies
+    import random
+
+    rng = random.Random(7)
+    themes, needs = sorted(voc["thematiques"].terms), sorted(voc["besoins"].terms)
+    porteurs = ["16015", "16089", "77288", "11069", "69123", "69381", "29155", "97411", "75112", "2A004", "200046977",
+                "departement:974", "01340", "13201", "98735"]
+    lines = ["id;porteur;thematiques;besoins;complexite;saisine;programmes;population"]
+    for i in range(300):
+        lines.append(";".join([
+            str(i), rng.choice(porteurs), "|".join(rng.sample(themes, rng.choice([1, 2]))), rng.choice(needs),
+            rng.choice(["simple"] * 9 + ["complexe"]), rng.choice(["dt"] * 9 + ["directe"]),
+            rng.choice(["", "", "pvd", "acv", "vda"]), rng.choice(["", "", "", "800", "25000"]),
+        ]))
+    path = tmp_path / "carnet.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    workspace.graph.add_all_communes()
+    result = route_backlog(workspace, router, read_backlog(path), TODAY)
+    table = result.table.to_pandas()
+    for row in table.itertuples():
+        data = {k: getattr(row, k) for k in ("porteur", "thematiques", "besoins", "complexite", "saisine",
+                                             "programmes", "population")}
+        decision = router.route(*workspace.prepare(data), TODAY)
+        assert (row.niveau, row.offre_id, row.motif, row.examen) == (
+            decision.niveau, decision.offre.id, decision.motif, examen_summary(decision)
+        ), row.id
+        assert row.avis_dt_requis == ("oui" if decision.avis_dt_requis else "non")
