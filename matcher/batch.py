@@ -27,7 +27,7 @@ from .decide import Router
 from .demande import DEMANDE_KEYS, LIST_SEPARATOR, check_field
 from .errors import AiguillageError, BatchInputError, Location
 from .model import LEVELS, Decision, Demande, Territoire
-from .render import examen_summary
+from .render import NON_INSTRUISIBLE, examen_summary
 from .territory import resolve
 from .workspace import Workspace
 
@@ -52,6 +52,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 REQUIRED = (("porteur", "commune"), ("thematiques",), ("besoins",))
 DECISION_COLUMNS = (
     "niveau", "offre_id", "offre_nom", "structure", "departement_dt", "motif", "avis_dt_requis", "erreur",
+    "instruction",
     "delegue_territorial", "territoire", "departement", "region", "epci", "examen", "alertes", "regles",
     "version_catalogue", "version_regles", "date_decision",
 )
@@ -469,13 +470,15 @@ def _decision_columns(
     """The decision columns: per case, then spread over rows; territory columns per territory."""
     per_case: dict[str, list[str]] = {name: [""] * cases for name in
                                       ("niveau", "offre_id", "offre_nom", "structure", "motif", "avis_dt_requis",
+                                       "instruction",
                                        "examen", "alertes", "regles", "version_catalogue", "version_regles",
                                        "date_decision")}
     for i, d in decisions.items():
         for name, text in (
             ("niveau", d.niveau), ("offre_id", d.offre.id), ("offre_nom", d.offre.nom),
             ("structure", d.offre.structure), ("motif", d.motif),
-            ("avis_dt_requis", "oui" if d.avis_dt_requis else "non"), ("examen", examen_summary(d)),
+            ("avis_dt_requis", "oui" if d.avis_dt_requis else "non"),
+            ("instruction", "" if d.instruisible else NON_INSTRUISIBLE), ("examen", examen_summary(d)),
             ("alertes", " | ".join(f"{a.texte} ({a.regle})" for a in d.alertes)), ("regles", "|".join(d.regles)),
             ("version_catalogue", d.version["catalogue"]), ("version_regles", d.version["regles"]),
             ("date_decision", day.isoformat()),

@@ -224,6 +224,12 @@ class Decision:
     version: dict[str, str]
     date: dt.date
 
+    @property
+    def instruisible(self) -> bool:
+        """No project is instructed without the DT's opinion: one that needs it and has no
+        favourable opinion waits."""
+        return not (self.avis_dt_requis and self.demande.avis_dt != "favorable")
+
 
 @dataclass(frozen=True)
 class Catalogue:

@@ -7,6 +7,8 @@ from typing import Any
 from .errors import Issue
 from .model import LEVEL_LABELS, LEVELS, Decision, Territoire
 
+NON_INSTRUISIBLE = "non instruisible, avis du DT requis"
+
 STATUS_LABELS = {
     "aucune_offre": "aucune offre",
     "offres_ecartees": "offres écartées",
@@ -65,6 +67,7 @@ def decision_dict(d: Decision) -> dict[str, Any]:
         },
         "examen": examen,
         "avis_dt_requis": d.avis_dt_requis,
+        "instruisible": d.instruisible,
         "alertes": [{"texte": a.texte, "regle": a.regle} for a in d.alertes],
         "regles_appliquees": list(d.regles),
         "notes": list(t.notes),
@@ -108,7 +111,8 @@ def decision_text(d: Decision) -> str:
         f"Décision : niveau {LEVEL_LABELS[d.niveau]} — {offre.nom} ({offre.structure})",
         f"  Motif : {d.motif}",
         f"  Coût : {offre.cout}" + (f" · contact : {offre.contact}" if offre.contact else "") + f" · source : {offre.source}",
-        f"  Avis du délégué territorial requis : {'oui' if d.avis_dt_requis else 'non'}",
+        f"  Avis du délégué territorial requis : {'oui' if d.avis_dt_requis else 'non'}"
+        + ("" if d.instruisible else f" — {NON_INSTRUISIBLE}"),
     ]
     for alerte in d.alertes:
         lines.append(f"  Alerte : {alerte.texte} (règle {alerte.regle})")
