@@ -455,6 +455,71 @@ def rules_schema(kind: str) -> None:
     emit_json(json_schema(kind))
 
 
+@main_group.command()
+@click.option("--departement", "departements", multiple=True, metavar="NN",
+              help="Ce département seulement (répétable) ; par défaut, tous.")
+@click.option("--thematique", "thematiques", multiple=True, help="Cette thématique seulement (répétable).")
+@click.option("--besoin", "besoins", multiple=True, help="Ce besoin seulement (répétable).")
+@date_option
+@format_option("text", "csv", "json", "html", "svg")
+@workspace_options
+def coverage(
+    departements: tuple[str, ...],
+    thematiques: tuple[str, ...],
+    besoins: tuple[str, ...],
+    decision_date: dt.datetime | None,
+    output_format: str,
+    catalogue_dir: Path | None,
+    rules_dir: Path | None,
+) -> None:
+    """Carte des « zones blanches » d'ingénierie : pour chaque département × thématique × besoin,
+    le niveau le plus proche qui sert une commune type du département (population médiane de
+    ses communes membres d'un EPCI ; projet simple, saisine par le DT).
+
+    text : une ligne par département ; csv, json : une ligne par département × thématique × besoin ;
+    svg : la carte des départements colorée par la part servie localement, l'outre-mer en encart ;
+    html : la carte et les tableaux dans une seule page.
+
+    \b
+    Exemples :
+      aiguillage coverage
+      aiguillage coverage --format html > couverture.html
+      aiguillage coverage --departement 16 --format csv > charente.csv
+    """
+    import csv
+    import io
+
+    from matcher.conditions import did_you_mean
+    from matcher.coverage import CSV_COLUMNS, as_json, compute, csv_rows, summary_text
+    from matcher.coverage_map import render_html, render_svg
+    from matcher.workspace import load_workspace
+
+    day = _day(decision_date)
+    workspace = load_workspace(catalogue_dir, rules_dir, today=day)
+    known = workspace.graph.index.departements
+    voc = workspace.catalogue.vocabularies
+    for option, values, pool in (("--departement", departements, known), ("--thematique", thematiques,
+                                 voc["thematiques"].terms), ("--besoin", besoins, voc["besoins"].terms)):
+        for value in values:
+            if value not in pool:
+                raise click.BadParameter(f"« {value} » inconnu{did_you_mean(value, pool)}", param_hint=option)
+    result = compute(workspace, day, departements or None, thematiques or None, besoins or None)
+    if output_format == "json":
+        emit_json(as_json(result))
+    elif output_format == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, CSV_COLUMNS, delimiter=";", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(csv_rows(result))
+        click.echo(out.getvalue(), nl=False)
+    elif output_format == "svg":
+        click.echo(render_svg(result))
+    elif output_format == "html":
+        click.echo(render_html(result))
+    else:
+        click.echo(summary_text(result))
+
+
 def _internal_error(exc: BaseException) -> int:
     handle, path = tempfile.mkstemp(prefix="aiguillage-erreur-", suffix=".txt")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
