@@ -180,15 +180,11 @@ def territoire(code: str, output_format: str, catalogue_dir: Path | None, rules_
       aiguillage territoire departement:2A --format json
     """
     from matcher.render import territoire_dict, territoire_text
-    from matcher.territory import TerritoryGraph, default_index, resolve
-    from matcher.workspace import load_catalogue_cached
-    from matcher.paths import shipped_catalogue
+    from matcher.territory import resolve
+    from matcher.workspace import load_workspace
 
     ref, notes = resolve(code)
-    catalogue = load_catalogue_cached(Path(catalogue_dir or shipped_catalogue()), IssueCollector(stop_at_first=True),
-                                      default_index(), dt.date.today())
-    graph = TerritoryGraph(default_index(), catalogue.perimetres.values() if catalogue else ())
-    t = graph.territoire(ref, notes)
+    t = load_workspace(catalogue_dir, rules_dir).graph.territoire(ref, notes)
     if output_format == "json":
         emit_json(territoire_dict(t))
     else:

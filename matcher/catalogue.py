@@ -8,8 +8,6 @@ that offers can be checked against them wherever they are declared.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,24 +17,8 @@ from .errors import AiguillageError, IssueCollector, Location, UnknownReferenceE
 from .model import VOCABULARY_KINDS, Catalogue, Offre, Perimetre, Term, Validite, Vocabulary
 from .schema import check_record, check_top_level
 from .territory import TerritoryIndex, default_index, parse_ref
-from .yamlsource import Document, load, yaml_files
-
-
-def display_path(path: Path) -> str:
-    """How a file is named in messages: relative to the working folder when it is below it."""
-    try:
-        return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)
-    except ValueError:  # another drive
-        return str(path)
-
-
-def fingerprint(root: Path, files: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in files:
-        name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
-        digest.update(name.encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return "sha256:" + digest.hexdigest()
+from .files import display_path, fingerprint, yaml_files
+from .yamlsource import Document, load
 
 
 def read_documents(

@@ -14,15 +14,16 @@ Semantics shared by the engine and the explanation: a missing value fails every 
 
 from __future__ import annotations
 
-import difflib
 import math
 from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .errors import IssueCollector, Location, UnknownReferenceError
 from .model import AVIS_DT, COMPLEXITES, LEVELS, PORTEUR_TYPES, SAISINES, ZONES, Vocabulary
-from .yamlsource import Document, KeyPath
+
+if TYPE_CHECKING:  # the YAML reader is needed to load a catalogue, not to route with one
+    from .yamlsource import Document, KeyPath
 
 # Sentinels in list facts: "~" is always present (durable_rules' $iall over an empty list is
 # false), "~+" stands for "some value no condition mentions". Identifiers cannot contain "~".
@@ -133,6 +134,8 @@ class ParseContext:
 
 
 def suggest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    import difflib
+
     return difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.6)
 
 

@@ -15,7 +15,6 @@ from typing import Any, Callable
 from .conditions import FIELDS, did_you_mean
 from .errors import AiguillageError, DemandeError, Location
 from .model import AVIS_DT, COMPLEXITES, PORTEUR_TYPES, SAISINES, Catalogue, Demande
-from .yamlsource import Document, load, read_text
 
 DEMANDE_KEYS = (
     "id", "intitule", "porteur", "commune", "thematiques", "besoins", "programmes", "complexite", "saisine",
@@ -172,6 +171,8 @@ def porteur_field(data: dict[str, Any]) -> tuple[str, Any]:
 
 def read_demande_file(path: Path) -> tuple[dict[str, Any], Where]:
     """A demande in YAML or JSON, with the position of each field for error messages."""
+    from .yamlsource import load, read_text
+
     name = str(path)
     if path.suffix.lower() == ".json":
         text = read_text(path)
@@ -182,7 +183,7 @@ def read_demande_file(path: Path) -> tuple[dict[str, Any], Where]:
         if not isinstance(data, dict):
             raise DemandeError("une demande est un objet JSON {…}", Location(name, 1, 1), "demande")
         return data, lambda key: _json_position(text, name, key)
-    doc: Document = load(path)
+    doc = load(path)
     if not isinstance(doc.data, dict):
         raise DemandeError("une demande est un dictionnaire de champs", doc.where(()), "demande")
     return doc.data, lambda key: doc.where_key((key,)) if key in doc.data else doc.where(())

@@ -16,12 +16,10 @@ so that `aiguillage route` does not parse 35,000 communes to route one.
 
 from __future__ import annotations
 
-import difflib
 import unicodedata
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import networkx as nx
 
@@ -33,8 +31,7 @@ KINDS = ("commune", "epci", "departement", "region", "national", "perimetre")
 NATIONAL = "national"
 
 
-@dataclass(frozen=True)
-class Region:
+class Region(NamedTuple):
     code: str
     nom: str
     zone: str
@@ -44,8 +41,7 @@ class Region:
     population: int
 
 
-@dataclass(frozen=True)
-class Departement:
+class Departement(NamedTuple):
     code: str
     nom: str
     region: str
@@ -56,8 +52,7 @@ class Departement:
     population: int
 
 
-@dataclass(frozen=True)
-class Epci:
+class Epci(NamedTuple):
     siren: str
     nom: str
     type: str
@@ -68,8 +63,7 @@ class Epci:
     communes: int
 
 
-@dataclass(frozen=True)
-class Commune:
+class Commune(NamedTuple):
     code: str
     nom: str
     departement: str
@@ -81,8 +75,7 @@ class Commune:
     siren: str | None
 
 
-@dataclass(frozen=True)
-class Alias:
+class Alias(NamedTuple):
     code: str
     commune: str
     nature: str  # ancien-code | commune-deleguee | commune-associee | arrondissement-municipal
@@ -119,7 +112,10 @@ class TerritoryIndex:
         self.regions: dict[str, Region] = {}
         self.departements: dict[str, Departement] = {}
         self.epcis: dict[str, Epci] = {}
-        start = self._raw.find(b"\nC\t")
+        start = self._raw.find(b"\nC\t") + 1
+        aliases = self._raw.find(b"\nA\t") + 1
+        # Communes and aliases are sorted by code: a lookup is a binary search over the lines.
+        self._sections = {"C": (start, aliases), "A": (aliases, len(self._raw))}
         for line in self._raw[:start].decode("utf-8").splitlines():
             f = line.split("\t")
             if f[0] == "R":
@@ -148,12 +144,20 @@ class TerritoryIndex:
         )
 
     def _find_line(self, kind: str, code: str) -> list[str] | None:
-        needle = f"\n{kind}\t{code}\t".encode()
-        at = self._raw.find(needle)
-        if at < 0:
-            return None
-        end = self._raw.find(b"\n", at + 1)
-        return self._raw[at + 1 : end].decode("utf-8").split("\t")
+        raw, key = self._raw, code.encode()
+        lo, hi = self._sections[kind]
+        while lo < hi:
+            start = raw.rfind(b"\n", lo, (lo + hi) // 2) + 1 or lo
+            start = max(start, lo)
+            end = raw.find(b"\n", start)
+            line_code = raw[start + 2 : raw.find(b"\t", start + 2)]
+            if line_code == key:
+                return raw[start:end].decode("utf-8").split("\t")
+            if line_code < key:
+                lo = end + 1
+            else:
+                hi = start
+        return None
 
     def commune(self, code: str) -> Commune | None:
         if self._communes is not None:
@@ -211,6 +215,8 @@ class TerritoryIndex:
             pool = self.regions
         else:
             return []
+        import difflib
+
         return difflib.get_close_matches(code, list(pool), n=n, cutoff=0.6)
 
 
@@ -241,9 +247,9 @@ class TerritoryGraph:
             g.add_edge(f"region:{r.code}", NATIONAL)
         for d in self.index.departements.values():
             g.add_edge(f"departement:{d.code}", f"region:{d.region}")
-        g.add_nodes_from(f"epci:{siren}" for siren in self.index.epcis)
-        self.graph = g
+        self.graph = g  # EPCI and communes come in as they are needed
         self._all_communes = False
+        self._materialized: set[str] = set()  # communes whose own edges are in the graph
         for p in self.perimetres.values():
             for member in p.membres:
                 if member.startswith("commune:"):
@@ -253,12 +259,13 @@ class TerritoryGraph:
     # -- building
 
     def _add_commune(self, code: str) -> bool:
-        node = f"commune:{code}"
-        if node in self.graph and self.graph.out_degree(node):
+        if code in self._materialized:
             return True
         commune = self.index.commune(code)
         if commune is None:
             return False
+        node = f"commune:{code}"
+        self._materialized.add(code)
         self.graph.add_edge(node, f"departement:{commune.departement}")
         if commune.epci:
             self.graph.add_edge(node, f"epci:{commune.epci}")
@@ -290,6 +297,7 @@ class TerritoryGraph:
         kind, code = parse_ref(ref)
         if kind == "commune":
             self._add_commune(code)
+        self.graph.add_node(ref)
         found = {ref} | nx.descendants(self.graph, ref)
         if kind == "epci":
             epci = self.index.epcis[code]
@@ -458,6 +466,8 @@ def _unknown_commune_message(code: str, idx: TerritoryIndex) -> str:
 
 
 def _resolve_name(text: str, idx: TerritoryIndex) -> tuple[str, tuple[str, ...]]:
+    import difflib
+
     wanted = normalize_name(text)
     communes = idx.all_communes()
     matches = [c for c in communes.values() if normalize_name(c.nom) == wanted]

@@ -1,8 +1,9 @@
 """What a command works on: a catalogue, a rules folder, the territorial graph, a router.
 
 Loading checks everything and stops at the first error (`route`, `batch`) or collects them
-all (`rules check`). A checked catalogue is cached on disk, keyed by the hash of its files
-and of this program, so that a second `route` does not parse and check the YAML again.
+all (`rules check`). A checked catalogue and its rules are cached on disk, keyed by the hash of
+their files and of this program, so that the next `route` neither parses nor checks the YAML
+again (nor imports the loaders).
 """
 
 from __future__ import annotations
@@ -13,18 +14,15 @@ import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-
-from . import __version__
-from .catalogue import fingerprint, load_catalogue
 from typing import Any
 
+from . import __version__
 from .demande import Where, build_demande, error_at, porteur_field
 from .errors import AiguillageError, IssueCollector, TerritoryError
+from .files import fingerprint, yaml_files
 from .model import Catalogue, Demande, Policy, Territoire
 from .paths import shipped_catalogue, shipped_rules
-from .policy import load_policy
-from .territory import DATA_FILE, TerritoryGraph, TerritoryIndex, default_index, resolve
-from .yamlsource import yaml_files
+from .territory import DATA_FILE, TerritoryGraph, default_index, resolve
 
 
 def cache_dir() -> Path | None:
@@ -77,36 +75,34 @@ class Workspace:
         return demande, self.graph.territoire(ref, notes)
 
 
-def load_catalogue_cached(root: Path, issues: IssueCollector, index: TerritoryIndex, today: dt.date) -> Catalogue | None:
-    """The catalogue, from the cache when its files and this program are unchanged. Only loads
-    that stop at the first error use it: they report no warnings, so none is lost."""
+def _cache_path(catalogue_root: Path, rules_root: Path, today: dt.date) -> Path | None:
     folder = cache_dir()
-    if folder is None or not issues.stop_at_first:
-        return load_catalogue(root, issues, index, today)
-    files = yaml_files(root) if root.exists() else []
+    if folder is None:
+        return None
     try:
-        key = hashlib.sha256(
-            f"{fingerprint(root, files)}|{_code_fingerprint()}|{today.isoformat()}|{root.resolve()}".encode()
-        ).hexdigest()[:32]
+        parts = [
+            fingerprint(catalogue_root, yaml_files(catalogue_root)) if catalogue_root.exists() else "absent",
+            fingerprint(rules_root, yaml_files(rules_root)) if rules_root.exists() else "absent",
+            _code_fingerprint(), today.isoformat(), str(catalogue_root.resolve()), str(rules_root.resolve()),
+        ]
     except OSError:
-        return load_catalogue(root, issues, index, today)
-    path = folder / f"catalogue-{key}.pickle"
-    try:
-        with open(path, "rb") as handle:
-            return pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        pass
-    catalogue = load_catalogue(root, issues, index, today)
-    if catalogue is not None:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            with open(tmp, "wb") as handle:
-                pickle.dump(catalogue, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except OSError:  # a read-only home is not a reason to fail
-            pass
-    return catalogue
+        return None
+    return folder / f"espace-{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:32]}.pickle"
+
+
+def _load_checked(catalogue_root: Path, rules_root: Path, issues: IssueCollector, today: dt.date
+                  ) -> tuple[Catalogue, Policy]:
+    from .catalogue import load_catalogue
+    from .policy import load_policy
+
+    index = default_index()
+    catalogue = load_catalogue(catalogue_root, issues, index, today)
+    if catalogue is None:
+        raise AiguillageError("catalogue invalide")  # only reached when collecting: errors are in `issues`
+    policy = load_policy(rules_root, catalogue, issues, index)
+    if policy is None:
+        raise AiguillageError("règles invalides")
+    return catalogue, policy
 
 
 def load_workspace(
@@ -115,15 +111,32 @@ def load_workspace(
     issues: IssueCollector | None = None,
     today: dt.date | None = None,
 ) -> Workspace:
-    """Load and check a catalogue and rules (the shipped ones by default); raise on the first error."""
+    """Load and check a catalogue and rules (the shipped ones by default); raise on the first error.
+
+    Only a load that stops at the first error uses the cache: it reports no warnings, so none
+    is lost by not reading the files again."""
     issues = issues or IssueCollector(stop_at_first=True)
     today = today or dt.date.today()
-    index = default_index()
-    catalogue = load_catalogue_cached(Path(catalogue_dir or shipped_catalogue()), issues, index, today)
-    if catalogue is None:
-        raise AiguillageError("catalogue invalide")  # only reached when collecting: errors are in `issues`
-    policy = load_policy(Path(rules_dir or shipped_rules()), catalogue, issues, index)
-    if policy is None:
-        raise AiguillageError("règles invalides")
-    graph = TerritoryGraph(index, catalogue.perimetres.values())
-    return Workspace(catalogue, policy, graph)
+    catalogue_root = Path(catalogue_dir or shipped_catalogue())
+    rules_root = Path(rules_dir or shipped_rules())
+    path = _cache_path(catalogue_root, rules_root, today) if issues.stop_at_first else None
+    loaded = None
+    if path is not None:
+        try:
+            with open(path, "rb") as handle:
+                loaded = pickle.load(handle)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+            loaded = None
+    if loaded is None:
+        loaded = _load_checked(catalogue_root, rules_root, issues, today)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                with open(tmp, "wb") as handle:
+                    pickle.dump(loaded, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, path)
+            except OSError:  # a read-only home is not a reason to fail
+                pass
+    catalogue, policy = loaded
+    return Workspace(catalogue, policy, TerritoryGraph(default_index(), catalogue.perimetres.values()))

@@ -19,6 +19,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import ScalarNode
 
 from .errors import Location, YamlSourceError
+from .files import yaml_files  # noqa: F401 - re-exported for the loaders
 
 try:  # libyaml's parser is ~10x faster; the pure-Python one gives the same events.
     from yaml import CSafeLoader as _Loader
@@ -301,18 +302,6 @@ def load(path: str | os.PathLike, display_path: str | None = None) -> Document:
     """Read and parse one YAML file; `display_path` is how errors name it."""
     name = display_path or str(path)
     return parse(read_text(path, display_path=name), name)
-
-
-def yaml_files(root: Path) -> list[Path]:
-    """The `*.yaml` / `*.yml` files under `root`, in a stable order; hidden folders are skipped."""
-    if root.is_file():
-        return [root]
-    found = [
-        p
-        for p in root.rglob("*")
-        if p.suffix in (".yaml", ".yml") and p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    ]
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
 class _NoAliasDumper(yaml.SafeDumper):

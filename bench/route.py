@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""How long a cold `aiguillage route` takes, as a whole process, against the bare cost of
+starting Python with the same imports.
+
+Each measure is a fresh process; the two commands alternate so that the machine's noise hits
+both alike; medians are printed, and their ratio. Two cases: the usual one (the checked
+catalogue is in the user's cache) and the very first run (empty cache: the catalogue is
+parsed and checked).
+
+    python bench/route.py            # 21 runs of each
+    python bench/route.py --runs 51
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUTE = [sys.executable, str(ROOT / "cli.py"), "route", "--porteur", "16089", "--thematique", "revitalisation",
+         "--besoin", "diagnostic"]
+FLOOR = [sys.executable, "-c", "import click, yaml, networkx, durable.engine"]
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=21)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as cache:
+        warm = dict(os.environ, AIGUILLAGE_CACHE=cache)
+        subprocess.run(ROUTE, env=warm, stdout=subprocess.DEVNULL, check=True)  # fills the cache
+        floor, route, first = [], [], []
+        for i in range(args.runs):
+            floor.append(timed(FLOOR, warm))
+            route.append(timed(ROUTE, warm))
+            with tempfile.TemporaryDirectory() as empty:
+                first.append(timed(ROUTE, dict(os.environ, AIGUILLAGE_CACHE=empty)))
+    f, r, c = (statistics.median(x) for x in (floor, route, first))
+    print(f"python + click, yaml, networkx, durable_rules : médiane {f * 1000:.0f} ms ({args.runs} lancements)")
+    print(f"aiguillage route (catalogue en cache)       : médiane {r * 1000:.0f} ms — {r / f:.2f} × le plancher")
+    print(f"aiguillage route (premier lancement)        : médiane {c * 1000:.0f} ms — {c / f:.2f} × le plancher")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Which files make a catalogue or a rules folder, how they are named in messages, and their hash.
+
+Kept apart from the YAML reader so that a command whose catalogue is cached can tell whether it
+changed without importing the loaders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+
+def yaml_files(root: Path) -> list[Path]:
+    """The `*.yaml` / `*.yml` files under `root`, in a stable order; hidden folders are skipped."""
+    if root.is_file():
+        return [root]
+    found = [
+        p
+        for p in root.rglob("*")
+        if p.suffix in (".yaml", ".yml") and p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    ]
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def display_path(path: Path) -> str:
+    """How a file is named in messages: relative to the working folder when it is below it."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive
+        return str(path)
+    return relative if not relative.startswith("..") else str(path)
+
+
+def fingerprint(root: Path, files: list[Path]) -> str:
+    """The version of a folder of files: sha256 of their relative paths and contents."""
+    digest = hashlib.sha256()
+    for path in files:  # a file given beside the folder counts by its name
+        name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+        digest.update(name.encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return "sha256:" + digest.hexdigest()
