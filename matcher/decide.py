@@ -113,7 +113,9 @@ class _CompiledConditions:
 
 
 @dataclass
-class _RuleOutcome:
+class RuleOutcome:
+    """What the policy rules that hold for a demande do to its decision."""
+
     escalade: str | None = None
     escalade_regle: Regle | None = None
     exclues: dict[str, str] = field(default_factory=dict)  # offer id -> why it is set aside
@@ -124,8 +126,8 @@ class _RuleOutcome:
     regles: list[str] = field(default_factory=list)
 
 
-def _outcome(regles: Iterable[Regle]) -> _RuleOutcome:
-    out = _RuleOutcome()
+def outcome_of(regles: Iterable[Regle]) -> RuleOutcome:
+    out = RuleOutcome()
     for regle in regles:  # highest priority first
         out.regles.append(regle.id)
         a = regle.alors
@@ -236,37 +238,49 @@ class Router:
         result = []
         for (_, territoire), facts, out, candidates, capable in self._prepare(items, None):
             order: list[Offre] = []
-            for _, skipped, _, _, serving in self._walk(territoire, facts, out, candidates, capable, date):
-                if skipped is None:
-                    order.extend(o for o in serving if not o.repli)
+            for level in LEVELS:
+                _, serving = self.level(level, territoire, facts, out, candidates, capable, date, explain=False)
+                order.extend(o for o in serving if not o.repli)
             result.append(order + [self.catalogue.repli])
         return result
 
+    def rules_before(self, facts: Sequence[dict[str, Any]]) -> list[RuleOutcome]:
+        """The outcome of the rules that apply before the decision (escalations, exclusions…)."""
+        return [outcome_of(r for r in self.policy.regles if r.id in fired) for fired in self._before.evaluate(facts)]
+
+    def rules_after(self, facts: Sequence[dict[str, Any]], decided: Sequence[Offre]) -> list[RuleOutcome]:
+        """The outcome of the rules that read the decided level and offer (avis du DT, alertes, motifs)."""
+        if not any(r.after_decision for r in self.policy.regles):
+            return [RuleOutcome() for _ in facts]
+        after_facts = [dict(f, niveau=o.niveau, offre=o.id) for f, o in zip(facts, decided)]
+        return [outcome_of(r for r in self.policy.regles if r.id in fired) for fired in self._after.evaluate(after_facts)]
+
     def _prepare(
         self, items: Sequence[tuple[Demande, Territoire]], excluded: Sequence[dict[str, str]] | None
-    ) -> list[tuple[tuple[Demande, Territoire], dict[str, Any], _RuleOutcome, list[Offre], frozenset[str]]]:
+    ) -> list[tuple[tuple[Demande, Territoire], dict[str, Any], RuleOutcome, list[Offre], frozenset[str]]]:
         """Each demande's facts, the policy rules' outcome, its candidate offers, those that serve."""
         facts = [demande_facts(d, t, self.catalogue) for d, t in items]
-        before = self._before.evaluate(facts)
-        candidates = [self._candidates(t) for _, t in items]
-        capable = self._capable(facts, candidates)
+        before = self.rules_before(facts)
+        candidates = [self.candidates(t) for _, t in items]
+        capable = self.capable(facts, candidates)
         prepared = []
-        for i, (item, f, fired, cands, ok) in enumerate(zip(items, facts, before, candidates, capable)):
-            out = _outcome(r for r in self.policy.regles if r.id in fired)
+        for i, (item, f, out, cands, ok) in enumerate(zip(items, facts, before, candidates, capable)):
             for offre_id, reason in (excluded[i] if excluded else {}).items():
                 out.exclues.setdefault(offre_id, reason)
             prepared.append((item, f, out, cands, ok))
         return prepared
 
-    def _candidates(self, territoire: Territoire) -> list[Offre]:
+    def candidates(self, territoire: Territoire) -> list[Offre]:
+        """The offers whose perimeter contains the territory, at every level."""
         seen: dict[str, Offre] = {}
         for ref in territoire.containers:
             for offre in self._by_ref.get(ref, ()):
                 seen.setdefault(offre.id, offre)
         return list(seen.values())
 
-    def _capable(self, facts: list[dict], candidates: list[list[Offre]]) -> list[frozenset[str]]:
-        """Ask each shard about the demandes that have candidates in it."""
+    def capable(self, facts: Sequence[dict], candidates: Sequence[Iterable[Offre]]) -> list[frozenset[str]]:
+        """The ids of the offers whose conditions hold, asking each shard of the engine about the
+        demandes that have candidates in it."""
         per_shard: dict[str, list[int]] = defaultdict(list)
         for i, cands in enumerate(candidates):
             for shard in {self._shard_of[o.id] for o in cands}:
@@ -281,79 +295,73 @@ class Router:
                 answers[i] |= matched
         return [frozenset(a) for a in answers]
 
-    def _walk(
+    def level(
         self,
+        level: str,
         territoire: Territoire,
         facts: dict[str, Any],
-        out: _RuleOutcome,
-        candidates: list[Offre],
+        out: RuleOutcome,
+        candidates: Iterable[Offre],
         capable: frozenset[str],
         date: dt.date,
-    ):
-        """Levels from the closest: (level, Examen if the level is skipped, offers on the demande's
-        thematiques, how many others, the serving ones in order of preference)."""
-        by_level: dict[str, list[Offre]] = defaultdict(list)
-        for offre in candidates:
-            by_level[offre.niveau].append(offre)
-        existing = _existing_levels(territoire)
+        shown: dict[str, str] | None = None,
+        explain: bool = True,
+    ) -> tuple[Examen, list[Offre]]:
+        """One level's examination for a demande, and the offers that serve it there, in order of
+        preference (empty when the level is skipped or none serves)."""
+        if level not in _existing_levels(territoire):
+            return Examen(level, "sans_objet", _absent_motif(level, territoire)), []
+        if out.escalade and LEVEL_INDEX[level] < LEVEL_INDEX[out.escalade]:
+            regle = out.escalade_regle
+            return Examen(level, "ignore", _rule_motif(regle), regle=regle.id), []
+        if level in out.niveaux_exclus:
+            regle = out.niveaux_exclus[level]
+            return Examen(level, "ignore", _rule_motif(regle), regle=regle.id), []
+        present = [o for o in candidates if o.niveau == level]
+        # Offers on another subject are counted, not listed: a DT reads why the offers that
+        # could have served did not.
         themes = set(facts["thematiques"])
-        for level in LEVELS:
-            if level not in existing:
-                yield level, Examen(level, "sans_objet", _absent_motif(level, territoire)), [], 0, []
-                continue
-            if out.escalade and LEVEL_INDEX[level] < LEVEL_INDEX[out.escalade]:
-                regle = out.escalade_regle
-                yield level, Examen(level, "ignore", _rule_motif(regle), regle=regle.id), [], 0, []
-                continue
-            if level in out.niveaux_exclus:
-                regle = out.niveaux_exclus[level]
-                yield level, Examen(level, "ignore", _rule_motif(regle), regle=regle.id), [], 0, []
-                continue
-            present = by_level.get(level, [])
-            # Offers on another subject are counted, not listed: a DT reads why the offers
-            # that could have served did not.
-            offers = sorted((o for o in present if themes & set(o.thematiques)), key=lambda o: o.id)
-            serving = sorted(
-                (o for o in offers if o.id in capable and o.id not in out.exclues and o.validite.covers(date)),
-                key=lambda o: (self.specificity(o), o.cout_rank, o.id),
-            )
-            if level == "agence" and not serving:
-                serving = [self.catalogue.repli]
-            yield level, None, offers, len(present) - len(offers), serving
+        offers = sorted((o for o in present if themes & set(o.thematiques)), key=lambda o: o.id)
+        serving = sorted(
+            (o for o in offers if o.id in capable and o.id not in out.exclues and o.validite.covers(date)),
+            key=lambda o: (self.specificity(o), o.cout_rank, o.id),
+        )
+        if level == "agence" and not serving:
+            serving = [self.catalogue.repli]
+        rejected = tuple(
+            OffreEcartee(o.id, self._reasons(o, facts, out, capable, date, shown) if explain else ())
+            for o in offers if o not in serving
+        )
+        off_topic = len(present) - len(offers)
+        if serving:
+            return Examen(level, "retenu", offres=rejected, retenue=serving[0].id, hors_thematique=off_topic), serving
+        status = "offres_ecartees" if offers else "aucune_offre"
+        return Examen(level, status, offres=rejected, hors_thematique=off_topic), []
 
     def _decide(
         self,
         demande: Demande,
         territoire: Territoire,
         facts: dict[str, Any],
-        out: _RuleOutcome,
+        out: RuleOutcome,
         candidates: list[Offre],
         capable: frozenset[str],
         date: dt.date,
         shown: dict[str, str] | None = None,
     ) -> Decision:
         examen: list[Examen] = []
-        chosen: Offre | None = None
-        for level, skipped, offers, off_topic, serving in self._walk(territoire, facts, out, candidates, capable, date):
-            if skipped is not None:
-                examen.append(skipped)
-                continue
-            rejected = tuple(
-                OffreEcartee(o.id, self._reasons(o, facts, out, capable, date, shown)) for o in offers if o not in serving
-            )
+        for level in LEVELS:
+            examined, serving = self.level(level, territoire, facts, out, candidates, capable, date, shown)
+            examen.append(examined)
             if serving:
-                chosen = serving[0]
-                examen.append(Examen(level, "retenu", offres=rejected, retenue=chosen.id, hors_thematique=off_topic))
                 break
-            status = "offres_ecartees" if offers else "aucune_offre"
-            examen.append(Examen(level, status, offres=rejected, hors_thematique=off_topic))
-        assert chosen is not None  # the agence level always exists and the repli always serves
+        chosen = serving[0]  # the agence level always exists and the repli always serves
         return Decision(
             demande=demande,
             territoire=territoire,
             niveau=chosen.niveau,
             offre=chosen,
-            motif=self._motif(chosen, demande, out),
+            motif=self.motif(chosen, demande, out),
             examen=tuple(examen),
             avis_dt_requis=out.avis_dt,
             alertes=tuple(out.alertes),
@@ -366,7 +374,7 @@ class Router:
         self,
         offre: Offre,
         facts: dict,
-        out: _RuleOutcome,
+        out: RuleOutcome,
         capable: frozenset[str],
         date: dt.date,
         shown: dict[str, str] | None = None,
@@ -401,7 +409,7 @@ class Router:
             why = self._why_cache[key] = tuple(explain(self.conditions[offre.id], facts, shown or None))
         return why
 
-    def _motif(self, chosen: Offre, demande: Demande, out: _RuleOutcome) -> str:
+    def motif(self, chosen: Offre, demande: Demande, out: RuleOutcome) -> str:
         parts: list[str] = []
         if out.escalade_regle is not None and out.escalade == chosen.niveau:
             parts.append(_rule_motif(out.escalade_regle))
@@ -426,24 +434,16 @@ class Router:
 
     def _annotate(self, decisions: list[Decision], facts: list[dict]) -> list[Decision]:
         """Apply the rules that read the decision (avis du DT, alertes, motifs)."""
-        if not any(r.after_decision for r in self.policy.regles):
-            return decisions
-        after_facts = [dict(f, niveau=d.niveau, offre=d.offre.id) for d, f in zip(decisions, facts)]
-        fired_all = self._after.evaluate(after_facts)
         result = []
-        for decision, fired in zip(decisions, fired_all):
-            if not fired:
+        for decision, out in zip(decisions, self.rules_after(facts, [d.offre for d in decisions])):
+            if not out.regles:
                 result.append(decision)
                 continue
-            out = _outcome(r for r in self.policy.regles if r.id in fired)
-            motif = decision.motif
-            if out.motifs:
-                motif = motif.rstrip(".") + ". " + ". ".join(m.rstrip(".") for m in out.motifs) + "."
             result.append(
                 Decision(
                     **{
                         **decision.__dict__,
-                        "motif": motif,
+                        "motif": with_motifs(decision.motif, out.motifs),
                         "avis_dt_requis": decision.avis_dt_requis or out.avis_dt,
                         "alertes": decision.alertes + tuple(out.alertes),
                         "regles": decision.regles + tuple(out.regles),
@@ -451,6 +451,13 @@ class Router:
                 )
             )
         return result
+
+
+def with_motifs(motif: str, motifs: Sequence[str]) -> str:
+    """A decision's motif with the motifs of the rules that annotate it."""
+    if not motifs:
+        return motif
+    return motif.rstrip(".") + ". " + ". ".join(m.rstrip(".") for m in motifs) + "."
 
 
 def _hashable(value: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import Issue
-from .model import LEVEL_LABELS, LEVELS, Decision, Territoire
+from .model import LEVEL_LABELS, LEVELS, Decision, Examen, Territoire
 
 NON_INSTRUISIBLE = "non instruisible, avis du DT requis"
 
@@ -76,18 +76,23 @@ def decision_dict(d: Decision) -> dict[str, Any]:
     }
 
 
+EXAMEN_SEPARATOR = " | "
+
+
+def examen_level_text(e: Examen) -> str:
+    """One examined level, as the `examen` column of a backlog writes it."""
+    text = f"{e.niveau}: {e.statut}"
+    rejected = [f"{o.id}: {', '.join(o.raisons)}" for o in e.offres]
+    if e.retenue or rejected:
+        text += " (" + "; ".join(([e.retenue] if e.retenue else []) + rejected) + ")"
+    elif e.statut == "ignore" and e.regle:
+        text += f" (règle {e.regle})"
+    return text
+
+
 def examen_summary(d: Decision) -> str:
     """One line per decision for a backlog's `examen` column."""
-    parts = []
-    for e in d.examen:
-        text = f"{e.niveau}: {e.statut}"
-        rejected = [f"{o.id}: {', '.join(o.raisons)}" for o in e.offres]
-        if e.retenue or rejected:
-            text += " (" + "; ".join(([e.retenue] if e.retenue else []) + rejected) + ")"
-        elif e.statut == "ignore" and e.regle:
-            text += f" (règle {e.regle})"
-        parts.append(text)
-    return " | ".join(parts)
+    return EXAMEN_SEPARATOR.join(examen_level_text(e) for e in d.examen)
 
 
 def _short(version: str) -> str:

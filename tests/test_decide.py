@@ -134,7 +134,7 @@ def test_engine_and_explanation_agree_on_random_demandes(shipped):
     def check(data):
         items = [ws.prepare(d) for d in data]
         facts = [demande_facts(d, t, ws.catalogue) for d, t in items]
-        capable = router._capable(facts, [offers] * len(facts))
+        capable = router.capable(facts, [offers] * len(facts))
         for f, engine_says in zip(facts, capable):
             python_says = {o.id for o in offers if holds(offer_condition(o), f)}
             assert engine_says == python_says
