@@ -435,6 +435,56 @@ def rules_test(
         raise click.exceptions.Exit(EXIT_INVALID)
 
 
+@rules.command("diff")
+@click.argument("old", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("new", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--backlog", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Carnet de demandes (CSV, Excel, Parquet) routé des deux côtés : les lignes qui changeraient.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Avec --backlog : écrire les lignes qui changeraient (.csv, .xlsx ou .parquet).")
+@date_option
+@format_option("text", "json")
+@workspace_options
+def rules_diff(
+    old: Path,
+    new: Path,
+    backlog: Path | None,
+    output: Path | None,
+    decision_date: dt.datetime | None,
+    output_format: str,
+    catalogue_dir: Path | None,
+    rules_dir: Path | None,
+) -> None:
+    """Ce que change une modification du catalogue ou des règles, avant de la livrer : offres,
+    périmètres, vocabulaires et règles ajoutés, retirés, modifiés (champ par champ) ; avec
+    --backlog, les demandes du carnet qui changeraient d'orientation, comptées par cause.
+
+    OLD et NEW : chacun un dossier qui contient catalogues/ et rules/, un dossier de catalogue ou un
+    dossier de règles (l'autre moitié est alors celle en usage).
+
+    \b
+    Exemples :
+      aiguillage rules diff catalogues/ ../brouillon/catalogues/
+      aiguillage rules diff rules/ nouvelles-regles/ --backlog demandes.csv -o changements.csv
+      aiguillage rules diff ancien/ nouveau/ --format json
+    """
+    from matcher.diff import backlog_impact, compare, load_sides, report_dict, report_text, write_changes
+
+    if output is not None and backlog is None:
+        raise click.UsageError("-o/--output écrit les lignes d'un carnet : donnez aussi --backlog")
+    day = _day(decision_date)
+    before, after = load_sides(old, new, catalogue_dir, rules_dir, day)
+    diff = compare(before, after)
+    impact = backlog_impact(before, after, diff, backlog, day) if backlog is not None else None
+    labels = (str(old), str(new))
+    if output is not None and impact is not None:
+        write_changes(impact, output)
+    if output_format == "json":
+        emit_json(report_dict(diff, labels, impact))
+    else:
+        click.echo(report_text(diff, labels, impact))
+
+
 @rules.command("schema")
 @click.option("--kind", type=click.Choice(["catalogue", "regles"]), default="catalogue", show_default=True,
               help="Format décrit : fichiers de catalogue ou fichiers de règles (et leurs tests).")
