@@ -25,7 +25,7 @@ from pathlib import Path
 from .catalogue import load_catalogue
 from .conditions import compile_condition, suggest
 from .decide import offer_condition
-from .engine import EngineRule, check_rule
+from .engine import EngineRule, Program, check_rule
 from .errors import AiguillageError, CompileError, Issue, IssueCollector, Location
 from .model import Catalogue, Policy
 from .paths import shipped_catalogue, shipped_rules
@@ -123,28 +123,49 @@ class CheckReport:
         return [i for i in self.issues if i.severity == "avertissement"]
 
 
+# What the engine's own error codes mean for an author (durable_rules' rules.h).
+ENGINE_CODES = {
+    "113": "trop de tests dans une même branche de la condition pour le moteur (31 au plus) : scindez-la ou "
+           "regroupez les valeurs en listes",
+}
+
+
 def _engine_guards(catalogue: Catalogue | None, policy: Policy | None, issues: IssueCollector) -> None:
-    """Every offer's and rule's condition through the engine's guards, one at a time, located."""
+    """Every offer's and rule's condition through the engine's guards, one at a time, located;
+    then all of them given to the engine as one program, and, if it refuses, one at a time again
+    so that the refusal names its offer or rule."""
+    named: list[tuple[str, str, EngineRule, Location | None]] = []
     for offre in catalogue.offres if catalogue else ():
-        if offre.repli:
-            continue
-        try:
-            check_rule(EngineRule(offre.id, compile_condition(offer_condition(offre))))
-        except CompileError as exc:
+        if not offre.repli:
             where = (offre.conditions.location if offre.conditions is not None else None) or offre.location
-            issues.error("moteur", f"offre « {offre.id} » refusée par le moteur de règles : {_reason(exc, offre.id)}",
-                         where, kind=CompileError)
+            named.append(("offre", offre.id, EngineRule(offre.id, compile_condition(offer_condition(offre))), where))
     for regle in policy.regles if policy else ():
+        named.append(("règle", regle.id, EngineRule(regle.id, compile_condition(regle.quand)),
+                      regle.quand.location or regle.location))
+    accepted = []
+    for what, name, rule, where in named:
         try:
-            check_rule(EngineRule(regle.id, compile_condition(regle.quand)))
+            check_rule(rule)
+            accepted.append((what, name, rule, where))
         except CompileError as exc:
-            issues.error("moteur", f"règle « {regle.id} » refusée par le moteur de règles : {_reason(exc, regle.id)}",
-                         regle.quand.location or regle.location, kind=CompileError)
+            issues.error("moteur", f"{what} « {name} » refusée par le moteur de règles : {_reason(exc, name)}",
+                         where, kind=CompileError)
+    try:
+        Program([rule for _, _, rule, _ in accepted])
+    except CompileError:
+        for what, name, rule, where in accepted:
+            try:
+                Program([rule])
+            except CompileError as exc:
+                issues.error("moteur", f"{what} « {name} » refusée par le moteur de règles : {_reason(exc, name)}",
+                             where, kind=CompileError)
 
 
 def _reason(exc: CompileError, name: str) -> str:
-    """The engine's message without the rule name it starts with (the message names it already)."""
-    return exc.message.removeprefix(f"règle « {name} » ").removeprefix(": ")
+    """The engine's message without the rule name it starts with, and with its error code explained."""
+    message = exc.message.removeprefix(f"règle « {name} » ").removeprefix(": ")
+    code = message.rsplit("error code: ", 1)[-1].rstrip(")") if "error code: " in message else ""
+    return f"{ENGINE_CODES[code]} ({message})" if code in ENGINE_CODES else message
 
 
 def _usable(catalogue: Catalogue | None) -> Catalogue | None:

@@ -97,6 +97,12 @@ EXPECTED: dict[str, list[str]] = {
         f"{BAD}/reference-invalide.yaml:6:17: erreur: référence de territoire invalide « dept:16 » : commune:INSEE, "
         "epci:SIREN, departement:NN, region:NN, national ou perimetre:ID [reference-invalide]",
     ],
+    "refusee-par-le-moteur.yaml": [  # the guards let it through, the engine refuses it: located all the same
+        f"{BAD}/refusee-par-le-moteur.yaml:12:7: erreur: offre « caue-16-outre-mer » refusée par le moteur de "
+        "règles : trop de tests dans une même branche de la condition pour le moteur (31 au plus) : scindez-la ou "
+        "regroupez les valeurs en listes (le moteur refuse un jeu de règles (Could not create ruleset, error code: "
+        "113)) [moteur]",
+    ],
     "regle-apres-decision.yaml": [
         f"{BAD}/regle-apres-decision.yaml:6:7: erreur: règle 'agence-exclut-departement' : une règle qui lit le niveau "
         "ou l'offre retenus s'applique après la décision ; elle ne peut ni escalader ni exclure (seulement avis_dt, "
