@@ -175,10 +175,10 @@ def summary_text(coverage: Coverage) -> str:
              f"{len(coverage.besoins)} besoins = {pairs} couples par département, pour sa commune type",
              "(population médiane des communes membres d'un EPCI ; projet simple, saisine par le DT).",
              "",
-             f"{'Dép.':<5}{'Département':<26}{'Commune type':<30}{'locale':>8}{'opérateurs':>12}{'zones blanches':>16}"]
+             f"{'Dép.':<5}{'Département':<26}{'Commune type':<36}{'locale':>8}{'opérateurs':>12}{'zones blanches':>16}"]
     for dep in coverage.departements:
         commune = f"{dep.commune.nom} ({dep.commune.population:,})".replace(",", " ")
-        lines.append(f"{dep.code:<5}{dep.nom[:25]:<26}{commune[:29]:<30}{dep.local_share:>8.0%}"
+        lines.append(f"{dep.code:<5}{dep.nom[:25]:<26}{commune[:35]:<36}{dep.local_share:>8.0%}"
                      f"{dep.levels['operateur'] / max(len(dep.rows), 1):>12.0%}{dep.agence_share:>16.0%}")
     total = [r for _, r in coverage.rows]
     if total:

@@ -8,7 +8,8 @@ each problem is reported once, in file order.
 What PATH designates:
 - nothing: the catalogue and rules in use (`--catalogue`, `--rules`, or the shipped ones);
 - a folder holding `catalogues/` and `rules/`: both;
-- a catalogue folder or a rules folder: it replaces the one in use;
+- a catalogue folder or a rules folder: it replaces the one in use (a catalogue folder alone is
+  checked with the rules in use, but not with their test cases, written for another catalogue);
 - a file or a sub-folder of the catalogue or rules in use: they are checked as a whole, and
   only the problems in that file or folder are reported;
 - a file elsewhere: a catalogue file is read as part of the catalogue in use, a rules file
@@ -74,6 +75,7 @@ class CheckTarget:
     rules_file: Path | None = None  # a rules file outside the rules folder, checked alone
     extra_test_files: tuple[Path, ...] = ()
     only: Path | None = None  # report the problems of this file or folder only
+    with_tests: bool = True  # the test cases of the rules folder (not when only a catalogue is given)
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -93,8 +95,8 @@ def target_for(path: Path | None, catalogue_dir: Path | None = None, rules_dir: 
         return CheckTarget(catalogue, rules, only=None if path in (catalogue, rules) else path)
     kind = kind_of(path)
     if path.is_dir():
-        if kind == "catalogue":
-            return CheckTarget(path, rules)
+        if kind == "catalogue":  # the rules' test cases are about the catalogue they came with
+            return CheckTarget(path, rules, with_tests=rules_dir is not None)
         if kind == "regles":
             return CheckTarget(catalogue, path)
         raise AiguillageError(
@@ -186,7 +188,7 @@ def check(target: CheckTarget, today: dt.date, index: TerritoryIndex | None = No
     policy = load_policy(target.rules_file or target.rules, catalogue, policy_issues, index)
     issues.issues += catalogue_issues.issues + policy_issues.issues
     _engine_guards(catalogue, policy, issues)
-    files = case_files(target.rules)
+    files = case_files(target.rules) if target.with_tests else []
     files += [f for f in target.extra_test_files if f not in files]
     cases = []
     if catalogue is not None:

@@ -277,3 +277,11 @@ def test_demande_record_of_tests_has_the_fields_of_a_demande_file():
     from matcher.schema import RECORDS
 
     assert [k.name for k in RECORDS["demande"]] == list(DEMANDE_KEYS)
+
+
+def test_a_catalogue_folder_is_checked_with_the_rules_in_use_but_not_their_test_cases():
+    """The shipped rules' test cases are about the shipped catalogue: not checked against another one."""
+    result = run("rules", "check", "tests/fixtures/ok/mini-catalogue", "--date", "2026-11-26")
+    assert "tests/" not in "".join(line.split(":")[0] for line in result.err_lines[:-1])
+    with_rules = run("rules", "check", "tests/fixtures/ok/mini-catalogue", "--rules", "tests/fixtures/ok/mini-rules")
+    assert with_rules.code == 0
