@@ -1,11 +1,12 @@
 """`aiguillage rules diff OLD NEW`: what a change of the catalogue or the rules does, before it ships.
 
 The two sides are compared offer by offer, perimeter by perimeter, word by word and rule by
-rule, field by field. With a backlog, every row is routed on both sides (the batch routing of
-`batch.route_backlog`) and each row that would change route is given one cause: the offer or
-rule of the change that made the difference, looked for in this order — the old offer was
-removed, the new offer was added, a changed rule applies on one side, the old or the new offer
-was changed, a perimeter they use was changed, a vocabulary was changed.
+rule, field by field. With a backlog, every row is routed on both sides by `batch.route_backlog`,
+read through the output columns the product fixes (niveau, offre_id, regles, erreur), and each
+row that would change route is given one cause: the offer or rule of the change that made the
+difference, looked for in this order — the old offer was removed, the new offer was added, a
+changed rule applies on one side, the old or the new offer was changed, a perimeter they use was
+changed, a vocabulary was changed.
 
 OLD and NEW are each a folder holding `catalogues/` and `rules/`, a catalogue folder or a rules
 folder; the side they leave out is the catalogue or rules in use (`--catalogue`, `--rules`, or
@@ -22,7 +23,7 @@ from typing import Any
 
 from .conditions import AllOf, AnyOf, Condition, NoneOf, Test, describe
 from .errors import AiguillageError
-from .model import Actions, Decision, Offre, Perimetre, Regle, Validite
+from .model import Actions, Offre, Perimetre, Regle, Validite
 from .paths import shipped_catalogue, shipped_rules
 from .validation import kind_of
 from .workspace import Workspace, load_workspace
@@ -190,13 +191,22 @@ def compare(old: Workspace, new: Workspace) -> CatalogueDiff:
 # --------------------------------------------------------------------------- a backlog on both sides
 
 
+@dataclass(frozen=True)
+class Routed:
+    """A row's decision as the batch output gives it (the columns the product fixes)."""
+
+    niveau: str
+    offre: str
+    regles: frozenset[str]
+
+
 @dataclass
 class RowChange:
     row: int
     line: int
     id: str
-    old: Decision
-    new: Decision
+    old: Routed
+    new: Routed
     cause: str
 
 
@@ -216,8 +226,8 @@ class BacklogImpact:
         return Counter((c.old.niveau, c.new.niveau) for c in self.changes)
 
 
-def _row_decisions(workspace: Workspace, path: Path, day: dt.date):
-    """Each row's decision (None for a row in error), with the backlog as read: the batch routing."""
+def _routed(workspace: Workspace, path: Path, day: dt.date):
+    """Each row's decision (None for a row in error), read from the batch's output columns."""
     from .backlog import read_backlog
     from .batch import route_backlog
     from .projets import from_projets_territoire, is_projets_territoire
@@ -227,39 +237,47 @@ def _row_decisions(workspace: Workspace, path: Path, day: dt.date):
         backlog = from_projets_territoire(backlog, workspace)
     router = workspace.router()
     workspace.graph.add_all_communes()
-    result = route_backlog(workspace, router, backlog, day)
-    decisions = [result.cases.decisions.get(int(case)) for case in result.cases.of_row]
-    return backlog, decisions
+    table = route_backlog(workspace, router, backlog, day).table
+
+    def column(name: str) -> list[str]:
+        return ["" if v is None else str(v) for v in table.column(name).to_pylist()]
+
+    rows = []
+    for niveau, offre, regles, erreur in zip(column("niveau"), column("offre_id"), column("regles"), column("erreur")):
+        rows.append(None if erreur or not offre else
+                    Routed(niveau, offre, frozenset(r.strip() for r in regles.split("|") if r.strip())))
+    return backlog, rows
 
 
 def backlog_impact(old: Workspace, new: Workspace, diff: CatalogueDiff, path: Path, day: dt.date) -> BacklogImpact:
     """Route the backlog on both sides; the rows whose level or offer would change, with their cause."""
     from .batch import map_columns
 
-    backlog, before = _row_decisions(old, path, day)
-    _, after = _row_decisions(new, path, day)
+    backlog, before = _routed(old, path, day)
+    _, after = _routed(new, path, day)
     id_column = map_columns(backlog, ()).fields.get("id")
     ids = backlog.table.column(id_column).to_pylist() if id_column else [None] * len(before)
+    offers = {**{o.id: o for o in old.catalogue.offres}, **{o.id: o for o in new.catalogue.offres}}
     changes = []
     errors = 0
     for row, (a, b) in enumerate(zip(before, after)):
         if a is None or b is None:
             errors += 1
             continue
-        if (a.niveau, a.offre.id) != (b.niveau, b.offre.id):
+        if (a.niveau, a.offre) != (b.niveau, b.offre):
             changes.append(RowChange(row, backlog.line(row), str(ids[row] or backlog.line(row)), a, b,
-                                     cause_of(a, b, diff)))
+                                     cause_of(a, b, diff, offers)))
     return BacklogImpact(str(path), len(before), errors, changes)
 
 
-def cause_of(old: Decision, new: Decision, diff: CatalogueDiff) -> str:
+def cause_of(old: Routed, new: Routed, diff: CatalogueDiff, offers: dict[str, Offre]) -> str:
     """The offer or rule of the change that moved this demande (see the module docstring)."""
-    o1, o2 = old.offre.id, new.offre.id
+    o1, o2 = old.offre, new.offre
     if o1 in diff.offres.removed:
         return f"offre retirée : {o1}"
     if o2 in diff.offres.added:
         return f"offre ajoutée : {o2}"
-    for regle in sorted(set(old.regles) | set(new.regles)):  # rules that applied on either side
+    for regle in sorted(old.regles | new.regles):  # rules that applied on either side
         if regle in diff.regles.touched and regle in diff.moving_rules:
             verb = "ajoutée" if regle in diff.regles.added else "retirée" if regle in diff.regles.removed else "modifiée"
             return f"règle {verb} : {regle}"
@@ -267,8 +285,8 @@ def cause_of(old: Decision, new: Decision, diff: CatalogueDiff) -> str:
         if offre in diff.offres.changed:
             fields_changed = ", ".join(c.field for c in diff.offres.changed[offre])
             return f"offre modifiée : {offre} ({fields_changed})"
-    for offre in (old.offre, new.offre):
-        for ref in offre.perimetre:
+    for offre in (offers.get(o1), offers.get(o2)):
+        for ref in offre.perimetre if offre else ():
             if ref.startswith("perimetre:") and ref[10:] in diff.perimetres.touched:
                 return f"périmètre modifié : {ref[10:]}"
     touched = [k for k, c in diff.vocabulaires.items() if c.touched]
@@ -328,8 +346,8 @@ def report_dict(diff: CatalogueDiff, labels: tuple[str, str], impact: BacklogImp
             "par_cause": dict(impact.causes.most_common()),
             "par_niveau": [{"avant": a, "apres": b, "lignes": n} for (a, b), n in impact.moves.most_common()],
             "lignes_changees": [
-                {"ligne": c.line, "id": c.id, "ancien_niveau": c.old.niveau, "ancienne_offre": c.old.offre.id,
-                 "niveau": c.new.niveau, "offre": c.new.offre.id, "cause": c.cause}
+                {"ligne": c.line, "id": c.id, "ancien_niveau": c.old.niveau, "ancienne_offre": c.old.offre,
+                 "niveau": c.new.niveau, "offre": c.new.offre, "cause": c.cause}
                 for c in impact.changes
             ],
         }
@@ -343,7 +361,7 @@ def write_changes(impact: BacklogImpact, path: Path) -> None:
     from .backlog import write_decisions
 
     columns = ("ligne", "id", "ancien_niveau", "ancienne_offre", "niveau", "offre", "cause")
-    values = [(c.line, c.id, c.old.niveau, c.old.offre.id, c.new.niveau, c.new.offre.id, c.cause)
+    values = [(c.line, c.id, c.old.niveau, c.old.offre, c.new.niveau, c.new.offre, c.cause)
               for c in impact.changes]
     table = pa.table({name: pa.array([str(v[i]) for v in values], pa.string()) for i, name in enumerate(columns)})
     write_decisions(table, path)

@@ -30,7 +30,7 @@ def load_policy(
     for doc in documents:
         for i, data in enumerate(check_top_level(doc, "regles", issues).get("regles", [])):
             kp = ("regles", i)
-            label = f"règle {data.get('id')!r}" if isinstance(data, dict) and data.get("id") else f"regles[{i}]"
+            label = f"règle « {data['id']} »" if isinstance(data, dict) and data.get("id") else f"regles[{i}]"
             if not check_record(doc, kp, data, "regle", issues, label):
                 continue
             ctx = ParseContext(doc, issues, vocabularies, index.exists, index.suggest, allow_after_decision=True,

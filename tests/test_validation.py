@@ -56,7 +56,7 @@ EXPECTED: dict[str, list[str]] = {
         "elle n'est plus proposée [offre-expiree]",
     ],
     "offre-inconnue.yaml": [
-        f"{BAD}/offre-inconnue.yaml:6:26: erreur: règle 'pas-de-caue-en-directe' : offre inconnue « caue-61 » — "
+        f"{BAD}/offre-inconnue.yaml:6:26: erreur: règle « pas-de-caue-en-directe » : offre inconnue « caue-61 » — "
         "vouliez-vous dire « caue-16 » ? [offre-inconnue]",
     ],
     "operateur-inconnu.yaml": [
@@ -104,7 +104,7 @@ EXPECTED: dict[str, list[str]] = {
         "113)) [moteur]",
     ],
     "regle-apres-decision.yaml": [
-        f"{BAD}/regle-apres-decision.yaml:6:7: erreur: règle 'agence-exclut-departement' : une règle qui lit le niveau "
+        f"{BAD}/regle-apres-decision.yaml:6:7: erreur: règle « agence-exclut-departement » : une règle qui lit le niveau "
         "ou l'offre retenus s'applique après la décision ; elle ne peut ni escalader ni exclure (seulement avis_dt, "
         "alerte, motif) [regle-apres-decision]",
     ],
@@ -113,10 +113,10 @@ EXPECTED: dict[str, list[str]] = {
         f"{BAD}/regle-id-duplique.yaml:2:5 [id-duplique]",
     ],
     "regle-sans-action.yaml": [
-        f"{BAD}/regle-sans-action.yaml:5:12: erreur: règle 'rien' : « alors » ne fait rien [regle-sans-action]",
+        f"{BAD}/regle-sans-action.yaml:5:12: erreur: règle « rien » : « alors » ne fait rien [regle-sans-action]",
     ],
     "repli-exclu.yaml": [
-        f"{BAD}/repli-exclu.yaml:6:26: erreur: règle 'pas-de-sur-mesure-en-directe' : l'offre de repli « sur-mesure » "
+        f"{BAD}/repli-exclu.yaml:6:26: erreur: règle « pas-de-sur-mesure-en-directe » : l'offre de repli « sur-mesure » "
         "ne peut pas être exclue (toute demande doit avoir une réponse) [repli]",
     ],
     "section-inconnue.yaml": [
