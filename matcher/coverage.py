@@ -77,7 +77,7 @@ def typical_commune(workspace: Workspace, departement: str) -> Commune | None:
     """The commune of median population among the département's communes in an EPCI."""
     communes = [c for c in workspace.graph.index.all_communes().values()
                 if c.departement == departement and c.population is not None]
-    pool = sorted((c for c in communes if c.epci) or communes, key=lambda c: (c.population, c.code))
+    pool = sorted([c for c in communes if c.epci] or communes, key=lambda c: (c.population, c.code))
     return pool[(len(pool) - 1) // 2] if pool else None
 
 

@@ -26,6 +26,8 @@ def test_typical_commune_is_the_median_commune_with_an_epci(workspace):
     assert chosen.epci is not None
     smaller = sum((c.population, c.code) < (chosen.population, chosen.code) for c in communes)
     assert smaller == (len(communes) - 1) // 2  # the lower median; Ouessant (no EPCI) is not a candidate
+    # Where no commune belongs to an EPCI (Saint-Pierre-et-Miquelon), all of them are candidates.
+    assert typical_commune(workspace, "975").nom == "Miquelon-Langlade"
 
 
 def test_one_departement_agrees_with_route(workspace, router):
