@@ -220,6 +220,10 @@ def _read_parquet(path: Path) -> Backlog:
 
 def neutralize_formulas(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     """Prefix with ' the text cells a spreadsheet would run as a formula (OWASP CSV injection)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_dictionary(column.type):  # few distinct texts: mend them, not every row
+        return pa.DictionaryArray.from_arrays(column.indices, neutralize_formulas(column.dictionary))
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         return column
     risky = pc.and_(pc.match_substring_regex(column, _FORMULA.pattern),
@@ -237,8 +241,7 @@ def write_decisions(table: pa.Table, path: Path, separator: str = ";", encoding:
     if not folder.is_dir():
         raise BatchInputError("dossier de sortie introuvable", Location(str(path)))
     if fmt != "parquet":
-        table = pa.table({n: neutralize_formulas(c) if not pa.types.is_dictionary(c.type) else
-                          neutralize_formulas(c.cast(pa.string())) for n, c in zip(table.column_names, table.columns)})
+        table = pa.table({n: neutralize_formulas(c) for n, c in zip(table.column_names, table.columns)})
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     os.close(handle)
     try:

@@ -2,33 +2,34 @@
 
 Rows are checked column by column on their distinct values (a backlog of a million rows has a
 few thousand distinct porteurs and a few hundred distinct theme cells), so that every check is
-done once per value. Rows that would get the same decision — same territory, same fields
-that some condition reads — are routed once; the decision columns are then spread back over
-the rows as dictionary-encoded columns. A row that cannot be routed gets its `erreur`
-(line, column, reason) and an otherwise empty decision; the run goes on.
+done once per value. The rows are then decided level by level (`walk.Walk`), each distinct
+case once, and the decision columns are spread back over the rows as dictionary-encoded
+columns. A row that cannot be routed gets its `erreur` (line, column, reason) and an otherwise
+empty decision; the run goes on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Callable, Iterable
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .backlog import Backlog, normalize_header, read_backlog, write_decisions
-from .projets import from_projets_territoire, is_projets_territoire
-from .conditions import fmt_number
 from .decide import Router
-from .demande import DEMANDE_KEYS, LIST_SEPARATOR, check_field
+from .demande import check_field
 from .errors import AiguillageError, BatchInputError, Location
-from .model import LEVELS, Decision, Demande, Territoire
-from .render import NON_INSTRUISIBLE, examen_summary
+from .model import LEVELS, Demande, Territoire
+from .projets import from_projets_territoire, is_projets_territoire
+from .render import NON_INSTRUISIBLE
 from .territory import resolve
+from .walk import Decided, FactColumns, Rows, Walk
 from .workspace import Workspace
 
 # Header names offices use for each field (after normalize_header).
@@ -52,11 +53,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
 REQUIRED = (("porteur", "commune"), ("thematiques",), ("besoins",))
 DECISION_COLUMNS = (
     "niveau", "offre_id", "offre_nom", "structure", "departement_dt", "motif", "avis_dt_requis", "erreur",
-    "instruction",
-    "delegue_territorial", "territoire", "departement", "region", "epci", "examen", "alertes", "regles",
-    "version_catalogue", "version_regles", "date_decision",
+    "instruction", "delegue_territorial", "territoire", "departement", "region", "epci", "examen", "alertes",
+    "regles", "version_catalogue", "version_regles", "date_decision",
 )
-ROUTE_CHUNK = 2000
+EXACT_FIELDS = ("thematiques", "besoins", "programmes", "complexite", "saisine", "type_porteur", "avis_dt")
 
 
 @dataclass
@@ -121,16 +121,18 @@ def _distinct(table: pa.Table, column: str | None, n: int, check: Callable[[str]
 
 
 @dataclass
-class Cases:
-    """The distinct cases of a backlog: rows with the same case get the same decision."""
+class Backlogged:
+    """A backlog checked and ready to decide: its rows as the walk reads them, and its errors."""
 
-    decisions: dict[int, Decision]  # case -> its decision (error rows have none)
-    of_row: np.ndarray  # per row: its case
-    first_row: np.ndarray  # per case: a row that stands for it
-    checked: dict[str, "_Column"]
-    places: "_Territories"
-    population: np.ndarray
-    errors: np.ndarray
+    table: pa.Table
+    checked: dict[str, _Column]
+    errors: np.ndarray  # per row: the problem, or None
+    rows: Rows
+    walk: Walk
+
+    @property
+    def routable(self) -> np.ndarray:
+        return np.flatnonzero(self.errors == None)  # noqa: E711 - numpy elementwise comparison
 
 
 @dataclass
@@ -139,7 +141,8 @@ class BatchResult:
     levels: np.ndarray  # per row: the level's index in LEVELS, or -1 for an error row
     errors: int
     summary: dict[str, Any]
-    cases: Cases
+    backlog: Backlogged
+    decided: Decided
 
 
 def _field_checker(workspace: Workspace, field_name: str) -> Callable[[str], Any]:
@@ -179,91 +182,8 @@ def _attribute_checker(kind: str) -> Callable[[str], Any]:
     return check
 
 
-def _combine(keys: np.ndarray, column: np.ndarray, size: int) -> np.ndarray:
-    """Fold one more column of small integers into a row key, re-compressing before overflow."""
-    if keys.size and int(keys.max()) * size + size >= 2**62:
-        _, keys = np.unique(keys, return_inverse=True)
-    return keys * size + column
 
-
-# Fields whose value a reason may show but which the case key only knows up to the thresholds
-# conditions compare it with: their reasons hold a placeholder, filled row by row.
-PLACEHOLDER = "\x1f{}\x1f"
-VALUE_FIELDS = ("population", "montant", "commune", "epci", "departement", "region", "zone")
-EXACT_FIELDS = ("thematiques", "besoins", "programmes", "complexite", "saisine", "type_porteur", "avis_dt")
-
-
-@dataclass
-class _Territories:
-    """Per distinct territory of the backlog: its chain, and what of it a decision depends on."""
-
-    refs: list[str]
-    territoires: list[Territoire]
-    classes: np.ndarray  # per territory: the id of its decision class
-    row_codes: np.ndarray  # per row: index into refs (-1: unresolved)
-
-
-def _territories(workspace: Workspace, router: Router, refs: np.ndarray) -> _Territories:
-    import pandas as pd
-
-    codes, uniques = pd.factorize(refs)
-    canon = router.canonicalizer
-    territoires, classes = [], {}
-    class_of = np.zeros(len(uniques), dtype=np.int64)
-    for i, ref in enumerate(uniques):
-        if not ref:
-            territoires.append(None)
-            continue
-        t = workspace.graph.territoire(ref)
-        territoires.append(t)
-        # Two territories in the same class get the same decision for the same demande: same
-        # candidate offers, same levels, same values for every territorial test of a condition.
-        key = (
-            t.kind,
-            bool(t.epci),
-            "departemental" in t.holders,
-            t.containers & router.perimeter_refs,
-            canon.canonical({"commune": t.commune, "epci": t.epci, "departement": t.departement,
-                             "region": t.region, "zone": t.zone}),
-        )
-        class_of[i] = classes.setdefault(key, len(classes))
-    return _Territories(list(uniques), territoires, class_of, np.where(refs == "", -1, codes))
-
-
-def _bucket_codes(router: Router, field_name: str, values: list[Any]) -> np.ndarray:
-    """Per distinct value, the code of its interval between the thresholds conditions use."""
-    canon = router.canonicalizer
-    buckets: dict[Any, int] = {}
-    out = np.zeros(len(values), dtype=np.int64)
-    for i, value in enumerate(values):
-        key = None if value is None else canon.canonical({field_name: value})
-        out[i] = buckets.setdefault(key, len(buckets))
-    return out
-
-
-def _case_keys(
-    router: Router, checked: dict[str, _Column], places: _Territories, population: np.ndarray, ok: np.ndarray
-) -> np.ndarray:
-    """Per row, a key shared by exactly the rows that must get the same decision (-1: error row)."""
-    import pandas as pd
-
-    keys = np.where(places.row_codes >= 0, places.classes[np.maximum(places.row_codes, 0)], 0).astype(np.int64)
-    keys = _combine(keys, np.zeros(len(keys), dtype=np.int64), 1)
-    pop_codes, pop_values = pd.factorize(population, use_na_sentinel=False)
-    pop_buckets = _bucket_codes(router, "population", [None if v != v else v for v in pop_values])
-    keys = _combine(keys, pop_buckets[pop_codes], int(pop_buckets.max()) + 1 if len(pop_buckets) else 1)
-    for name, col in checked.items():
-        if name in EXACT_FIELDS or (name.startswith("attribut:") and not _numeric(col)):
-            keys = _combine(keys, col.indices, max(len(col.values), 1))
-        elif name == "montant" or name.startswith("attribut:"):
-            field_name = name.split(":", 1)[-1]
-            buckets = _bucket_codes(router, field_name, col.values)
-            keys = _combine(keys, buckets[col.indices], int(buckets.max()) + 1 if len(buckets) else 1)
-    return np.where(ok, keys, -1)
-
-
-def _numeric(col: _Column) -> bool:
-    return any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in col.values)
+# --------------------------------------------------------------------------- the run
 
 
 def run_batch(
@@ -277,18 +197,17 @@ def run_batch(
     separator: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Read a backlog, route it, compare and assign if asked, write the decisions; the summary."""
+    """Read a backlog, route it, assign and compare if asked, write the decisions; the summary."""
     backlog = read_backlog(source, encoding, separator)
     if is_projets_territoire(backlog):
         backlog = from_projets_territoire(backlog, workspace)
     router = workspace.router()
-    workspace.graph.add_all_communes()
     tick = (lambda done: progress(done, backlog.table.num_rows)) if progress else None
     result = route_backlog(workspace, router, backlog, day, tick)
     if capacity:
         from .capacity import assign_capacities
 
-        result = assign_capacities(workspace, router, backlog, result, day)
+        result = assign_capacities(workspace, result, day)
     if previous is not None:
         from .compare import compare_with_previous
 
@@ -296,6 +215,29 @@ def run_batch(
     write_decisions(result.table, output, separator=backlog.separator or ";")
     return {**result.summary, "fichier": str(output), "entree": str(source), "format_entree": backlog.format,
             "encodage_entree": backlog.encoding, "version": dict(router.version)}
+
+
+def prepare_backlog(workspace: Workspace, router: Router, backlog: Backlog, day: dt.date) -> Backlogged:
+    """Check every cell, resolve every porteur, and set the rows up for the walk."""
+    table = backlog.table
+    n = table.num_rows
+    columns = map_columns(backlog, workspace.catalogue.attribute_types)
+    if n > 1000:  # many territories to look up: read the whole division once
+        workspace.graph.index.all_communes()
+    checked: dict[str, _Column] = {}
+    for name in ("porteur", "commune", *EXACT_FIELDS, "population", "montant", "date_depot", "date_avis_dt"):
+        column = _distinct(table, columns.fields.get(name), n, _field_checker(workspace, name))
+        if column is not None:
+            checked[name] = column
+    for name, kind in workspace.catalogue.attribute_types.items():
+        column = _distinct(table, columns.attributes.get(name), n, _attribute_checker(kind))
+        if column is not None:
+            checked[f"attribut:{name}"] = column
+    errors = _row_errors(backlog, checked, n)
+    refs = np.where(errors == None, _porteur_refs(checked, n), "")  # noqa: E711
+    territory, territoires = _territories(workspace, refs)
+    rows = _rows(workspace, checked, territory, territoires, n)
+    return Backlogged(table, checked, errors, rows, Walk(router, rows, day))
 
 
 def route_backlog(
@@ -306,78 +248,89 @@ def route_backlog(
     progress: Callable[[int], None] | None = None,
 ) -> BatchResult:
     """Route every row; the result has exactly one row per input row, in the same order."""
-    table = backlog.table
-    n = table.num_rows
-    columns = map_columns(backlog, workspace.catalogue.attribute_types)
-    checked: dict[str, _Column] = {}
-    for name in ("porteur", "commune", *EXACT_FIELDS, "population", "montant", "date_depot", "date_avis_dt"):
-        column = _distinct(table, columns.fields.get(name), n, _field_checker(workspace, name))
-        if column is not None:
-            checked[name] = column
-    for name, kind in workspace.catalogue.attribute_types.items():
-        column = _distinct(table, columns.attributes.get(name), n, _attribute_checker(kind))
-        if column is not None:
-            checked[f"attribut:{name}"] = column
-
-    errors = _row_errors(backlog, checked, n)
-    ok = errors == None  # noqa: E711 - numpy elementwise comparison
-    places = _territories(workspace, router, np.where(ok, _porteur_refs(checked, n), ""))
-    population = _populations(checked, places, n)
-    keys = _case_keys(router, {k: v for k, v in checked.items() if k not in ("porteur", "commune", "population")},
-                      places, population, ok)
-    unique_keys, first_row, inverse = np.unique(keys, return_index=True, return_inverse=True)
-
-    # Route one row of each case, in chunks (the progress bar moves by the rows they stand for).
-    cases = Cases({}, inverse, first_row, checked, places, population, errors)
-    weights = np.bincount(inverse, minlength=len(unique_keys))
-    routable = [i for i, k in enumerate(unique_keys) if k != -1]
-    for start in range(0, len(routable), ROUTE_CHUNK):
-        chunk = routable[start : start + ROUTE_CHUNK]
-        decided = route_representatives(router, cases, [int(first_row[i]) for i in chunk], day)
-        cases.decisions.update(zip(chunk, decided))
-        if progress:
-            progress(int(weights[chunk].sum()))
-    if progress and len(routable) < len(unique_keys):
-        progress(int(weights[0]))
-    return decisions_table(table, cases, day)
+    prepared = prepare_backlog(workspace, router, backlog, day)
+    decided = prepared.walk.decide(prepared.routable, progress=progress)
+    if progress:
+        progress(len(prepared.errors) - len(prepared.routable))
+    return decisions_table(prepared, decided, router, day)
 
 
-def route_representatives(
-    router: Router, cases: Cases, rows: Sequence[int], day: dt.date,
-    excluded: Sequence[dict[str, str]] | None = None,
-) -> list[Decision]:
-    """Route the demandes of these rows; reasons hold placeholders for the values filled per row."""
-    shown = {f: PLACEHOLDER.format(f) for f in VALUE_FIELDS}
-    items = [_demande_of_row(cases.checked, cases.places, row) for row in rows]
-    return router.route_many(items, day, shown, excluded)
+def _territories(workspace: Workspace, refs: np.ndarray) -> tuple[np.ndarray, list[Territoire | None]]:
+    """Per row the index of its territory (-1: none), and the distinct territories' chains."""
+    codes, uniques = pd.factorize(refs)
+    territoires = [workspace.graph.territoire(ref) if ref else None for ref in uniques]
+    empty = [i for i, ref in enumerate(uniques) if not ref]
+    territory = codes.astype(np.int64)
+    if empty:
+        territory[territory == empty[0]] = -1
+    return territory, territoires
 
 
-def decisions_table(table: pa.Table, cases: Cases, day: dt.date) -> BatchResult:
-    """The input columns and the decision columns of every row, and the run's summary."""
-    out = _decision_columns(cases.decisions, len(cases.first_row), cases.of_row, cases.errors, cases.places,
-                            cases.population, cases.checked, day)
-    input_columns = {name: table.column(name).combine_chunks() for name in table.column_names
-                     if name not in DECISION_COLUMNS}
-    result = pa.table({**input_columns, **out})
-    levels = np.full(len(cases.first_row), -1, dtype=np.int8)
-    for i, d in cases.decisions.items():
-        levels[i] = LEVELS.index(d.niveau)
-    row_levels = levels[cases.of_row]
-    failed = int((cases.errors != None).sum())  # noqa: E711
-    return BatchResult(result, row_levels, failed, _summary(result, row_levels, failed), cases)
+def _rows(workspace: Workspace, checked: dict[str, _Column], territory: np.ndarray,
+          territoires: list[Territoire | None], n: int) -> Rows:
+    """The facts of every row as codes, the way `decide.demande_facts` builds them for one demande."""
+    voc = workspace.catalogue.vocabularies
+    codes: dict[str, np.ndarray] = {}
+    values: dict[str, list[Any]] = {}
 
+    def cell_field(name: str, convert: Callable[[Any], Any], default: Any) -> None:
+        col = checked.get(name)
+        if col is None:
+            codes[name], values[name] = np.zeros(n, dtype=np.int64), [convert(default)]
+        else:
+            codes[name] = col.indices
+            values[name] = [convert(v if v is not None else default) for v in col.values]
 
-def _populations(checked: dict[str, _Column], places: _Territories, n: int) -> np.ndarray:
-    """Per row, the population conditions read: the one given, else the territory's official one."""
+    for name in ("thematiques", "besoins", "programmes"):
+        cell_field(name, voc[name].with_ancestors, ())
+    cell_field("complexite", lambda v: v, "simple")
+    cell_field("saisine", lambda v: v, "dt")
+    cell_field("avis_dt", lambda v: v, None)
+    cell_field("montant", lambda v: v, None)
+    for name in [k for k in checked if k.startswith("attribut:")]:
+        cell_field(name, lambda v: ("true" if v else "false") if isinstance(v, bool) else v, None)
+        codes[name.split(":", 1)[1]], values[name.split(":", 1)[1]] = codes.pop(name), values.pop(name)
+    safe = np.maximum(territory, 0)
+    for name in ("commune", "epci", "departement", "region", "zone"):
+        codes[name] = safe
+        values[name] = [getattr(t, name) if t is not None else None for t in territoires] or [None]
+    # The porteur's nature: as given, else its territory's kind; the population: as given, else official.
+    kind = np.array([t.kind if t is not None else "" for t in territoires] or [""], dtype=object)[safe]
+    given_type = _per_row(checked.get("type_porteur"), n)
+    codes["porteur"], uniques = pd.factorize(np.where(given_type != None, given_type, kind))  # noqa: E711
+    values["porteur"] = list(uniques)
     official = np.array([t.population if t is not None and t.population is not None else np.nan
-                         for t in places.territoires] or [np.nan], dtype=float)
-    population = np.where(places.row_codes >= 0, official[np.maximum(places.row_codes, 0)], np.nan)
-    given = checked.get("population")
-    if given is not None:
-        values = np.array([np.nan if v is None else float(v) for v in given.values] or [np.nan], dtype=float)
-        row_values = values[given.indices]
-        population = np.where(np.isnan(row_values), population, row_values)
-    return population
+                         for t in territoires] or [np.nan], dtype=float)[safe]
+    given = _per_row(checked.get("population"), n)
+    population = np.where(given != None, given, official).astype(float)  # noqa: E711
+    codes["population"], uniques = pd.factorize(population, use_na_sentinel=False)
+    values["population"] = [None if v != v else (int(v) if float(v).is_integer() else float(v)) for v in uniques]
+    avis = _per_row(checked.get("avis_dt"), n)
+
+    def demande_of(row: int) -> Demande:
+        def value(name: str, default: Any = None) -> Any:
+            col = checked.get(name)
+            if col is None:
+                return default
+            v = col.values[col.indices[row]]
+            return default if v is None else v
+
+        attributs = {k.split(":", 1)[1]: value(k) for k in checked if k.startswith("attribut:") and value(k) is not None}
+        return Demande(
+            id=str(row), porteur=territoires[territory[row]].ref, thematiques=value("thematiques", ()),
+            besoins=value("besoins", ()), programmes=value("programmes", ()), complexite=value("complexite", "simple"),
+            saisine=value("saisine", "dt"), type_porteur=value("type_porteur"), population=value("population"),
+            montant=value("montant"), avis_dt=value("avis_dt"), attributs=attributs,
+        )
+
+    return Rows(territory, territoires, FactColumns(codes, values), demande_of,
+                np.where(avis != None, avis, "").astype(object))  # noqa: E711
+
+
+def _per_row(col: _Column | None, n: int) -> np.ndarray:
+    if col is None:
+        return np.full(n, None, dtype=object)
+    return np.array(col.values + [None], dtype=object)[col.indices]
 
 
 def _porteur_refs(checked: dict[str, _Column], n: int) -> np.ndarray:
@@ -415,139 +368,74 @@ def _row_errors(backlog: Backlog, checked: dict[str, _Column], n: int) -> np.nda
     return errors
 
 
-def _demande_of_row(checked: dict[str, _Column], places: _Territories, row: int) -> tuple[Demande, Territoire]:
-    def value(name: str, default: Any = None) -> Any:
-        col = checked.get(name)
-        if col is None:
-            return default
-        v = col.values[col.indices[row]]
-        return default if v is None else v
-
-    territoire = places.territoires[places.row_codes[row]]
-    attributs = {name.split(":", 1)[1]: value(name) for name in checked
-                 if name.startswith("attribut:") and value(name) is not None}
-    demande = Demande(
-        id=str(row),
-        porteur=territoire.ref,
-        thematiques=value("thematiques", ()),
-        besoins=value("besoins", ()),
-        programmes=value("programmes", ()),
-        complexite=value("complexite", "simple"),
-        saisine=value("saisine", "dt"),
-        type_porteur=value("type_porteur"),
-        population=value("population"),
-        montant=value("montant"),
-        avis_dt=value("avis_dt"),
-        attributs=attributs,
-    )
-    return demande, territoire
+# --------------------------------------------------------------------------- the decisions file
 
 
-def _dictionary_column(values: Sequence[str], indices: np.ndarray) -> pa.DictionaryArray:
+def _dictionary_column(values: list[str], indices: np.ndarray) -> pa.DictionaryArray:
     """A column of few distinct texts: each row holds the index of its text (compact for a million rows)."""
-    import pandas as pd
-
     remap, distinct = pd.factorize(np.asarray(values, dtype=object))
     return pa.DictionaryArray.from_arrays(pa.array(remap[indices], pa.int32()), pa.array(distinct, pa.string()))
 
 
-def _fill(template: str, values: dict[str, str]) -> str:
-    for field_name, text in values.items():
-        template = template.replace(PLACEHOLDER.format(field_name), text)
-    return template
+def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day: dt.date) -> BatchResult:
+    """The input columns and the decision columns of every row, and the run's summary."""
+    table, rows = prepared.table, prepared.rows
+    n = table.num_rows
+    at = np.full(n, -1, dtype=np.int64)  # per row: its position among the decided rows
+    at[decided.rows] = np.arange(len(decided.rows))
+    decided_here = at >= 0
 
+    def spread(texts: list[str], ids: np.ndarray) -> pa.DictionaryArray:
+        """Per-decided-row text ids over all rows; '' for the rows in error."""
+        return _dictionary_column(list(texts) + [""], np.where(decided_here, ids[np.maximum(at, 0)], len(texts)))
 
-def _decision_columns(
-    decisions: dict[int, Decision],
-    cases: int,
-    inverse: np.ndarray,
-    errors: np.ndarray,
-    places: _Territories,
-    population: np.ndarray,
-    checked: dict[str, _Column],
-    day: dt.date,
-) -> dict[str, pa.Array]:
-    """The decision columns: per case, then spread over rows; territory columns per territory."""
-    per_case: dict[str, list[str]] = {name: [""] * cases for name in
-                                      ("niveau", "offre_id", "offre_nom", "structure", "motif", "avis_dt_requis",
-                                       "instruction",
-                                       "examen", "alertes", "regles", "version_catalogue", "version_regles",
-                                       "date_decision")}
-    for i, d in decisions.items():
-        for name, text in (
-            ("niveau", d.niveau), ("offre_id", d.offre.id), ("offre_nom", d.offre.nom),
-            ("structure", d.offre.structure), ("motif", d.motif),
-            ("avis_dt_requis", "oui" if d.avis_dt_requis else "non"),
-            ("instruction", "" if d.instruisible else NON_INSTRUISIBLE), ("examen", examen_summary(d)),
-            ("alertes", " | ".join(f"{a.texte} ({a.regle})" for a in d.alertes)), ("regles", "|".join(d.regles)),
-            ("version_catalogue", d.version["catalogue"]), ("version_regles", d.version["regles"]),
-            ("date_decision", day.isoformat()),
-        ):
-            per_case[name][i] = text
-    out: dict[str, pa.Array] = {}
-    for name, values in per_case.items():
-        out[name] = _dictionary_column(values, inverse)
-    out["examen"] = _filled_examen(per_case["examen"], inverse, places, population, checked)
-    # Territory columns: per distinct territory.
-    t_codes = places.row_codes
+    offer_ids, offer_keys = pd.factorize(np.array([o.id for o in decided.offre], dtype=object))
+    by_id = {o.id: o for o in decided.offre}
+    offers = [by_id[key] for key in offer_keys]
+    levels = np.full(n, -1, dtype=np.int8)
+    levels[decided.rows] = decided.level
+    out: dict[str, pa.Array] = {
+        "niveau": spread([LEVELS[int(i)] for i in range(len(LEVELS))], decided.level.astype(np.int64)),
+        "offre_id": spread([o.id for o in offers], offer_ids),
+        "offre_nom": spread([o.nom for o in offers], offer_ids),
+        "structure": spread([o.structure for o in offers], offer_ids),
+        "motif": spread(decided.motifs, decided.motif),
+        "avis_dt_requis": spread(["non", "oui"], decided.avis_dt_requis.astype(np.int64)),
+        "instruction": spread([NON_INSTRUISIBLE, ""], decided.instruisible.astype(np.int64)),
+        "examen": spread(decided.examens, decided.examen),
+        "alertes": spread(decided.alertes_texts, decided.alertes),
+        "regles": spread(decided.regles_texts, decided.regles),
+    }
+    t = rows.territory
     for name, get in (
-        ("departement_dt", lambda t: t.dt_departement), ("delegue_territorial", lambda t: t.dt_libelle),
-        ("territoire", lambda t: t.ref), ("departement", lambda t: t.departement), ("region", lambda t: t.region),
-        ("epci", lambda t: t.epci or ""),
+        ("departement_dt", lambda x: x.dt_departement), ("delegue_territorial", lambda x: x.dt_libelle),
+        ("territoire", lambda x: x.ref), ("departement", lambda x: x.departement), ("region", lambda x: x.region),
+        ("epci", lambda x: x.epci or ""),
     ):
-        values = [get(t) if t is not None else "" for t in places.territoires] + [""]
-        out[name] = _dictionary_column(values, np.where(t_codes >= 0, t_codes, len(values) - 1))
+        values = [get(x) if x is not None else "" for x in rows.territoires] + [""]
+        out[name] = _dictionary_column(values, np.where(t >= 0, t, len(values) - 1))
+    constant = {"version_catalogue": router.version["catalogue"], "version_regles": router.version["regles"],
+                "date_decision": day.isoformat()}
+    for name, text in constant.items():
+        out[name] = _dictionary_column([text, ""], np.where(decided_here, 0, 1))
+    errors = prepared.errors
     out["erreur"] = pa.array(np.where(errors == None, "", errors).tolist(), pa.string())  # noqa: E711
-    return {name: out[name] for name in DECISION_COLUMNS}
-
-
-def _filled_examen(
-    templates: list[str], inverse: np.ndarray, places: _Territories, population: np.ndarray,
-    checked: dict[str, _Column],
-) -> pa.Array:
-    """Explanations with each row's own values where a template has placeholders."""
-    import pandas as pd
-
-    needs = [i for i, t in enumerate(templates) if "\x1f" in t]
-    if not needs:
-        return _dictionary_column(templates, inverse)
-    rows = np.nonzero(np.isin(inverse, needs))[0]
-    t_index = places.row_codes[rows]
-    shown: dict[str, np.ndarray] = {}
-    for field_name in ("commune", "epci", "departement", "region", "zone"):
-        per_t = np.array([(getattr(t, field_name) or "") if t is not None else "" for t in places.territoires],
-                         dtype=object)
-        shown[field_name] = per_t[t_index]
-    shown["population"] = np.array([fmt_number(p) if p == p else "" for p in population[rows]], dtype=object)
-    montant = checked.get("montant")
-    if montant is not None:
-        per_value = np.array([fmt_number(v) if v is not None else "" for v in montant.values] or [""], dtype=object)
-        shown["montant"] = per_value[montant.indices[rows]]
-    frame = pd.DataFrame({"case": inverse[rows], **shown})
-    combo_codes = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
-    combos = frame.drop_duplicates()
-    texts = list(templates)
-    names = list(shown)
-    for combo in combos.itertuples(index=False):
-        texts.append(_fill(templates[combo[0]], dict(zip(names, combo[1:]))))
-    row_text = inverse.copy()
-    row_text[rows] = len(templates) + combo_codes
-    return _dictionary_column(texts, row_text)
+    input_columns = {name: table.column(name).combine_chunks() for name in table.column_names
+                     if name not in DECISION_COLUMNS}
+    result = pa.table({**input_columns, **{name: out[name] for name in DECISION_COLUMNS}})
+    failed = int((errors != None).sum())  # noqa: E711
+    return BatchResult(result, levels, failed, _summary(result, levels, failed), prepared, decided)
 
 
 def _summary(table: pa.Table, levels: np.ndarray, errors: int) -> dict[str, Any]:
-    by_level = Counter(LEVELS[i] for i in levels if i >= 0)
-    departements = table.column("departement").to_pandas() if "departement" in table.column_names else None
+    by_level = Counter(LEVELS[i] for i in levels[levels >= 0])
+    frame = pd.DataFrame({"departement": table.column("departement").to_pandas().astype(str), "niveau": levels})
+    frame = frame[frame.niveau >= 0]
     by_departement: dict[str, dict[str, int]] = {}
-    if departements is not None:
-        import pandas as pd
-
-        frame = pd.DataFrame({"departement": departements.astype(str), "niveau": levels})
-        frame = frame[frame.niveau >= 0]
-        for (dep, level), count in frame.groupby(["departement", "niveau"]).size().items():
-            by_departement.setdefault(dep, {})[LEVELS[level]] = int(count)
+    for (dep, level), count in frame.groupby(["departement", "niveau"]).size().items():
+        by_departement.setdefault(dep, {})[LEVELS[level]] = int(count)
     error_column = table.column("erreur")
-    samples = [e for e in pc.filter(error_column, pc.not_equal(error_column, "")).slice(0, 10).to_pylist()] if errors else []
+    samples = pc.filter(error_column, pc.not_equal(error_column, "")).slice(0, 10).to_pylist() if errors else []
     return {
         "lignes": int(table.num_rows),
         "erreurs": errors,
@@ -557,4 +445,4 @@ def _summary(table: pa.Table, levels: np.ndarray, errors: int) -> dict[str, Any]
     }
 
 
-__all__ = ["route_backlog", "map_columns", "BatchResult", "DEMANDE_KEYS", "LIST_SEPARATOR"]
+__all__ = ["run_batch", "route_backlog", "prepare_backlog", "decisions_table", "map_columns", "BatchResult"]

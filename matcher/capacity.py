@@ -4,149 +4,123 @@ Each offer with a `capacite` takes at most that many demandes per calendar year 
 `date_depot` (the decision's year when a demande has none). Among the assignments that respect
 every capacity, the one chosen minimises the total distance of the demandes from their
 territory (the level of the offer, the tie-breaks within a level next): a minimum-cost flow
-(networkx), from the cases of demandes through the offers that serve them to a sink, the
-agence's repli taking whatever remains. Within a case, the earliest demandes (`date_depot`)
-get the closest offers. A demande sent beyond its first choice is routed again with the full
-offers set aside, so that its explanation says which offer was full.
+(networkx), from groups of demandes with the same preferences through the offers that serve
+them to a sink, the agence's repli taking whatever remains. Within a group, the earliest
+demandes (`date_depot`) get the closest offers. A demande sent beyond its first choice is
+decided again with the full offers set aside, so that its explanation says which offer was full.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import replace
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
-from .backlog import Backlog
-from .batch import BatchResult, Cases, decisions_table, route_representatives
-from .decide import Router
+from .batch import BatchResult, decisions_table
 from .model import LEVEL_INDEX, Offre
 from .workspace import Workspace
 
 
-def _years(cases: Cases, day: dt.date) -> np.ndarray:
-    column = cases.checked.get("date_depot")
+def _dates(result: BatchResult, day: dt.date) -> tuple[np.ndarray, np.ndarray]:
+    """Per row the year its capacity counts in, and its filing day (0: unknown)."""
+    column = result.backlog.checked.get("date_depot")
+    n = result.table.num_rows
     if column is None:
-        return np.full(len(cases.of_row), day.year)
-    per_value = np.array([v.year if v is not None else day.year for v in column.values] or [day.year])
-    return per_value[column.indices]
+        return np.full(n, day.year), np.zeros(n, dtype=np.int64)
+    years = np.array([v.year if v is not None else day.year for v in column.values] or [day.year])
+    days = np.array([v.toordinal() if v is not None else 0 for v in column.values] or [0])
+    return years[column.indices], days[column.indices]
 
 
 def _cost(offre: Offre, rank_in_level: int) -> int:
     return LEVEL_INDEX[offre.niveau] * 1000 + rank_in_level
 
 
-def assign_capacities(workspace: Workspace, router: Router, backlog: Backlog, result: BatchResult,
-                      day: dt.date) -> BatchResult:
-    cases = result.cases
-    case_ids = sorted(cases.decisions)
-    items = [(cases.decisions[c].demande, cases.decisions[c].territoire) for c in case_ids]
-    preferences = dict(zip(case_ids, router.ranked(items, day)))
-    years = _years(cases, day)
-    order = np.lexsort((np.arange(len(years)), _dates(cases), years))  # by year, then date, then line
-    rows_of: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for row in order:
-        case = int(cases.of_row[row])
-        if case in preferences:
-            rows_of[(int(years[row]), case)].append(int(row))
+def assign_capacities(workspace: Workspace, result: BatchResult, day: dt.date) -> BatchResult:
+    prepared = result.backlog
+    rows = prepared.routable
+    ranked = prepared.walk.decide(rows, ranked=True)
+    keys = [tuple(o.id for o in s) for s in ranked.serving]
+    groups_of_row, unique_keys = pd.factorize(pd.Series(keys, dtype=object))
+    by_id = {o.id: o for o in workspace.catalogue.offres}
+    groups = [tuple(by_id[i] for i in key) for key in unique_keys]
+    years, days = _dates(result, day)
+    order = np.lexsort((rows, days[rows], years[rows]))  # by year, then filing day, then line
+    members: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for position in order:
+        members[(int(years[rows[position]]), int(groups_of_row[position]))].append(int(rows[position]))
 
-    assigned: dict[int, tuple[Offre, dict[str, str]]] = {}  # row -> offer, offers set aside and why
+    assigned: dict[int, tuple[Offre, int]] = {}  # row -> its offer, its year
     load: dict[tuple[int, str], int] = defaultdict(int)
-    for year in sorted({y for y, _ in rows_of}):
-        groups = {case: rows for (y, case), rows in rows_of.items() if y == year}
-        flow = _solve(groups, preferences)
-        for case, rows in groups.items():
+    for year in sorted({y for y, _ in members}):
+        share = {g: r for (y, g), r in members.items() if y == year}
+        flow = _solve(share, groups)
+        for group, group_rows in share.items():
             taken = 0
-            prefs = preferences[case]
-            for position, offre in enumerate(prefs):
-                count = flow[case].get(offre.id, 0)
-                full = {o.id: _full_reason(o, year) for o in prefs[:position]}
-                for row in rows[taken : taken + count]:
-                    assigned[row] = (offre, full)
+            for offre in groups[group]:
+                count = flow[group].get(offre.id, 0)
+                for row in group_rows[taken : taken + count]:
+                    assigned[row] = (offre, year)
                     load[(year, offre.id)] += 1
                 taken += count
 
-    return _apply(workspace, router, result, assigned, load, day)
+    first_choice = {int(r): ranked.serving[i][0] for i, r in enumerate(rows)}
+    excluded: dict[int, dict[str, str]] = {}
+    for row, (offre, year) in assigned.items():
+        prefs = groups[groups_of_row[np.searchsorted(rows, row)]]
+        if offre.id != first_choice[row].id:
+            full = prefs[: prefs.index(offre)]
+            excluded[row] = {o.id: f"capacité annuelle atteinte ({o.capacite} demandes en {year})" for o in full}
+    return _with_moves(workspace, result, excluded, first_choice, load, day)
 
 
-def _dates(cases: Cases) -> np.ndarray:
-    column = cases.checked.get("date_depot")
-    if column is None:
-        return np.zeros(len(cases.of_row), dtype=np.int64)
-    per_value = np.array([v.toordinal() if v is not None else 0 for v in column.values] or [0])
-    return per_value[column.indices]
-
-
-def _full_reason(offre: Offre, year: int) -> str:
-    return f"capacité annuelle atteinte ({offre.capacite} demandes en {year})"
-
-
-def _solve(groups: dict[int, list[int]], preferences: dict[int, list[Offre]]) -> dict[int, dict[str, int]]:
-    """Minimum-cost flow: how many demandes of each case go to each offer."""
+def _solve(share: dict[int, list[int]], groups: list[tuple[Offre, ...]]) -> dict[int, dict[str, int]]:
+    """Minimum-cost flow: how many demandes of each group go to each offer."""
     graph = nx.DiGraph()
-    total = sum(len(rows) for rows in groups.values())
+    total = sum(len(rows) for rows in share.values())
     graph.add_node("source", demand=-total)
     graph.add_node("puits", demand=total)
     offers: dict[str, Offre] = {}
-    for case, rows in groups.items():
-        graph.add_edge("source", ("cas", case), capacity=len(rows), weight=0)
+    for group, rows in share.items():
+        graph.add_edge("source", ("groupe", group), capacity=len(rows), weight=0)
         previous_level, rank = None, 0
-        for offre in preferences[case]:
+        for offre in groups[group]:
             rank = rank + 1 if offre.niveau == previous_level else 0
             previous_level = offre.niveau
-            graph.add_edge(("cas", case), ("offre", offre.id), capacity=len(rows), weight=_cost(offre, rank))
+            graph.add_edge(("groupe", group), ("offre", offre.id), capacity=len(rows), weight=_cost(offre, rank))
             offers[offre.id] = offre
     for offre_id, offre in offers.items():
         capacity = total if offre.repli or offre.capacite is None else offre.capacite
         graph.add_edge(("offre", offre_id), "puits", capacity=capacity, weight=0)
     flow = nx.min_cost_flow(graph)
-    return {case: {node[1]: amount for node, amount in flow[("cas", case)].items() if amount}
-            for case in groups}
+    return {group: {node[1]: amount for node, amount in flow[("groupe", group)].items() if amount}
+            for group in share}
 
 
-def _apply(workspace: Workspace, router: Router, result: BatchResult, assigned: dict[int, tuple[Offre, dict]],
-           load: dict[tuple[int, str], int], day: dt.date) -> BatchResult:
-    """Route again, with the full offers set aside, the demandes that did not get their first choice."""
-    cases = result.cases
-    moved: dict[tuple[int, str], list[int]] = defaultdict(list)
-    for row, (offre, full) in assigned.items():
-        case = int(cases.of_row[row])
-        if offre.id != cases.decisions[case].offre.id:
-            moved[(case, offre.id)].append(row)
-    of_row = cases.of_row.copy()
-    decisions = dict(cases.decisions)
-    first_row = list(cases.first_row)
-    notes = np.full(len(of_row), "", dtype=object)
-    keys = list(moved)
-    if keys:
-        representatives = [moved[k][0] for k in keys]
-        excluded = [assigned[r][1] for r in representatives]
-        rerouted = route_representatives(router, cases, representatives, day, excluded)
-        for key, decision, rows in zip(keys, rerouted, (moved[k] for k in keys)):
-            assert decision.offre.id == key[1], (decision.offre.id, key)
-            new_case = len(first_row)
-            first_row.append(rows[0])
-            decisions[new_case] = decision
-            of_row[rows] = new_case
-            first = cases.decisions[key[0]].offre
-            notes[rows] = f"{first.id} complète ({first.capacite}/an) : orientée vers {key[1]}"
-    new_cases = Cases(decisions, of_row, np.array(first_row), cases.checked, cases.places, cases.population,
-                      cases.errors)
-    out = decisions_table(_without_decisions(result.table), new_cases, day)
+def _with_moves(workspace: Workspace, result: BatchResult, excluded: dict[int, dict[str, str]],
+                first_choice: dict[int, Offre], load: dict[tuple[int, str], int], day: dt.date) -> BatchResult:
+    """Decide again, with the full offers set aside, the demandes that did not get their first choice."""
+    prepared, decided = result.backlog, result.decided
+    notes = np.full(result.table.num_rows, "", dtype=object)
+    if excluded:
+        moved = np.array(sorted(excluded), dtype=np.int64)
+        again = prepared.walk.decide(moved, excluded=excluded)
+        decided = decided.updated(again)
+        for row, offre in zip(again.rows, again.offre):
+            first = first_choice[int(row)]
+            notes[row] = f"{first.id} complète ({first.capacite}/an) : orientée vers {offre.id}"
+    out = decisions_table(prepared, decided, prepared.walk.router, day)
     table = out.table.append_column("capacite", pa.array(notes.tolist(), pa.string()))
-    usage = defaultdict(dict)
-    for (year, offre_id), count in load.items():
+    usage: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
+    for (year, offre_id), count in sorted(load.items()):
         offre = workspace.catalogue.offre(offre_id)
         if offre is not None and offre.capacite is not None:
             usage[offre_id][str(year)] = {"demandes": count, "capacite": offre.capacite}
     summary = dict(out.summary)
-    summary["capacite"] = {"escaladees": int((notes != "").sum()), "offres": dict(sorted(usage.items()))}
-    return BatchResult(table, out.levels, out.errors, summary, new_cases)
-
-
-def _without_decisions(table: pa.Table) -> pa.Table:
-    from .batch import DECISION_COLUMNS
-
-    return table.select([n for n in table.column_names if n not in DECISION_COLUMNS])
+    summary["capacite"] = {"escaladees": int((notes != "").sum()), "offres": dict(usage)}
+    return replace(out, table=table, summary=summary)

@@ -10,6 +10,7 @@ capacity reached.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -92,7 +93,7 @@ def compare_with_previous(workspace: Workspace, result: BatchResult, previous: B
     summary = dict(result.summary)
     summary["changements"] = {k: int((change == k).sum()) for k in ("inchange", "nouveau", "modifie")}
     summary["causes"] = dict(Counter(causes[changed]).most_common())
-    return BatchResult(pa.table(columns), result.levels, result.errors, summary, result.cases)
+    return replace(result, table=pa.table(columns), summary=summary)
 
 
 def _mentioned(offre: str, examen: str) -> bool:

@@ -163,6 +163,8 @@ class Router:
                 for ref in offre.perimetre:
                     self._by_ref[ref].append(offre)
         self.conditions = {o.id: offer_condition(o) for o in catalogue.offres if not o.repli}
+        # What an offer asks of a demande on its subject: all but the thematiques test.
+        self.on_topic = {oid: AllOf(c.children[1:], c.location) for oid, c in self.conditions.items()}
         self._shard_of = {o.id: self._scope(o) for o in catalogue.offres if not o.repli}
         self._shard_offers: dict[str, list[Offre]] = defaultdict(list)
         for offre in catalogue.offres:
@@ -244,6 +246,14 @@ class Router:
             result.append(order + [self.catalogue.repli])
         return result
 
+    @property
+    def before_canonicalizer(self) -> Canonicalizer:
+        return self._before.canonicalizer
+
+    @property
+    def after_canonicalizer(self) -> Canonicalizer:
+        return self._after.canonicalizer
+
     def rules_before(self, facts: Sequence[dict[str, Any]]) -> list[RuleOutcome]:
         """The outcome of the rules that apply before the decision (escalations, exclusions…)."""
         return [outcome_of(r for r in self.policy.regles if r.id in fired) for fired in self._before.evaluate(facts)]
@@ -309,30 +319,58 @@ class Router:
     ) -> tuple[Examen, list[Offre]]:
         """One level's examination for a demande, and the offers that serve it there, in order of
         preference (empty when the level is skipped or none serves)."""
-        if level not in _existing_levels(territoire):
-            return Examen(level, "sans_objet", _absent_motif(level, territoire)), []
+        skipped = self.skipped(level, territoire, out)
+        if skipped is not None:
+            return skipped, []
+        present = [o for o in candidates if o.niveau == level]
+        offers = self.on_topic_offers(present, facts)
+        verdicts = {o.id: self.verdict(o, facts, out, capable, date, shown, explain) for o in offers}
+        return self.assemble(level, offers, verdicts, len(present) - len(offers))
+
+    def skipped(self, level: str, territoire: Territoire, out: RuleOutcome) -> Examen | None:
+        """Why a level is not examined for a demande, if it is not."""
+        if level not in existing_levels(territoire):
+            return Examen(level, "sans_objet", _absent_motif(level, territoire))
         if out.escalade and LEVEL_INDEX[level] < LEVEL_INDEX[out.escalade]:
             regle = out.escalade_regle
-            return Examen(level, "ignore", _rule_motif(regle), regle=regle.id), []
+            return Examen(level, "ignore", _rule_motif(regle), regle=regle.id)
         if level in out.niveaux_exclus:
             regle = out.niveaux_exclus[level]
-            return Examen(level, "ignore", _rule_motif(regle), regle=regle.id), []
-        present = [o for o in candidates if o.niveau == level]
-        # Offers on another subject are counted, not listed: a DT reads why the offers that
-        # could have served did not.
+            return Examen(level, "ignore", _rule_motif(regle), regle=regle.id)
+        return None
+
+    @staticmethod
+    def on_topic_offers(present: Iterable[Offre], facts: dict[str, Any]) -> list[Offre]:
+        """The offers on one of the demande's thematiques. The others are counted, not listed: a DT
+        reads why the offers that could have served did not."""
         themes = set(facts["thematiques"])
-        offers = sorted((o for o in present if themes & set(o.thematiques)), key=lambda o: o.id)
-        serving = sorted(
-            (o for o in offers if o.id in capable and o.id not in out.exclues and o.validite.covers(date)),
-            key=lambda o: (self.specificity(o), o.cout_rank, o.id),
-        )
+        return sorted((o for o in present if themes & set(o.thematiques)), key=lambda o: o.id)
+
+    def verdict(
+        self,
+        offre: Offre,
+        facts: dict[str, Any],
+        out: RuleOutcome,
+        capable: frozenset[str],
+        date: dt.date,
+        shown: dict[str, str] | None = None,
+        explain: bool = True,
+    ) -> tuple[bool, tuple[str, ...]]:
+        """Whether an offer on the demande's subject serves it, and if not, why."""
+        serves = offre.id in capable and offre.id not in out.exclues and offre.validite.covers(date)
+        if serves or not explain:
+            return serves, ()
+        return False, self._reasons(offre, facts, out, capable, date, shown)
+
+    def assemble(
+        self, level: str, offers: Sequence[Offre], verdicts: dict[str, tuple[bool, tuple[str, ...]]], off_topic: int
+    ) -> tuple[Examen, list[Offre]]:
+        """A level's examination from the verdicts on the offers on the demande's subject."""
+        serving = sorted((o for o in offers if verdicts[o.id][0]), key=lambda o: (self.specificity(o), o.cout_rank, o.id))
         if level == "agence" and not serving:
             serving = [self.catalogue.repli]
-        rejected = tuple(
-            OffreEcartee(o.id, self._reasons(o, facts, out, capable, date, shown) if explain else ())
-            for o in offers if o not in serving
-        )
-        off_topic = len(present) - len(offers)
+        serving_ids = {o.id for o in serving}
+        rejected = tuple(OffreEcartee(o.id, verdicts[o.id][1]) for o in offers if o.id not in serving_ids)
         if serving:
             return Examen(level, "retenu", offres=rejected, retenue=serving[0].id, hors_thematique=off_topic), serving
         status = "offres_ecartees" if offers else "aucune_offre"
@@ -464,7 +502,8 @@ def _hashable(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _existing_levels(territoire: Territoire) -> set[str]:
+def existing_levels(territoire: Territoire) -> set[str]:
+    """The levels that exist for a territory (no intercommunal level without an EPCI…)."""
     levels = {"regional", "operateur", "agence"}
     if territoire.kind == "commune":
         levels.add("communal")
