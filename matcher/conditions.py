@@ -573,11 +573,17 @@ def _eq(field: str, value: Any) -> dict:
 
 
 def compile_condition(cond: Condition) -> dict:
-    """The durable_rules expression of a condition (field names in clear)."""
-    if isinstance(cond, AllOf):
-        return {"$and": [compile_condition(c) for c in cond.children]}
-    if isinstance(cond, AnyOf):
-        return {"$or": [compile_condition(c) for c in cond.children]}
+    """The durable_rules expression of a condition (field names in clear). Nested combinations of
+    the same kind are flattened: the engine allows only a few of them in one rule."""
+    if isinstance(cond, (AllOf, AnyOf)):
+        op = "$and" if isinstance(cond, AllOf) else "$or"
+        items: dict[str, dict] = {}  # x and x is x: a repeated test would also match twice
+        for child in cond.children:
+            compiled = compile_condition(child)
+            for item in compiled[op] if op in compiled else [compiled]:
+                items.setdefault(repr(item), item)
+        unique = list(items.values())
+        return unique[0] if len(unique) == 1 else {op: unique}
     if isinstance(cond, NoneOf):  # none of X == all of (not X)
         return compile_condition(AllOf(tuple(negate(c) for c in cond.children), cond.location))
     return _compile_test(cond)

@@ -21,6 +21,8 @@ registered and facts asserted keeps clear of each known failure:
   of times, and only a ruleset the engine accepted is used;
 - 512 alternatives or sibling rules spin in C: alternatives per `$or` are bounded, and so
   are rules per ruleset;
+- a rule holds at most 32 expression slots and each `$and`/`$or` takes two (error 113 beyond):
+  nested combinations are flattened, and a rule with more than `MAX_COMBINATIONS` is refused;
 - exceptions in actions are swallowed by the engine: actions record their own failure,
   which is raised after the batch;
 - the host's timer threads race the synchronous path: they are never started;
@@ -43,6 +45,7 @@ RULES_PER_RULESET = 62  # + the catch-all: 63 possible matches per fact, under t
 MATCH_BUDGET = RULES_PER_RULESET  # worst-case matches of the rules of one ruleset
 CREATE_ATTEMPTS = 12
 MAX_ALTERNATIVES = 200  # per $or / $and; the engine spins from 512
+MAX_COMBINATIONS = 15  # $and/$or nodes in one rule: each takes two of the engine's 32 slots (error 113)
 MAX_EXPRESSION_NODES = 2000
 BATCH = 1000  # facts per assert; also each rule's `cap`, so a rule fires once per batch
 SESSION = "0"
@@ -210,12 +213,35 @@ def property_names(fields: Iterable[str]) -> dict[str, str]:
     return names
 
 
+def _combinations(expr: Any) -> int:
+    """How many $and/$or nodes the engine keeps in a rule's expression sequence."""
+    ((op, body),) = expr.items()
+    if op in ("$and", "$or"):
+        return 1 + sum(_combinations(item) for item in body)
+    return 0
+
+
+def _rule_test(marker: dict, rule: EngineRule, names: dict[str, str]) -> dict:
+    """The engine's test for a rule: the marker, and the rule's own expression."""
+    if rule.expression is None:
+        return marker
+    expression = _check(rule.expression, names, rule.name, [0])
+    test = {"$and": [marker, *(expression["$and"] if "$and" in expression else [expression])]}
+    count = _combinations(test)
+    if count > MAX_COMBINATIONS:
+        raise CompileError(
+            f"règle « {rule.name} » : condition trop imbriquée pour le moteur ({count} combinaisons tous / un_de / "
+            f"aucun / listes de valeurs dans une même règle, au plus {MAX_COMBINATIONS}) : simplifiez-la ou "
+            "scindez-la en plusieurs offres ou règles"
+        )
+    return test
+
+
 def check_rule(rule: EngineRule) -> None:
     """Run the guards `Program` runs on one rule, without giving it to the engine (`rules check`
     locates each refusal this way; registering a program per rule would leak the engine's memory)."""
-    if rule.expression is not None:
-        names = property_names(set(_fields(rule.expression)) | {MARKER_FIELD})
-        _check(rule.expression, names, rule.name, [0])
+    names = property_names(set(_fields(rule.expression or {})) | {MARKER_FIELD})
+    _rule_test({"$eq": {names[MARKER_FIELD]: "d"}}, rule, names)
     _pack([rule])  # its worst-case number of matches
 
 
@@ -240,9 +266,7 @@ class Program:
             local_names: dict[str, str] = {}
             rule_names = _rule_names(len(chunk) + 1)
             for priority, (rule, engine_name) in enumerate(zip(chunk, rule_names)):
-                test = marker
-                if rule.expression is not None:
-                    test = {"$and": [marker, _check(rule.expression, self.names, rule.name, [0])]}
+                test = _rule_test(marker, rule, self.names)
                 definition[engine_name] = {"all": [{"m": test}], "pri": priority, "cap": BATCH}
                 local_names[engine_name] = rule.name
             definition[rule_names[-1]] = {"all": [{"m": marker}], "pri": len(chunk), "cap": BATCH}

@@ -28,11 +28,13 @@ class Location:
 class AiguillageError(Exception):
     """A known failure: one line for the user, with its location when a file is involved."""
 
-    def __init__(self, message: str, location: Location | None = None, code: str = "erreur"):
+    default_code = "erreur"
+
+    def __init__(self, message: str, location: Location | None = None, code: str | None = None):
         super().__init__(message)
         self.message = message
         self.location = location
-        self.code = code
+        self.code = code or self.default_code
 
     def __str__(self) -> str:
         if self.location is None:
@@ -58,6 +60,8 @@ class CompileError(AiguillageError):
 
 class TerritoryError(AiguillageError):
     """A porteur or territory reference that cannot be resolved."""
+
+    default_code = "territoire-inconnu"
 
 
 class DemandeError(AiguillageError):

@@ -191,3 +191,52 @@ def test_the_engine_module_is_the_only_importer_of_durable_rules():
     ]
     assert importers == ["engine.py"]
     assert durable_rules_engine is not None
+
+
+def test_deep_nesting_is_refused_by_a_guard_before_the_engine():
+    """The engine holds 32 expression slots per rule and each $and/$or takes two (error 113)."""
+    code = textwrap.dedent("""
+        from durable.engine import Host
+        class H(Host):
+            def _run(self): pass
+            def get_action(self, name): return lambda c: None
+        expr = {"$lt": {"v": 1}}
+        for i in range(16):
+            expr = {"$and" if i % 2 else "$or": [expr, {"$lt": {f"w{i}": 1}}]}
+        try:
+            H().set_rulesets({"r": {"r0": {"all": [{"m": expr}], "run": "a"}}})
+        except Exception as exc:
+            print(exc)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "113" in out.stdout
+    expr = {"$lt": {"v": 1}}
+    for i in range(16):
+        expr = {"$and" if i % 2 else "$or": [expr, {"$lt": {f"w{i}": 1}}]}
+    with pytest.raises(CompileError, match="condition trop imbriquée pour le moteur"):
+        Program([EngineRule("imbriquee", expr)])
+
+
+def test_nested_combinations_of_one_kind_are_flattened():
+    doc = parse("c:\n  tous:\n    - tous: [{porteur: commune}, {zone: metro}]\n    - tous: [{population: {max: 5}}]\n",
+                "c.yaml")
+    cond = parse_condition(doc.data["c"], ("c",), ParseContext(doc, IssueCollector(stop_at_first=True), {}))
+    assert compile_condition(cond) == {"$and": [{"$eq": {"porteur": "commune"}}, {"$eq": {"zone": "metro"}},
+                                                {"$lte": {"population": 5}}]}
+
+
+def test_retried_refusal_of_the_uninitialised_node(monkeypatch):
+    """The engine refuses at random (error 102) a ruleset with an $or inside $iany: creation is retried."""
+    calls = []
+    original = engine._Host.set_rulesets
+
+    def flaky(self, definitions):
+        calls.append(1)
+        if len(calls) < 3:
+            raise Exception("Could not create ruleset, error code: 102")
+        return original(self, definitions)
+
+    monkeypatch.setattr(engine._Host, "set_rulesets", flaky)
+    program = Program([EngineRule("liste", {"$iany": {"th": {"$or": [{"$i": "a"}, {"$i": "retry"}]}}})])
+    assert program.matches([{"th": ["~", "retry"]}]) == [{"liste"}]
+    assert len(calls) == 3

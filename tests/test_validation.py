@@ -97,11 +97,10 @@ EXPECTED: dict[str, list[str]] = {
         f"{BAD}/reference-invalide.yaml:6:17: erreur: référence de territoire invalide « dept:16 » : commune:INSEE, "
         "epci:SIREN, departement:NN, region:NN, national ou perimetre:ID [reference-invalide]",
     ],
-    "refusee-par-le-moteur.yaml": [  # the guards let it through, the engine refuses it: located all the same
-        f"{BAD}/refusee-par-le-moteur.yaml:12:7: erreur: offre « caue-16-outre-mer » refusée par le moteur de "
-        "règles : trop de tests dans une même branche de la condition pour le moteur (31 au plus) : scindez-la ou "
-        "regroupez les valeurs en listes (le moteur refuse un jeu de règles (Could not create ruleset, error code: "
-        "113)) [moteur]",
+    "refusee-par-le-moteur.yaml": [  # too deep for the engine (error 113): the guards refuse it, located
+        f"{BAD}/refusee-par-le-moteur.yaml:13:7: erreur: offre « caue-16-outre-mer » refusée par le moteur de "
+        "règles : condition trop imbriquée pour le moteur (24 combinaisons tous / un_de / aucun / listes de valeurs "
+        "dans une même règle, au plus 15) : simplifiez-la ou scindez-la en plusieurs offres ou règles [moteur]",
     ],
     "regle-apres-decision.yaml": [
         f"{BAD}/regle-apres-decision.yaml:6:7: erreur: règle « agence-exclut-departement » : une règle qui lit le niveau "
@@ -159,7 +158,7 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "trop-complexe-pour-le-moteur.yaml": [
         f"{BAD}/trop-complexe-pour-le-moteur.yaml:11:7: erreur: offre « caue-16-classement » refusée par le moteur "
-        "de règles : trop complexe pour le moteur (plus de 2000 tests) [moteur]",
+        "de règles : 2200 alternatives dans une combinaison, au plus 200 [moteur]",
     ],
     "trop-ramifie-pour-le-moteur.yaml": [
         f"{BAD}/trop-ramifie-pour-le-moteur.yaml:11:7: erreur: offre « caue-16-tranches » refusée par le moteur de "
