@@ -323,7 +323,9 @@ def _rows(workspace: Workspace, checked: dict[str, _Column], territory: np.ndarr
             montant=value("montant"), avis_dt=value("avis_dt"), attributs=attributs,
         )
 
-    return Rows(territory, territoires, FactColumns(codes, values), demande_of,
+    words = {name: [v or () for v in checked[name].values] if name in checked else [()]
+             for name in ("thematiques", "besoins")}
+    return Rows(territory, territoires, FactColumns(codes, values), demande_of, words,
                 np.where(avis != None, avis, "").astype(object))  # noqa: E711
 
 
@@ -371,10 +373,13 @@ def _row_errors(backlog: Backlog, checked: dict[str, _Column], n: int) -> np.nda
 # --------------------------------------------------------------------------- the decisions file
 
 
-def _dictionary_column(values: list[str], indices: np.ndarray) -> pa.DictionaryArray:
-    """A column of few distinct texts: each row holds the index of its text (compact for a million rows)."""
-    remap, distinct = pd.factorize(np.asarray(values, dtype=object))
-    return pa.DictionaryArray.from_arrays(pa.array(remap[indices], pa.int32()), pa.array(distinct, pa.string()))
+def _dictionary_column(values: list[str], indices: np.ndarray, unique: bool = False) -> pa.DictionaryArray:
+    """A column of few distinct texts: each row holds the index of its text (compact for a million rows).
+    With `unique`, texts repeated in `values` are merged (pandas needs it to read the column)."""
+    if unique:
+        remap, distinct = pd.factorize(np.asarray(values, dtype=object))
+        indices, values = remap[indices], list(distinct)
+    return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), pa.array(values, pa.string()))
 
 
 def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day: dt.date) -> BatchResult:
@@ -386,8 +391,11 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
     decided_here = at >= 0
 
     def spread(texts: list[str], ids: np.ndarray) -> pa.DictionaryArray:
-        """Per-decided-row text ids over all rows; '' for the rows in error."""
-        return _dictionary_column(list(texts) + [""], np.where(decided_here, ids[np.maximum(at, 0)], len(texts)))
+        """Per-decided-row text ids over all rows; '' for the rows in error. Long lists of texts are
+        distinct already (the walk builds them so); short ones are merged here."""
+        values = list(texts) + [""]
+        indices = np.where(decided_here, ids[np.maximum(at, 0)], len(texts))
+        return _dictionary_column(values, indices, unique=len(values) < 100_000 or "" in texts)
 
     offer_ids, offer_keys = pd.factorize(np.array([o.id for o in decided.offre], dtype=object))
     by_id = {o.id: o for o in decided.offre}
@@ -413,7 +421,7 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
         ("epci", lambda x: x.epci or ""),
     ):
         values = [get(x) if x is not None else "" for x in rows.territoires] + [""]
-        out[name] = _dictionary_column(values, np.where(t >= 0, t, len(values) - 1))
+        out[name] = _dictionary_column(values, np.where(t >= 0, t, len(values) - 1), unique=True)
     constant = {"version_catalogue": router.version["catalogue"], "version_regles": router.version["regles"],
                 "date_decision": day.isoformat()}
     for name, text in constant.items():

@@ -399,7 +399,7 @@ class Router:
             territoire=territoire,
             niveau=chosen.niveau,
             offre=chosen,
-            motif=self.motif(chosen, demande, out),
+            motif=self.motif(chosen, demande.thematiques, demande.besoins, out),
             examen=tuple(examen),
             avis_dt_requis=out.avis_dt,
             alertes=tuple(out.alertes),
@@ -447,7 +447,8 @@ class Router:
             why = self._why_cache[key] = tuple(explain(self.conditions[offre.id], facts, shown or None))
         return why
 
-    def motif(self, chosen: Offre, demande: Demande, out: RuleOutcome) -> str:
+    def motif(self, chosen: Offre, thematiques: Sequence[str], besoins: Sequence[str], out: RuleOutcome) -> str:
+        """Why the chosen offer, in a sentence (the demande's own words in it)."""
         parts: list[str] = []
         if out.escalade_regle is not None and out.escalade == chosen.niveau:
             parts.append(_rule_motif(out.escalade_regle))
@@ -461,8 +462,8 @@ class Router:
                 parts.append(f"{chosen.nom} ({chosen.structure})")
         else:
             voc = self.catalogue.vocabularies
-            themes = [voc["thematiques"].label(t) for t in demande.thematiques]
-            needs = [voc["besoins"].label(b) for b in demande.besoins]
+            themes = [voc["thematiques"].label(t) for t in thematiques]
+            needs = [voc["besoins"].label(b) for b in besoins]
             parts.append(
                 f"Offre {LEVEL_ADJECTIVES[chosen.niveau]} la plus proche pour {' / '.join(themes).lower()} "
                 f"({', '.join(needs).lower()}) : {chosen.nom} — {chosen.structure}"

@@ -49,6 +49,7 @@ class Rows:
     territoires: list[Territoire | None]
     facts: FactColumns
     demande_of: Callable[[int], Demande]  # a row's demande (for the groups it stands for)
+    words: dict[str, list[tuple[str, ...]]]  # thematiques/besoins as written, per code of `facts`
     avis_dt: np.ndarray  # per row: the DT's opinion ('' when none)
 
 
@@ -253,11 +254,18 @@ class Walk:
             return ids[np.searchsorted(where, pos)]
 
         local = np.zeros(len(rows), dtype=np.int64)
+        columns: dict[int, np.ndarray] = {}  # subset -> per row of the subset, each offer's verdict id
+        slot = np.zeros(len(rows), dtype=np.int64)  # a row's index among its subset's rows
         for index, pos in positions.items():
+            if not subsets[index]:
+                continue  # nothing on their subject: one group per rule outcome
+            matrix = np.stack([verdict_ids(o.id, pos) for o in subsets[index]], axis=1)
             k = np.zeros(len(pos), dtype=np.int64)
-            for offre in subsets[index]:
-                k = _combine(k, verdict_ids(offre.id, pos))
+            for column in matrix.T:
+                k = _combine(k, column)
             local[pos] = k
+            columns[index] = matrix
+            slot[pos] = np.arange(len(pos))
         ids, first = _factorize(_combine(key, pd.factorize(local)[0]))
         texts, serving = [], []
         for r, rule_id in zip(first, rule_ids[first]):
@@ -267,8 +275,9 @@ class Walk:
                 texts.append(examen_level_text(skipped))
                 serving.append([])
                 continue
-            on_topic = list(subsets[subset_of_row[r]])
-            chosen = {o.id: verdicts[o.id][int(verdict_ids(o.id, np.array([r]))[0])] for o in on_topic}
+            index = int(subset_of_row[r])
+            on_topic = list(subsets[index])
+            chosen = {o.id: verdicts[o.id][v] for o, v in zip(on_topic, columns[index][slot[r]])} if on_topic else {}
             examined, offers_serving = self.router.assemble(level, on_topic, chosen, 0)
             texts.append(examen_level_text(examined))
             serving.append(offers_serving)
@@ -342,27 +351,32 @@ class Walk:
         theme_codes = self.rows.facts.codes["thematiques"][rows]
         need_codes = self.rows.facts.codes["besoins"][rows]
         motif_ids, first = _factorize(_combine(_combine(_combine(offer_ids, rule_ids), theme_codes), need_codes))
-        motifs = [self.router.motif(offers[r], self.rows.demande_of(int(rows[r])), outcomes[rule_ids[r]]) for r in first]
+        words = self.rows.words
+        motifs = [
+            self.router.motif(offers[r], words["thematiques"][theme_codes[r]], words["besoins"][need_codes[r]],
+                              outcomes[rule_ids[r]])
+            for r in first
+        ]
         # The rules that read the decision.
         after_canon = self.router.after_canonicalizer
         after_ids, after_first = _factorize(_combine(self._project(after_canon, rows), offer_ids))
         after = self.router.rules_after([self._facts(int(rows[r])) for r in after_first],
                                         [offers[r] for r in after_first])
         final_ids, final_first = _factorize(_combine(_combine(motif_ids, after_ids), rule_ids))
-        texts, avis, alertes, regles = [], [], [], []
+        texts, alertes, regles = _Texts(), _Texts(), _Texts()
+        motif_of, alert_of, rules_of, avis = [], [], [], []
         for r in final_first:
             before, post = outcomes[rule_ids[r]], after[after_ids[r]]
-            texts.append(with_motifs(motifs[motif_ids[r]], post.motifs))
+            motif_of.append(texts.id(with_motifs(motifs[motif_ids[r]], post.motifs)))
+            alert_of.append(alertes.id(" | ".join(f"{a.texte} ({a.regle})" for a in (*before.alertes, *post.alertes))))
+            rules_of.append(regles.id("|".join((*before.regles, *post.regles))))
             avis.append(before.avis_dt or post.avis_dt)
-            alertes.append(" | ".join(f"{a.texte} ({a.regle})" for a in (*before.alertes, *post.alertes)))
-            regles.append("|".join((*before.regles, *post.regles)))
         avis_row = np.array(avis)[final_ids]
         instruisible = ~(avis_row & (self.rows.avis_dt[rows] != "favorable"))
-        alert_ids, alert_texts = pd.factorize(np.array(alertes, dtype=object)[final_ids])
-        rule_text_ids, rule_texts = pd.factorize(np.array(regles, dtype=object)[final_ids])
         examen_ids, examens = self._examens(rows, fragment_ids, fragments)
-        return Decided(rows, level_of, offers, final_ids, texts, examen_ids, examens, avis_row, instruisible,
-                       alert_ids, list(alert_texts), rule_text_ids, list(rule_texts))
+        return Decided(rows, level_of, offers, np.array(motif_of)[final_ids], texts.texts, examen_ids, examens,
+                       avis_row, instruisible, np.array(alert_of)[final_ids], alertes.texts,
+                       np.array(rules_of)[final_ids], regles.texts)
 
     def _examens(self, rows: np.ndarray, fragment_ids: np.ndarray, fragments: list[str]
                  ) -> tuple[np.ndarray, list[str]]:
@@ -374,7 +388,8 @@ class Walk:
         joined = [EXAMEN_SEPARATOR.join(fragments[i] for i in fragment_ids[:, r] if i >= 0) for r in first]
         needs = [[f for f in VALUE_FIELDS if SHOWN[f] in text] for text in joined]
         if not any(needs):
-            return ids, joined
+            unique = _Texts()
+            return np.array([unique.id(text) for text in joined])[ids], unique.texts
         # Fill the placeholders: rows of one explanation that show the same values share a text.
         fill_key = ids.copy()
         for name in VALUE_FIELDS:
@@ -384,14 +399,29 @@ class Walk:
             codes = self.rows.facts.codes[name][rows]
             fill_key = _combine(fill_key, np.where(uses, codes + 1, 0))
         fill_ids, fill_first = _factorize(fill_key)
-        texts = []
+        texts, text_of = _Texts(), []
         for r in fill_first:
             text = joined[ids[r]]
             for name in needs[ids[r]]:
                 value = self.rows.facts.values[name][self.rows.facts.codes[name][rows[r]]]
                 text = text.replace(SHOWN[name], _shown(value))
-            texts.append(text)
-        return fill_ids, texts
+            text_of.append(texts.id(text))
+        return np.array(text_of)[fill_ids], texts.texts
+
+
+class _Texts:
+    """Distinct texts and their ids (a column's dictionary must not repeat a text)."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self._ids: dict[str, int] = {}
+
+    def id(self, text: str) -> int:
+        found = self._ids.get(text)
+        if found is None:
+            found = self._ids[text] = len(self.texts)
+            self.texts.append(text)
+        return found
 
 
 def _shown(value: Any) -> str:
