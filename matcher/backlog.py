@@ -8,6 +8,7 @@ half-written file in place of the old one.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -66,15 +67,20 @@ def normalize_header(name: str) -> str:
 
 
 def detect_encoding(raw: bytes) -> str:
+    """UTF-8 (with or without its BOM) when the bytes are valid UTF-8, else Windows-1252."""
     if raw.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
-    try:
-        raw.decode("utf-8")
-        return "utf-8"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(raw)
+    try:  # chunk by chunk: a backlog of a million rows is not copied into a string to be checked
+        for start in range(0, len(raw), 1 << 20):
+            decoder.decode(view[start : start + (1 << 20)])
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return "cp1252"
+    return "utf-8"
 
 
 def detect_separator(header: str) -> str:
@@ -112,34 +118,36 @@ def _read_csv(path: Path, encoding: str | None, separator: str | None) -> Backlo
     if b"\x00" in raw[:65536] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise BatchInputError("fichier binaire : ce n'est pas un CSV", Location(str(path)))
     encoding = encoding or detect_encoding(raw)
+    end = raw.find(b"\n")
     try:
-        text = raw.decode(encoding)
+        header_line = raw[: end if end >= 0 else len(raw)].decode(encoding).lstrip("\ufeff").rstrip("\r")
+        codecs.lookup(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
         raise BatchInputError(f"encodage {encoding} impossible : {exc}", Location(str(path))) from None
-    del raw
-    text = text.lstrip("\ufeff")
-    header_line = text.split("\n", 1)[0].rstrip("\r")
     if not header_line.strip():
         raise BatchInputError("première ligne vide : une ligne d'en-tête avec les noms de colonnes est attendue",
                               Location(str(path), 1, 1))
     separator = separator or detect_separator(header_line)
     header = next(csv.reader([header_line], delimiter=separator))
     names = _unique_names(header, path)
-    data = text.encode("utf-8")
     bad: list[str] = []
-    table = pacsv.read_csv(
-        io.BytesIO(data),
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=True),
-        parse_options=pacsv.ParseOptions(delimiter=separator, newlines_in_values=True,
-                                          invalid_row_handler=lambda row: bad.append(row.text) or "skip"),
-        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
-    )
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(raw),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=True,
+                                           encoding="utf8" if encoding.startswith("utf-8") else encoding),
+            parse_options=pacsv.ParseOptions(delimiter=separator, newlines_in_values=True,
+                                              invalid_row_handler=lambda row: bad.append(row.text) or "skip"),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except pa.ArrowInvalid as exc:
+        raise BatchInputError(f"CSV illisible en {encoding} : {exc}", Location(str(path))) from None
     if not bad:
         return Backlog(table, str(path), "csv", encoding, separator)
     # Some lines do not have as many cells as the header: read again line by line to keep each
     # one in its place, with what it has, and say which.
-    return _read_csv_slowly(text, names, path, encoding, separator)
+    return _read_csv_slowly(raw.decode(encoding).lstrip("\ufeff"), names, path, encoding, separator)
 
 
 def _read_csv_slowly(text: str, names: list[str], path: Path, encoding: str, separator: str) -> Backlog:
@@ -218,10 +226,10 @@ def _read_parquet(path: Path) -> Backlog:
 # --------------------------------------------------------------------------- writing
 
 
-def neutralize_formulas(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+def neutralize_formulas(column: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
     """Prefix with ' the text cells a spreadsheet would run as a formula (OWASP CSV injection)."""
     if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
+        return pa.chunked_array([neutralize_formulas(chunk) for chunk in column.chunks], column.type)
     if pa.types.is_dictionary(column.type):  # few distinct texts: mend them, not every row
         return pa.DictionaryArray.from_arrays(column.indices, neutralize_formulas(column.dictionary))
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
@@ -250,13 +258,27 @@ def write_decisions(table: pa.Table, path: Path, separator: str = ";", encoding:
         elif fmt == "excel":
             _write_excel(table, Path(tmp))
         else:
-            import pyarrow.parquet as pq
-
-            pq.write_table(table, tmp)
+            _write_parquet(table, Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    """By row groups of 100,000 rows. A column of many distinct texts (the explanations) is
+    written as plain text, one row group at a time: Parquet would otherwise expand its whole
+    dictionary at once."""
+    import pyarrow.parquet as pq
+
+    large = {n for n, c in zip(table.column_names, table.columns)
+             if pa.types.is_dictionary(c.type) and sum(chunk.dictionary.nbytes for chunk in c.chunks) > 1 << 20}
+    schema = pa.schema([pa.field(f.name, pa.string()) if f.name in large else f for f in table.schema])
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, max(table.num_rows, 1), 100_000):
+            part = table.slice(start, 100_000)
+            writer.write_table(pa.table({n: c.cast(pa.string()) if n in large else c
+                                         for n, c in zip(part.column_names, part.columns)}, schema=schema))
 
 
 def _write_csv(table: pa.Table, path: Path, separator: str, encoding: str) -> None:

@@ -373,7 +373,8 @@ def _row_errors(backlog: Backlog, checked: dict[str, _Column], n: int) -> np.nda
 # --------------------------------------------------------------------------- the decisions file
 
 
-def _dictionary_column(values: list[str], indices: np.ndarray, unique: bool = False) -> pa.DictionaryArray:
+def _dictionary_column(values: list[str] | pa.Array, indices: np.ndarray, unique: bool = False
+                       ) -> pa.DictionaryArray:
     """A column of few distinct texts: each row holds the index of its text (compact for a million rows).
     With `unique`, texts repeated in `values` are merged (pandas needs it to read the column)."""
     if unique:
@@ -390,11 +391,13 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
     at[decided.rows] = np.arange(len(decided.rows))
     decided_here = at >= 0
 
-    def spread(texts: list[str], ids: np.ndarray) -> pa.DictionaryArray:
+    def spread(texts: list[str] | pa.Array, ids: np.ndarray) -> pa.DictionaryArray:
         """Per-decided-row text ids over all rows; '' for the rows in error. Long lists of texts are
         distinct already (the walk builds them so); short ones are merged here."""
-        values = list(texts) + [""]
         indices = np.where(decided_here, ids[np.maximum(at, 0)], len(texts))
+        if isinstance(texts, pa.Array):  # distinct, and never empty: an explanation names every level
+            return _dictionary_column(pa.concat_arrays([texts, pa.array([""], pa.string())]), indices)
+        values = list(texts) + [""]
         return _dictionary_column(values, indices, unique=len(values) < 100_000 or "" in texts)
 
     offer_ids, offer_keys = pd.factorize(np.array([o.id for o in decided.offre], dtype=object))
@@ -428,8 +431,7 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
         out[name] = _dictionary_column([text, ""], np.where(decided_here, 0, 1))
     errors = prepared.errors
     out["erreur"] = pa.array(np.where(errors == None, "", errors).tolist(), pa.string())  # noqa: E711
-    input_columns = {name: table.column(name).combine_chunks() for name in table.column_names
-                     if name not in DECISION_COLUMNS}
+    input_columns = {name: table.column(name) for name in table.column_names if name not in DECISION_COLUMNS}
     result = pa.table({**input_columns, **{name: out[name] for name in DECISION_COLUMNS}})
     failed = int((errors != None).sum())  # noqa: E711
     return BatchResult(result, levels, failed, _summary(result, levels, failed), prepared, decided)

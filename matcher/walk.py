@@ -16,11 +16,13 @@ rows of a group share an examination but not those values, which are filled row 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .conditions import Canonicalizer, fmt_number
 from .decide import RuleOutcome, Router, demande_facts, existing_levels, with_motifs
@@ -63,7 +65,7 @@ class Decided:
     motif: np.ndarray
     motifs: list[str]
     examen: np.ndarray
-    examens: list[str]
+    examens: list[str] | pa.Array
     avis_dt_requis: np.ndarray  # bool
     instruisible: np.ndarray  # bool
     alertes: np.ndarray
@@ -84,9 +86,11 @@ class Decided:
         avis, instruisible = self.avis_dt_requis.copy(), self.instruisible.copy()
         avis[at], instruisible[at] = again.avis_dt_requis, again.instruisible
 
-        def merged(ids: np.ndarray, texts: list[str], new_ids: np.ndarray, new_texts: list[str]):
+        def merged(ids: np.ndarray, texts, new_ids: np.ndarray, new_texts):
             ids = ids.copy()
             ids[at] = len(texts) + new_ids
+            if isinstance(texts, pa.Array) or isinstance(new_texts, pa.Array):
+                return ids, pa.concat_arrays([pa.array(texts, pa.string()), pa.array(new_texts, pa.string())])
             return ids, list(texts) + list(new_texts)
 
         motif, motifs = merged(self.motif, self.motifs, again.motif, again.motifs)
@@ -338,6 +342,7 @@ class Walk:
             if not ranked:
                 pending = pending[~hit]
         decided = self._finish(rows, level_of, chosen, rule_ids, outcomes, fragment_ids, fragments)
+        self._cache.facts.clear()  # a fact dict per group: let a million-row run give them back
         if ranked:
             decided.serving = [[o for o in s if not o.repli] + [self.router.catalogue.repli] for s in serving_all]
         return decided
@@ -379,34 +384,35 @@ class Walk:
                        np.array(rules_of)[final_ids], regles.texts)
 
     def _examens(self, rows: np.ndarray, fragment_ids: np.ndarray, fragments: list[str]
-                 ) -> tuple[np.ndarray, list[str]]:
+                 ) -> tuple[np.ndarray, pa.Array]:
         """Per row its explanation: the examined levels' texts, with its own values in them."""
         key = np.zeros(len(rows), dtype=np.int64)
         for level_ids in fragment_ids:
             key = _combine(key, level_ids + 1)
         ids, first = _factorize(key)
-        joined = [EXAMEN_SEPARATOR.join(fragments[i] for i in fragment_ids[:, r] if i >= 0) for r in first]
-        needs = [[f for f in VALUE_FIELDS if SHOWN[f] in text] for text in joined]
-        if not any(needs):
-            unique = _Texts()
-            return np.array([unique.id(text) for text in joined])[ids], unique.texts
-        # Fill the placeholders: rows of one explanation that show the same values share a text.
+        fragment_needs = [frozenset(f for f in VALUE_FIELDS if SHOWN[f] in text) for text in fragments]
+        needs = [frozenset().union(*(fragment_needs[i] for i in fragment_ids[:, r] if i >= 0)) for r in first]
+        # Rows of one explanation that show the same values share a text.
         fill_key = ids.copy()
         for name in VALUE_FIELDS:
             uses = np.array([name in n for n in needs])[ids]
-            if not uses.any():
-                continue
-            codes = self.rows.facts.codes[name][rows]
-            fill_key = _combine(fill_key, np.where(uses, codes + 1, 0))
+            if uses.any():
+                fill_key = _combine(fill_key, np.where(uses, self.rows.facts.codes[name][rows] + 1, 0))
         fill_ids, fill_first = _factorize(fill_key)
-        texts, text_of = _Texts(), []
-        for r in fill_first:
-            text = joined[ids[r]]
-            for name in needs[ids[r]]:
+        texts = _ArrowTexts()
+        text_of = np.zeros(len(fill_first), dtype=np.int64)
+        combo, template = -1, ""
+        for fill in np.argsort(ids[fill_first], kind="stable"):  # each explanation joined once, then filled
+            r = fill_first[fill]
+            if ids[r] != combo:
+                combo = ids[r]
+                template = EXAMEN_SEPARATOR.join(fragments[i] for i in fragment_ids[:, r] if i >= 0)
+            text = template
+            for name in needs[combo]:
                 value = self.rows.facts.values[name][self.rows.facts.codes[name][rows[r]]]
                 text = text.replace(SHOWN[name], _shown(value))
-            text_of.append(texts.id(text))
-        return np.array(text_of)[fill_ids], texts.texts
+            text_of[fill] = texts.id(text)
+        return text_of[fill_ids], texts.array()
 
 
 class _Texts:
@@ -422,6 +428,35 @@ class _Texts:
             found = self._ids[text] = len(self.texts)
             self.texts.append(text)
         return found
+
+
+class _ArrowTexts:
+    """Distinct texts kept as Arrow strings: a million explanations would weigh twice as much as
+    Python strings (most hold a « ≤ » or a « — », stored on two bytes a character)."""
+
+    FLUSH = 20_000
+
+    def __init__(self) -> None:
+        self._ids: dict[bytes, int] = {}  # a 16-byte digest per text, not the text
+        self._pending: list[str] = []
+        self._chunks: list[pa.Array] = []
+
+    def id(self, text: str) -> int:
+        digest = hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+        found = self._ids.get(digest)
+        if found is None:
+            found = self._ids[digest] = len(self._ids)
+            self._pending.append(text)
+            if len(self._pending) >= self.FLUSH:
+                self._chunks.append(pa.array(self._pending, pa.string()))
+                self._pending = []
+        return found
+
+    def array(self) -> pa.Array:
+        if self._pending or not self._chunks:
+            self._chunks.append(pa.array(self._pending, pa.string()))
+            self._pending = []
+        return pa.concat_arrays(self._chunks) if len(self._chunks) > 1 else self._chunks[0]
 
 
 def _shown(value: Any) -> str:
