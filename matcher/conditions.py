@@ -553,7 +553,7 @@ def explain(cond: Condition | None, facts: dict[str, Any], shown: dict[str, str]
         return [reason for child in cond.children for reason in explain(child, facts, shown)]
     if isinstance(cond, AnyOf):
         parts = ["; ".join(explain(child, facts, shown)) for child in cond.children]
-        return ["aucune des conditions alternatives ne tient : " + " | ".join(f"({p})" for p in parts)]
+        return ["aucune des conditions alternatives ne tient : " + " ou ".join(f"({p})" for p in parts)]
     held = [child for child in cond.children if holds(child, facts)]
     return ["condition exclue vérifiée : " + "; ".join(_describe_condition(c) for c in held)]
 

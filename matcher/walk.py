@@ -16,7 +16,6 @@ rows of a group share an examination but not those values, which are filled row 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -316,7 +315,7 @@ class Walk:
         n = len(rows)
         level_of = np.full(n, -1, dtype=np.int8)
         fragment_ids = np.full((len(LEVELS), n), -1, dtype=np.int64)
-        fragments: list[str] = []
+        fragments = _Texts()  # one id per distinct text: explanations are then distinct by their ids
         chosen: list[Offre | None] = [None] * n
         serving_all: list[list[Offre]] = [[] for _ in range(n)] if ranked else []
         pending = np.arange(n)
@@ -324,15 +323,14 @@ class Walk:
             if not len(pending):
                 break
             ids, texts, serving = self._level(level, rows[pending], rule_ids[pending], outcomes)
-            offset = len(fragments)
-            fragments.extend(texts)
+            text_ids = np.array([fragments.id(text) for text in texts], dtype=np.int64)
             serves = np.array([bool(s) for s in serving])
             hit = serves[ids]
             if ranked:
                 for position, group in zip(pending, ids):
                     serving_all[position].extend(serving[group])
             undecided = level_of[pending] < 0
-            fragment_ids[index, pending[undecided]] = offset + ids[undecided]
+            fragment_ids[index, pending[undecided]] = text_ids[ids[undecided]]
             newly = pending[hit & undecided]
             level_of[newly] = index
             for position, group in zip(newly, ids[hit & undecided]):
@@ -341,7 +339,7 @@ class Walk:
                 progress(len(newly))
             if not ranked:
                 pending = pending[~hit]
-        decided = self._finish(rows, level_of, chosen, rule_ids, outcomes, fragment_ids, fragments)
+        decided = self._finish(rows, level_of, chosen, rule_ids, outcomes, fragment_ids, fragments.texts)
         self._cache.facts.clear()  # a fact dict per group: let a million-row run give them back
         if ranked:
             decided.serving = [[o for o in s if not o.repli] + [self.router.catalogue.repli] for s in serving_all]
@@ -385,34 +383,50 @@ class Walk:
 
     def _examens(self, rows: np.ndarray, fragment_ids: np.ndarray, fragments: list[str]
                  ) -> tuple[np.ndarray, pa.Array]:
-        """Per row its explanation: the examined levels' texts, with its own values in them."""
+        """Per row its explanation: the examined levels' texts, with its own values in them.
+
+        The level texts are distinct, so are their sequences once joined (" | " appears in no
+        level text); filled with distinct shown values, every explanation comes out once."""
         key = np.zeros(len(rows), dtype=np.int64)
         for level_ids in fragment_ids:
             key = _combine(key, level_ids + 1)
         ids, first = _factorize(key)
         fragment_needs = [frozenset(f for f in VALUE_FIELDS if SHOWN[f] in text) for text in fragments]
         needs = [frozenset().union(*(fragment_needs[i] for i in fragment_ids[:, r] if i >= 0)) for r in first]
-        # Rows of one explanation that show the same values share a text.
+        shown: dict[str, list[str]] = {}  # per field, per shown text's id: the text
+        shown_of_row: dict[str, np.ndarray] = {}  # per field, per row: its shown text's id
         fill_key = ids.copy()
         for name in VALUE_FIELDS:
             uses = np.array([name in n for n in needs])[ids]
-            if uses.any():
-                fill_key = _combine(fill_key, np.where(uses, self.rows.facts.codes[name][rows] + 1, 0))
+            if not uses.any():
+                continue
+            display_ids, distinct = pd.factorize(np.array([_shown(v) for v in self.rows.facts.values[name]], dtype=object))
+            shown[name] = list(distinct)
+            shown_of_row[name] = display_ids[self.rows.facts.codes[name][rows]]
+            fill_key = _combine(fill_key, np.where(uses, shown_of_row[name] + 1, 0))
         fill_ids, fill_first = _factorize(fill_key)
-        texts = _ArrowTexts()
+        order = np.argsort(ids[fill_first], kind="stable")
+        first_list, ids_list = fill_first.tolist(), ids.tolist()
+        columns = {name: codes.tolist() for name, codes in shown_of_row.items()}
+        texts: list[str] = []
+        chunks: list[pa.Array] = []
         text_of = np.zeros(len(fill_first), dtype=np.int64)
         combo, template = -1, ""
-        for fill in np.argsort(ids[fill_first], kind="stable"):  # each explanation joined once, then filled
-            r = fill_first[fill]
-            if ids[r] != combo:
-                combo = ids[r]
-                template = EXAMEN_SEPARATOR.join(fragments[i] for i in fragment_ids[:, r] if i >= 0)
+        for position, fill in enumerate(order.tolist()):  # each explanation joined once, then filled
+            r = first_list[fill]
+            if ids_list[r] != combo:
+                combo = ids_list[r]
+                template = EXAMEN_SEPARATOR.join(fragments[i] for i in fragment_ids[:, r].tolist() if i >= 0)
             text = template
             for name in needs[combo]:
-                value = self.rows.facts.values[name][self.rows.facts.codes[name][rows[r]]]
-                text = text.replace(SHOWN[name], _shown(value))
-            text_of[fill] = texts.id(text)
-        return text_of[fill_ids], texts.array()
+                text = text.replace(SHOWN[name], shown[name][columns[name][r]])
+            texts.append(text)
+            text_of[fill] = position
+            if len(texts) >= 20_000:  # as Arrow strings: half the weight of Python's for these texts
+                chunks.append(pa.array(texts, pa.string()))
+                texts = []
+        chunks.append(pa.array(texts, pa.string()))
+        return text_of[fill_ids], pa.concat_arrays(chunks) if len(chunks) > 1 else chunks[0]
 
 
 class _Texts:
@@ -428,35 +442,6 @@ class _Texts:
             found = self._ids[text] = len(self.texts)
             self.texts.append(text)
         return found
-
-
-class _ArrowTexts:
-    """Distinct texts kept as Arrow strings: a million explanations would weigh twice as much as
-    Python strings (most hold a « ≤ » or a « — », stored on two bytes a character)."""
-
-    FLUSH = 20_000
-
-    def __init__(self) -> None:
-        self._ids: dict[bytes, int] = {}  # a 16-byte digest per text, not the text
-        self._pending: list[str] = []
-        self._chunks: list[pa.Array] = []
-
-    def id(self, text: str) -> int:
-        digest = hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
-        found = self._ids.get(digest)
-        if found is None:
-            found = self._ids[digest] = len(self._ids)
-            self._pending.append(text)
-            if len(self._pending) >= self.FLUSH:
-                self._chunks.append(pa.array(self._pending, pa.string()))
-                self._pending = []
-        return found
-
-    def array(self) -> pa.Array:
-        if self._pending or not self._chunks:
-            self._chunks.append(pa.array(self._pending, pa.string()))
-            self._pending = []
-        return pa.concat_arrays(self._chunks) if len(self._chunks) > 1 else self._chunks[0]
 
 
 def _shown(value: Any) -> str:

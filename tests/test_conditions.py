@@ -98,7 +98,7 @@ def test_combinators_explained():
           aucun: [{zone: com}]
     """)
     assert explain(cond, {"porteur": "commune", "population": 5000, "zone": "com"}) == [
-        "aucune des conditions alternatives ne tient : (type de porteur commune ≠ epci) | (population 5 000 > max 3 499)",
+        "aucune des conditions alternatives ne tient : (type de porteur commune ≠ epci) ou (population 5 000 > max 3 499)",
         "condition exclue vérifiée : zone = com",
     ]
 
