@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .conditions import fmt_number
 from .errors import Issue
 from .model import LEVEL_LABELS, LEVELS, Decision, Examen, Territoire
 
@@ -162,7 +163,8 @@ def territoire_dict(t: Territoire) -> dict[str, Any]:
 
 
 def territoire_text(t: Territoire) -> str:
-    lines = [f"{t.nom} ({t.ref}) — population {t.population if t.population is not None else 'inconnue'}"]
+    population = fmt_number(t.population) if t.population is not None else "inconnue"
+    lines = [f"{t.nom} ({t.ref}) — population {population}"]
     lines += [f"  Note : {note}" for note in t.notes]
     lines.append("Chaîne des niveaux :")
     for level in LEVELS[:4]:

@@ -1,0 +1,168 @@
+"""`aiguillage route` and `territoire` as a DT uses them: stdout, stderr, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import cli
+from clirun import run
+from conftest import FIXTURES, TODAY
+
+DATE = ["--date", TODAY.isoformat()]
+MINI = FIXTURES / "ok" / "mini-catalogue"
+MINI_RULES = FIXTURES / "ok" / "mini-rules"
+
+
+def route(*args: str):
+    return run("route", *args, *DATE)
+
+
+def test_route_prints_the_decision_in_french():
+    result = route("--porteur", "29155", "--thematique", "eau", "--besoin", "amo")
+    assert result.code == 0 and result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[1] == "  Porteur : Ouessant (commune:29155)"
+    assert lines[3] == "  Délégué territorial : Préfet du Finistère (29)"
+    assert "Décision : niveau départemental — " in result.stdout
+    assert "  intercommunal  sans objet — la commune n'appartient à aucun EPCI à fiscalité propre" in lines
+
+
+def test_route_json_is_the_object_of_the_spec():
+    result = route("--porteur", "69381", "--thematique", "paysage", "--besoin", "conseil", "--format", "json")
+    decision = json.loads(result.stdout)
+    assert decision["demande"]["porteur"] == "commune:69123"
+    assert decision["territoire"] == {
+        "commune": "69123", "epci": "200046977", "departement": "69", "region": "84", "nom": "Lyon",
+        "zone": "metro", "population": 519127,
+        "niveaux": {"communal": "Lyon (69123)", "intercommunal": "Métropole de Lyon",
+                    "departemental": "Métropole de Lyon", "regional": "Région Auvergne-Rhône-Alpes"},
+    }
+    assert decision["delegue_territorial"] == {"departement": "69", "libelle": "Préfet du Rhône"}
+    assert decision["decision"]["niveau"] == "departemental"
+    assert [e["statut"] for e in decision["examen"]] == ["aucune_offre", "aucune_offre", "retenu"]
+    assert decision["notes"] == [
+        "69381 est l'arrondissement municipal Lyon 1er Arrondissement, rattaché à la commune Lyon (69123)"]
+    assert decision["version"]["catalogue"].startswith("sha256:") and decision["version"]["regles"].startswith("sha256:")
+    assert decision["date_decision"] == TODAY.isoformat()
+
+
+def test_a_complex_project_goes_to_the_agence_and_says_why():
+    decision = json.loads(route("--porteur", "16089", "--thematique", "revitalisation", "--besoin", "diagnostic",
+                                "--complexe", "--format", "json").stdout)
+    assert decision["decision"]["niveau"] == "agence"
+    assert decision["decision"]["motif"].startswith("Projet complexe — appui sur-mesure de l'agence")
+    assert [e["statut"] for e in decision["examen"][:5]] == ["ignore"] * 5
+    assert decision["avis_dt_requis"] is True and decision["instruisible"] is False
+    assert "projet-complexe" in decision["regles_appliquees"]
+
+
+def test_a_demande_file(tmp_path: Path):
+    path = tmp_path / "demande.yaml"
+    path.write_text('id: d-1\nporteur: "16015"\nthematiques: [revitalisation]\nbesoins: [diagnostic]\n'
+                    'programmes: [pvd]\n', encoding="utf-8")
+    decision = json.loads(route(path, "--format", "json").stdout)
+    assert decision["demande"]["id"] == "d-1" and decision["demande"]["programmes"] == ["pvd"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--porteur", "77000", "--thematique", "eau", "--besoin", "amo"],
+         "--porteur : 77000 est un code postal, pas un code INSEE : communes desservies : Livry-sur-Seine (77255), "
+         "Melun (77288), La Rochette (77389), Vaux-le-Pénil (77487)"),
+        (["--porteur", "16015", "--thematique", "revitalisaton", "--besoin", "diagnostic"],
+         "--thematique : thematiques : mot inconnu « revitalisaton » — vouliez-vous dire « revitalisation » ?"),
+        (["--porteur", "16015", "--thematique", "eau", "--besoin", "amo", "--population", "-5"],
+         "--population : population : nombre positif attendu, pas « -5.0 »"),
+    ],
+)
+def test_bad_input_is_one_french_line_and_exit_1(args, message):
+    result = route(*args)
+    assert (result.code, result.stdout, result.stderr) == (1, "", message + "\n")
+
+
+def test_a_bad_demande_file_is_located(tmp_path: Path):
+    path = tmp_path / "demande.yaml"
+    path.write_text('porteur: "16015"\nthematiques: [eau]\nbesoins: [diagnostc]\n', encoding="utf-8")
+    result = route(path)
+    assert (result.code, result.stderr) == (
+        1, f"{path}:3:1: besoins : mot inconnu « diagnostc » — vouliez-vous dire « diagnostic » ?\n")
+    json_path = tmp_path / "demande.json"
+    json_path.write_text('{"porteur": "16015",\n "thematiques": ["eau"],\n "besoins": ["amo"],\n "complexite": "dur"}')
+    result = route(json_path)
+    assert (result.code, result.stderr) == (
+        1, f"{json_path}:4:2: complexite : valeur inconnue « dur » (simple, complexe)\n")
+
+
+def test_a_broken_catalogue_stops_route_with_its_location(tmp_path: Path):
+    catalogue = tmp_path / "catalogue"
+    shutil.copytree(MINI, catalogue)
+    offres = catalogue / "offres.yaml"
+    offres.write_text(offres.read_text().replace("    cout: gratuit\n", "    cout: gratuite\n", 1))
+    result = route("--porteur", "16089", "--thematique", "eau", "--besoin", "conseil", "--catalogue", catalogue,
+                   "--rules", MINI_RULES)
+    assert result.code == 1 and result.stdout == ""
+    assert result.stderr == (
+        f"{catalogue}/offres.yaml:21:11: offre « caue-16 » : « cout » vaut « gratuite » — vouliez-vous dire "
+        "« gratuit » ? (valeurs possibles : gratuit, cofinance, payant)\n")
+
+
+def test_a_broken_rules_file_stops_route_with_its_location(tmp_path: Path):
+    rules = tmp_path / "regles"
+    rules.mkdir()
+    (rules / "r.yaml").write_text("regles:\n  - id: r\n    description: x\n    quand: {complexite: complexe}\n"
+                                  "    alors: {escalader: agense}\n", encoding="utf-8")
+    result = route("--porteur", "16089", "--thematique", "eau", "--besoin", "conseil", "--catalogue", MINI,
+                   "--rules", rules)
+    assert result.code == 1
+    assert result.stderr == (f"{rules}/r.yaml:5:24: règle « r », alors : « escalader » vaut « agense » — "
+                             "vouliez-vous dire « agence » ? (valeurs possibles : communal, intercommunal, "
+                             "departemental, regional, operateur, agence)\n")
+
+
+def test_usage_errors_exit_2():
+    assert route().code == 2
+    assert run("route", "--porteur", "16015", "--saisine", "courrier").code == 2
+    assert run("commande-inconnue").code == 2
+
+
+def test_an_unexpected_failure_exits_3_with_a_pointer_to_the_details(monkeypatch):
+    import matcher.workspace
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("panne")
+
+    monkeypatch.setattr(matcher.workspace, "load_workspace", broken)
+    result = route("--porteur", "16015", "--thematique", "eau", "--besoin", "amo")
+    assert result.code == 3
+    assert result.stderr.startswith("aiguillage : erreur interne (RuntimeError: panne) — détails dans ")
+    assert "Traceback" not in result.stderr
+    report = Path(result.stderr.rsplit(" ", 1)[1].strip())
+    assert "RuntimeError: panne" in report.read_text(encoding="utf-8")
+
+
+def test_ctrl_c_exits_130(monkeypatch):
+    import matcher.workspace
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(matcher.workspace, "load_workspace", interrupted)
+    assert route("--porteur", "16015", "--thematique", "eau", "--besoin", "amo").code == cli.EXIT_INTERRUPTED
+
+
+def test_territoire_shows_the_chain_and_the_dt():
+    result = run("territoire", "200006682")
+    assert result.code == 0
+    assert result.stdout.splitlines()[:2] == [
+        "CA Beaune, Côte et Sud - Communauté Beaune-Chagny-Nolay (epci:200006682) — population 50 592",
+        "  Note : EPCI à cheval sur les départements 21, 71 : rattaché au 21, où vit la majorité de sa population",
+    ]
+    assert "Délégué territorial : Préfet de la Côte-d'Or (21)" in result.stdout
+    data = json.loads(run("territoire", "98735", "--format", "json").stdout)
+    assert data["delegue_territorial"]["libelle"] == "Haut-commissaire de la République en Polynésie française"
+    assert data["niveaux"]["intercommunal"] is None
