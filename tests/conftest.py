@@ -35,3 +35,23 @@ def write_tree(root: Path, files: dict[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return root
+
+
+def pytest_addoption(parser):
+    parser.addoption("--regenerate-golden", action="store_true",
+                     help="rewrite tests/golden/ from the current outputs instead of comparing with them")
+
+
+@pytest.fixture
+def golden(request):
+    """Compare a text with tests/golden/NAME, or rewrite it with --regenerate-golden."""
+    regenerate = request.config.getoption("--regenerate-golden")
+
+    def check(name: str, text: str) -> None:
+        path = Path(__file__).parent / "golden" / name
+        if regenerate:
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        assert text == path.read_text(encoding="utf-8"), f"{name} differs (pytest --regenerate-golden to accept)"
+
+    return check
