@@ -180,6 +180,7 @@ class Router:
         self._offer_canon = {oid: Canonicalizer([c]) for oid, c in self.conditions.items()}
         self._why_cache: dict[tuple, tuple[str, ...]] = {}
         self.perimeter_refs = frozenset(self._by_ref)
+        self._candidates: dict[frozenset[str], list[Offre]] = {}  # territories alike share candidates
 
     def _scope(self, offre: Offre) -> str:
         """The smallest of département / région / national holding an offer's whole perimeter:
@@ -282,11 +283,15 @@ class Router:
 
     def candidates(self, territoire: Territoire) -> list[Offre]:
         """The offers whose perimeter contains the territory, at every level."""
-        seen: dict[str, Offre] = {}
-        for ref in territoire.containers:
-            for offre in self._by_ref.get(ref, ()):
-                seen.setdefault(offre.id, offre)
-        return list(seen.values())
+        refs = territoire.containers & self.perimeter_refs
+        found = self._candidates.get(refs)
+        if found is None:
+            seen: dict[str, Offre] = {}
+            for ref in sorted(refs):
+                for offre in self._by_ref[ref]:
+                    seen.setdefault(offre.id, offre)
+            found = self._candidates[refs] = list(seen.values())
+        return found
 
     def capable(self, facts: Sequence[dict], candidates: Sequence[Iterable[Offre]]) -> list[frozenset[str]]:
         """The ids of the offers whose conditions hold, asking each shard of the engine about the

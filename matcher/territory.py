@@ -250,6 +250,7 @@ class TerritoryGraph:
         self.graph = g  # EPCI and communes come in as they are needed
         self._all_communes = False
         self._materialized: set[str] = set()  # communes whose own edges are in the graph
+        self._above_cache: dict[str, frozenset[str]] = {}
         for p in self.perimetres.values():
             for member in p.membres:
                 if member.startswith("commune:"):
@@ -292,17 +293,27 @@ class TerritoryGraph:
             return code in self.perimetres
         return self.index.exists(kind, code)
 
+    def _above(self, ref: str) -> frozenset[str]:
+        """A node and what it lies in, by the graph's edges. Above the communes the graph does not
+        change once built, so this is remembered for EPCI, départements, régions and perimeters."""
+        found = self._above_cache.get(ref)
+        if found is None:
+            self.graph.add_node(ref)
+            found = self._above_cache[ref] = frozenset({ref} | nx.descendants(self.graph, ref))
+        return found
+
     def lies_in(self, ref: str) -> frozenset[str]:
         """Every reference the territory `ref` lies in, itself included."""
         kind, code = parse_ref(ref)
         if kind == "commune":
             self._add_commune(code)
-        self.graph.add_node(ref)
-        found = {ref} | nx.descendants(self.graph, ref)
-        if kind == "epci":
-            epci = self.index.epcis[code]
-            found |= self.lies_in(f"departement:{epci.departement}")
-        return frozenset(found)
+            found = {ref}
+            for parent in self.graph.successors(ref):
+                found |= self._above(parent)
+            return frozenset(found)
+        if kind == "epci":  # an EPCI porteur sits in the département where most of its people live
+            return self._above(ref) | self._above(f"departement:{self.index.epcis[code].departement}")
+        return self._above(ref)
 
     def expand(self, refs: Iterable[str]) -> set[str]:
         """The references, with every named perimeter replaced by its members (recursively)."""

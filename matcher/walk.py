@@ -131,19 +131,27 @@ class Walk:
         self._cache = _Cache()
         # Per level, per territory: the id of its set of candidates there.
         self._sets: dict[str, tuple[np.ndarray, list[tuple[Offre, ...]]]] = {}
-        per_territory = [router.candidates(t) if t is not None else [] for t in rows.territoires]
+        # Territories alike share one list of candidates (the router remembers it): work per list.
+        lists: dict[int, int] = {}
+        distinct: list[list[Offre]] = []
+        list_of = np.zeros(len(rows.territoires), dtype=np.int64)
+        for i, t in enumerate(rows.territoires):
+            candidates = router.candidates(t) if t is not None else []
+            list_of[i] = lists.setdefault(id(candidates), len(lists))
+            if list_of[i] == len(distinct):
+                distinct.append(candidates)
         for level in LEVELS:
             by_ids: dict[tuple[str, ...], int] = {}
             sets: list[tuple[Offre, ...]] = []
-            ids = np.zeros(len(per_territory), dtype=np.int64)
-            for i, candidates in enumerate(per_territory):
+            per_list = np.zeros(len(distinct), dtype=np.int64)
+            for j, candidates in enumerate(distinct):
                 offers = tuple(sorted((o for o in candidates if o.niveau == level), key=lambda o: o.id))
                 key = tuple(o.id for o in offers)  # hashing ids, not offers (their conditions are trees)
                 if key not in by_ids:
                     by_ids[key] = len(sets)
                     sets.append(offers)
-                ids[i] = by_ids[key]
-            self._sets[level] = (ids, sets)
+                per_list[j] = by_ids[key]
+            self._sets[level] = (per_list[list_of], sets)
         kinds = ["commune", "epci", "departement", "region"]
         self._kind = np.array([kinds.index(t.kind) if t is not None else 0 for t in rows.territoires] or [0])
         levels = [existing_levels(t) if t is not None else set() for t in rows.territoires]
@@ -244,13 +252,21 @@ class Walk:
             for offre in subsets[index]:
                 offers[offre.id] = offre
                 by_offer.setdefault(offre.id, []).append(pos)
-        # Each offer's verdicts over the rows that have it on their subject.
+        # Each offer's verdicts over the rows that have it on their subject (the engine asked
+        # once for all the offers of the level).
         verdict_of: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # offer -> (positions, verdict ids)
-        verdicts: dict[str, list[tuple[bool, tuple[str, ...]]]] = {}
+        cases: list[tuple[Offre, int, int]] = []  # an offer, a row standing for a case, its rule outcome
         for oid in sorted(by_offer):
             where = np.sort(np.concatenate(by_offer[oid]))
-            ids, _ = self._verdicts(offers[oid], rows[where], rule_ids[where], outcomes, verdicts)
+            ids, first = self._verdict_cases(offers[oid], rows[where], rule_ids[where], outcomes)
             verdict_of[oid] = (where, ids)
+            cases.extend((offers[oid], int(rows[where[r]]), int(rule_ids[where[r]])) for r in first)
+        facts = [self._facts(row) for _, row, _ in cases]
+        capable = self.router.capable(facts, [[offre] for offre, _, _ in cases])
+        verdicts: dict[str, list[tuple[bool, tuple[str, ...]]]] = {}
+        for (offre, _, rule_id), f, ok in zip(cases, facts, capable):
+            verdicts.setdefault(offre.id, []).append(
+                self.router.verdict(offre, f, outcomes[rule_id], ok, self.day, SHOWN))
 
         def verdict_ids(oid: str, pos: np.ndarray) -> np.ndarray:
             where, ids = verdict_of[oid]
@@ -286,23 +302,16 @@ class Walk:
             serving.append(offers_serving)
         return ids, texts, serving
 
-    def _verdicts(self, offre: Offre, rows: np.ndarray, rule_ids: np.ndarray, outcomes: list[RuleOutcome],
-                  verdicts: dict[str, list]) -> tuple[np.ndarray, np.ndarray]:
-        """An offer's verdict for each row that has it on its subject: per row an id, per id the verdict."""
+    def _verdict_cases(self, offre: Offre, rows: np.ndarray, rule_ids: np.ndarray, outcomes: list[RuleOutcome]
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """The rows that have an offer on their subject, grouped by the way its conditions read them:
+        per row a case id, per case its first row."""
         canon = self._offer_canonicalizer(offre)
         exact = [f for f in canon.fields if f not in canon.list_fields and f not in SHOWN]
         key = self._project(canon, rows, exact)
         excluding = np.array([offre.id in out.exclues for out in outcomes] or [False])
         key = _combine(key, np.where(excluding[rule_ids], rule_ids + 1, 0))  # the reason names the rule
-        ids, first = _factorize(key)
-        reps = [int(rows[r]) for r in first]
-        facts = [self._facts(r) for r in reps]
-        capable = self.router.capable(facts, [[offre]] * len(reps))
-        verdicts[offre.id] = [
-            self.router.verdict(offre, f, outcomes[rule_id], ok, self.day, SHOWN)
-            for f, ok, rule_id in zip(facts, capable, rule_ids[first])
-        ]
-        return ids, first
+        return _factorize(key)
 
     def decide(self, rows: np.ndarray, excluded: dict[int, dict[str, str]] | None = None,
                ranked: bool = False, progress: Callable[[int], None] | None = None) -> Decided:
