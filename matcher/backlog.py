@@ -27,7 +27,6 @@ from .errors import BatchInputError, Location
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "excel", ".xlsm": "excel", ".parquet": "parquet",
            ".pq": "parquet"}
 SEPARATORS = (";", ",", "\t")
-ENCODINGS = ("utf-8", "cp1252")
 MAX_BACKLOG_BYTES = 4 * 1024**3
 # OWASP: a cell starting with one of these is run as a formula by spreadsheets.
 _FORMULA = re.compile(r"^[=+\-@\t\r]")

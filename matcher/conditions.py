@@ -646,7 +646,7 @@ class Canonicalizer:
     The engine is then asked once per distinct canonical fact.
     """
 
-    def __init__(self, conditions: Iterable[Condition | None] = ()):
+    def __init__(self, conditions: Iterable[Condition | None]):
         texts: dict[str, set] = {}
         numbers: dict[str, set] = {}
         list_fields: set[str] = set()
@@ -657,31 +657,11 @@ class Canonicalizer:
                 for v in (_values(test) if test.value is not None else ()):
                     (numbers if _is_number(v) else texts).setdefault(test.field, set()).add(v)
                 texts.setdefault(test.field, set())
-        self._set(texts, numbers, list_fields)
-
-    def _set(self, texts: dict[str, set], numbers: dict[str, set], list_fields: set[str]) -> None:
         self.fields = tuple(sorted(texts))
         self.list_fields = frozenset(list_fields)
         self._texts = texts
-        self._numbers = numbers
         self._thresholds = {f: sorted(v) for f, v in numbers.items()}
         self._memo: dict[tuple[str, Any], Any] = {}  # the same values come back row after row
-
-    @classmethod
-    def union(cls, parts: Iterable["Canonicalizer"]) -> "Canonicalizer":
-        """The canonicalizer of all the conditions of several canonicalizers."""
-        texts: dict[str, set] = {}
-        numbers: dict[str, set] = {}
-        list_fields: set[str] = set()
-        for part in parts:
-            for field, values in part._texts.items():
-                texts.setdefault(field, set()).update(values)
-            for field, values in part._numbers.items():
-                numbers.setdefault(field, set()).update(values)
-            list_fields |= part.list_fields
-        merged = cls()
-        merged._set(texts, numbers, list_fields)
-        return merged
 
     def _number(self, field: str, value: float) -> float:
         cuts = self._thresholds.get(field)

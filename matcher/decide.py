@@ -173,7 +173,6 @@ class Router:
         self._shards: dict[str, _CompiledConditions] = {}  # compiled on first use
         self._before = _CompiledConditions([(r.id, r.quand) for r in policy.regles if not r.after_decision])
         self._after = _CompiledConditions([(r.id, r.quand) for r in policy.regles if r.after_decision])
-        self._regles = {r.id: r for r in policy.regles}
         self._specificity: dict[str, int] = {}
         # Every value any condition can tell apart: two demandes equal under it get the same decision.
         self.canonicalizer = Canonicalizer([*self.conditions.values(), *(r.quand for r in policy.regles)])

@@ -76,9 +76,6 @@ class EngineError(AiguillageError):
     """The rules engine reported a failure that the guards should have prevented."""
 
 
-SEVERITIES = ("erreur", "avertissement")
-
-
 @dataclass(frozen=True)
 class Issue:
     """An authoring finding: a code, a severity, a French message, where it is, and related places."""

@@ -186,11 +186,6 @@ class TerritoryIndex:
             self._communes, self._aliases = communes, aliases
         return self._communes
 
-    def all_aliases(self) -> dict[str, Alias]:
-        self.all_communes()
-        assert self._aliases is not None
-        return self._aliases
-
     def exists(self, kind: str, code: str) -> bool:
         if kind == "commune":
             return self.commune(code) is not None

@@ -31,7 +31,6 @@ from .render import EXAMEN_SEPARATOR, NON_INSTRUISIBLE, examen_level_text
 PLACEHOLDER = "\x1f{}\x1f"
 VALUE_FIELDS = ("population", "montant", "commune", "epci", "departement", "region", "zone")
 SHOWN = {f: PLACEHOLDER.format(f) for f in VALUE_FIELDS}
-TERRITORY_FIELDS = ("commune", "epci", "departement", "region", "zone")
 
 
 @dataclass
@@ -193,16 +192,6 @@ class Walk:
         return ids, outcomes
 
     # ----------------------------------------------------------------- levels
-
-    def _on_topic_canonicalizer(self, offers: tuple[Offre, ...]) -> Canonicalizer:
-        """What tells apart the demandes that offers on their subject could serve: their besoins
-        and conditions (the thematiques test holds for all of them, by definition)."""
-        key = tuple(o.id for o in offers)
-        canon = self._cache.canonicalizers.get(key)
-        if canon is None:
-            canon = Canonicalizer.union(self._offer_canonicalizer(o) for o in offers)
-            self._cache.canonicalizers[key] = canon
-        return canon
 
     def _offer_canonicalizer(self, offre: Offre) -> Canonicalizer:
         canon = self._cache.canonicalizers.get(("offre", offre.id))

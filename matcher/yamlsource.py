@@ -174,14 +174,13 @@ _RESOLVER = _ResolverOnly()
 class _Frame:
     """A mapping or sequence being built, with what the next value is for."""
 
-    __slots__ = ("container", "keypath", "pending_key", "pending_key_location", "is_mapping")
+    __slots__ = ("container", "keypath", "pending_key", "is_mapping")
 
     def __init__(self, container: Any, keypath: KeyPath, is_mapping: bool):
         self.container = container
         self.keypath = keypath
         self.is_mapping = is_mapping
         self.pending_key: Any = _NO_KEY
-        self.pending_key_location: Location | None = None
 
 
 _NO_KEY = object()
@@ -221,7 +220,6 @@ def parse(text: str, path: str = "<texte>") -> Document:
                         "cle-dupliquee",
                     )
                 top.pending_key = key
-                top.pending_key_location = location
                 doc.key_positions[keypath] = location
                 return None
             key = top.pending_key
