@@ -566,6 +566,229 @@ def coverage(
         click.echo(summary_text(result))
 
 
+# --------------------------------------------------------------------------- governance
+
+
+def decisions_options(func: Callable) -> Callable:
+    """`--decisions FILE` and the period `--du`/`--au`, on every command that reads a decisions file."""
+    func = click.option("--au", "end", type=click.DateTime(formats=["%Y-%m-%d"]),
+                        help="Seulement les demandes déposées jusqu'à ce jour inclus (AAAA-MM-JJ).")(func)
+    func = click.option("--du", "start", type=click.DateTime(formats=["%Y-%m-%d"]),
+                        help="Seulement les demandes déposées à partir de ce jour (AAAA-MM-JJ).")(func)
+    return click.option("--decisions", "decisions_file", required=True,
+                        type=click.Path(path_type=Path, dir_okay=False),
+                        help="Fichier de décisions écrit par « aiguillage batch » (.csv, .xlsx, .parquet).")(func)
+
+
+def _output_kind(output: Path | None, allowed: tuple[str, ...]) -> str | None:
+    if output is None:
+        return None
+    suffix = output.suffix.lower().lstrip(".")
+    if suffix not in allowed:
+        raise click.BadParameter(f"extension « .{suffix} » : {', '.join('.' + a for a in allowed)} attendue",
+                                 param_hint="-o/--output")
+    return suffix
+
+
+def _read_period(decisions_file: Path, start: dt.datetime | None, end: dt.datetime | None):
+    """The decisions file, limited to the demandes filed in the period; and how many undated rows that left out."""
+    from matcher.decisions import read_decisions, within
+
+    if start and end and start > end:
+        raise click.BadParameter("--du est après --au", param_hint="--du")
+    decisions = read_decisions(decisions_file)
+    if start is None and end is None:
+        return decisions, 0
+    undated = int(decisions.rows["date_depot"].isna().sum())
+    return decisions.subset(within(decisions.rows, start.date() if start else None, end.date() if end else None)), undated
+
+
+def _known_code(value: str, known: dict, option: str) -> str:
+    from matcher.conditions import did_you_mean
+
+    value = value.strip().upper() if value.strip().upper() in ("2A", "2B") else value.strip()
+    if value.isdigit() and len(value) == 1:
+        value = "0" + value
+    if value not in known:
+        raise click.BadParameter(f"« {value} » inconnu{did_you_mean(value, known)}", param_hint=option)
+    return value
+
+
+def _written(path: Path, what: str) -> None:
+    click.echo(f"{what} → {path}", err=True)
+
+
+@main_group.group()
+def report() -> None:
+    """Rapports de gouvernance tirés d'un fichier de décisions : comité local de cohésion territoriale,
+    comité régional des financeurs, impact de l'agence (instruction ANCT du 15 mai 2020).
+
+    Chaque chiffre renvoie aux demandes qu'il compte (annexe des pages HTML, « ids » du JSON).
+
+    \b
+    Exemples :
+      aiguillage report comite-local --departement 16 --decisions decisions.csv -o comite-16.html
+      aiguillage report comite-regional --region 53 --decisions decisions.csv -o financeurs.xlsx
+      aiguillage report impact --decisions decisions.csv --previous decisions-2025.csv -o impact.html
+    """
+
+
+@report.command("comite-local")
+@click.option("--departement", required=True, metavar="NN", help="Le département du comité (code : 16, 2A, 974…).")
+@decisions_options
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Page HTML à écrire (par défaut : sur la sortie standard).")
+@date_option
+@workspace_options
+def report_comite_local(
+    departement: str,
+    decisions_file: Path,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    output: Path | None,
+    decision_date: dt.datetime | None,
+    catalogue_dir: Path | None,
+    rules_dir: Path | None,
+) -> None:
+    """La page du comité local de cohésion territoriale d'un département : l'ingénierie mobilisable
+    localement (offres par niveau et thématique, contacts, sources), la carte de couverture et les
+    zones blanches, les décisions de la période par niveau, thématique et EPCI, ce qui est allé à
+    l'agence et pourquoi, les demandes qui attendent l'avis du délégué territorial.
+
+    Une seule page HTML autonome (styles et graphiques intégrés, imprimable). --date fixe le jour
+    auquel sont lus le catalogue et les délais d'avis (par défaut aujourd'hui).
+
+    \b
+    Exemples :
+      aiguillage report comite-local --departement 16 --decisions decisions.csv -o comite-16.html
+      aiguillage report comite-local --departement 29 --decisions decisions.xlsx --du 2026-01-01 --au 2026-06-30 > comite.html
+    """
+    from matcher.report.comite_local import build
+    from matcher.report.page import write_text
+    from matcher.workspace import load_workspace
+
+    _output_kind(output, ("html", "htm"))
+    day = _day(decision_date)
+    workspace = load_workspace(catalogue_dir, rules_dir, today=day)
+    code = _known_code(departement, workspace.graph.index.departements, "--departement")
+    decisions, undated = _read_period(decisions_file, start, end)
+    page = build(workspace, decisions, code, day, start.date() if start else None, end.date() if end else None,
+                 undated)
+    if output is None:
+        click.echo(page)
+    else:
+        write_text(page, output)
+        _written(output, f"comité local du {code}")
+
+
+@report.command("comite-regional")
+@click.option("--region", required=True, metavar="NN", help="La région du comité (code INSEE : 53, 75, 84…).")
+@decisions_options
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Tableur à remplir (.xlsx, .csv) ou page (.html) ; sans -o, un résumé sur la sortie standard.")
+@date_option
+@workspace_options
+def report_comite_regional(
+    region: str,
+    decisions_file: Path,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    output: Path | None,
+    decision_date: dt.datetime | None,
+    catalogue_dir: Path | None,
+    rules_dir: Path | None,
+) -> None:
+    """La liste du comité régional des financeurs : les demandes de la région orientées vers
+    l'agence ou un opérateur partenaire, groupées par porteur de l'appui, avec le délégué territorial
+    de chacune, les montants, les programmes, l'avis du DT, et les colonnes où consigner la décision
+    du comité, ses modalités et sa notification par le DT.
+
+    \b
+    Exemples :
+      aiguillage report comite-regional --region 53 --decisions decisions.csv -o financeurs-bretagne.xlsx
+      aiguillage report comite-regional --region 75 --decisions decisions.csv --du 2026-07-01 -o liste.csv
+      aiguillage report comite-regional --region 84 --decisions decisions.parquet -o comite.html
+    """
+    from matcher.report.comite_regional import build_html, select, sheet, summary_text, write_sheet
+    from matcher.report.page import write_text
+    from matcher.workspace import load_workspace
+
+    kind = _output_kind(output, ("xlsx", "csv", "html", "htm"))
+    day = _day(decision_date)
+    workspace = load_workspace(catalogue_dir, rules_dir, today=day)
+    code = _known_code(region, workspace.graph.index.regions, "--region")
+    decisions, _ = _read_period(decisions_file, start, end)
+    if kind in ("html", "htm"):
+        write_text(build_html(workspace, decisions, code, day), output)
+        _written(output, f"comité régional des financeurs, région {code}")
+        return
+    frame = sheet(workspace, select(decisions, code), day)
+    if output is None:
+        click.echo(summary_text(frame, code))
+        return
+    write_sheet(frame, output)
+    _written(output, f"{len(frame)} demandes pour le comité régional des financeurs, région {code}")
+
+
+@report.command("impact")
+@decisions_options
+@click.option("--previous", type=click.Path(path_type=Path, dir_okay=False),
+              help="Décisions précédentes (un autre passage de « aiguillage batch ») : mesures comparées, demandes "
+                   "rapprochées ou éloignées.")
+@click.option("--pas", "step", type=click.Choice(["mois", "trimestre"]), default="mois", show_default=True,
+              help="Pas de temps des mesures dans le temps (date de dépôt).")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Page (.html) ou données (.json, avec les identifiants derrière chaque chiffre) ; sans -o, les "
+                   "tableaux en texte.")
+@date_option
+@workspace_options
+def report_impact(
+    decisions_file: Path,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    previous: Path | None,
+    step: str,
+    output: Path | None,
+    decision_date: dt.datetime | None,
+    catalogue_dir: Path | None,
+    rules_dir: Path | None,
+) -> None:
+    """Les mesures de subsidiarité : part des demandes servies à chaque niveau, part résolue
+    localement, escalades et leurs causes — par département, région, thématique et dans le temps
+    (date de dépôt) ; avis du DT ; avec --previous, l'évolution depuis des décisions précédentes.
+
+    \b
+    Exemples :
+      aiguillage report impact --decisions decisions.csv
+      aiguillage report impact --decisions decisions.csv --pas trimestre -o impact.html
+      aiguillage report impact --decisions decisions.csv --previous decisions-2025.csv -o impact.json
+    """
+    from matcher.decisions import read_decisions, within
+    from matcher.report.impact import measures, render_html, render_text
+    from matcher.report.page import write_text
+    from matcher.workspace import load_workspace
+
+    kind = _output_kind(output, ("html", "htm", "json"))
+    day = _day(decision_date)
+    workspace = load_workspace(catalogue_dir, rules_dir, today=day)
+    decisions, _ = _read_period(decisions_file, start, end)
+    before = None
+    if previous is not None:
+        before = read_decisions(previous)
+        if start or end:
+            before = before.subset(within(before.rows, start.date() if start else None, end.date() if end else None))
+    result = measures(workspace, decisions, day, step, before, start.date() if start else None,
+                      end.date() if end else None)
+    if kind is None:
+        click.echo(render_text(result))
+    elif kind == "json":
+        write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", output)
+        _written(output, "mesures d'impact")
+    else:
+        write_text(render_html(result), output)
+        _written(output, "mesures d'impact")
+
+
 def _internal_error(exc: BaseException) -> int:
     handle, path = tempfile.mkstemp(prefix="aiguillage-erreur-", suffix=".txt")
     with os.fdopen(handle, "w", encoding="utf-8") as out:

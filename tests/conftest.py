@@ -55,3 +55,33 @@ def golden(request):
         assert text == path.read_text(encoding="utf-8"), f"{name} differs (pytest --regenerate-golden to accept)"
 
     return check
+
+
+@pytest.fixture(scope="session")
+def year(tmp_path_factory):
+    """One year of decisions for the governance outputs: the backlog of tests/yearbacklog.py routed by
+    `aiguillage batch` against the shipped catalogue plus the fixture offers of tests/fixtures/ok/veille/
+    (an offer with a capacity, one whose validity ends soon); `previous` is the same backlog routed
+    against the shipped catalogue alone."""
+    import shutil
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    import yearbacklog
+    from clirun import run
+    from matcher.paths import shipped_catalogue
+
+    root = tmp_path_factory.mktemp("annee")
+    catalogue = root / "catalogue"
+    shutil.copytree(shipped_catalogue(), catalogue)
+    shutil.copy(FIXTURES / "ok" / "veille" / "offres.yaml", catalogue / "veille.yaml")
+    backlog = yearbacklog.write(root / "carnet.csv")
+    decisions, previous = root / "decisions.csv", root / "decisions-avant.csv"
+    date = ["--date", TODAY.isoformat()]
+    for out, extra in ((decisions, ["--catalogue", catalogue]), (previous, [])):
+        result = run("batch", backlog, "-o", out, *date, *extra)
+        assert result.code == 0, result.stderr
+    frame = pd.read_csv(decisions, sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    return SimpleNamespace(root=root, catalogue=catalogue, backlog=backlog, decisions=decisions, previous=previous,
+                           frame=frame, options=["--catalogue", str(catalogue), *date])

@@ -1,0 +1,324 @@
+"""`aiguillage report impact`: the measures of subsidiarity the agency evaluates its impact by.
+
+The share of demandes served at each level, the share resolved locally (communal to régional),
+the escalations (demandes sent beyond the local levels) and their causes — overall, by
+département, région, thématique and over time (`date_depot`, by month or quarter); the DT's
+opinions; and with `--previous`, the same measures on an earlier decisions file and the demandes
+that moved closer or farther.
+
+The measures are computed once, as a JSON-ready dictionary in which every count carries the row
+references behind it (`ids`); the HTML page and the text are drawn from it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from html import escape
+from typing import Any
+
+import pandas as pd
+
+from ..charts import Bar, Segment, column_chart, hbar_chart
+from ..coverage_map import LEVEL_COLOURS
+from ..decisions import Decisions, opinion_status, period_key
+from ..model import LEVEL_INDEX, LEVELS
+from ..workspace import Workspace
+from .measures import SHORT_LEVELS, groups, level_headers, level_legend, refs, themes_exploded
+from .page import Trace, document, figures, fmt_date, fmt_int, table
+
+STEPS = ("mois", "trimestre")
+
+
+def _count(rows: pd.DataFrame, whole: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"n": len(rows)}
+    if whole is not None:
+        out["part"] = round(len(rows) / whole, 4) if whole else None
+    out["ids"] = refs(rows)
+    return out
+
+
+def breakdown(rows: pd.DataFrame) -> dict[str, Any]:
+    """The measures of one set of demandes."""
+    n = len(rows)
+    far = rows[~rows["local"]]
+    return {
+        "demandes": _count(rows),
+        "niveaux": {level: _count(rows[rows["niveau"] == level], n) for level in LEVELS},
+        "locale": _count(rows[rows["local"]], n),
+        "escalades": _count(far, n),
+        "non_instruisibles": _count(rows[~rows["instruisible"]], n),
+    }
+
+
+def _causes(rows: pd.DataFrame, descriptions: dict[str, str]) -> list[dict[str, Any]]:
+    far = rows[~rows["local"]]
+    out = []
+    for cause, part in groups(far, "cause_escalade"):
+        code = part["cause_code"].iloc[0]
+        entry = {"code": code, "cause": cause, **_count(part, len(far)),
+                 "niveaux": {lv: _count(part[part["niveau"] == lv]) for lv in ("operateur", "agence")}}
+        if code.startswith("regle:") and code[6:] in descriptions:
+            entry["regle"] = descriptions[code[6:]]
+        out.append(entry)
+    return out
+
+
+def measures(workspace: Workspace, decisions: Decisions, day: dt.date, step: str = "mois",
+             previous: Decisions | None = None, start: dt.date | None = None, end: dt.date | None = None
+             ) -> dict[str, Any]:
+    """Every measure, each count with the row references behind it."""
+    rows = decisions.rows
+    idx = workspace.graph.index
+    voc = workspace.catalogue.vocabularies["thematiques"]
+    descriptions = {r.id: r.description for r in workspace.policy.regles}
+    needed = rows[rows["avis_requis"]]
+    status = opinion_status(needed, day)
+    result: dict[str, Any] = {
+        "fichier": decisions.path,
+        "date_decision": decisions.date_decision.isoformat() if decisions.date_decision else None,
+        "date": day.isoformat(),
+        "periode": {"du": start.isoformat() if start else None, "au": end.isoformat() if end else None, "pas": step},
+        "definitions": {
+            "locale": "demandes servies aux niveaux communal, intercommunal, départemental ou régional",
+            "escalade": "demande servie au-delà des niveaux locaux (opérateurs, agence), avec la première raison "
+                        "lue dans son examen",
+            "ids": "identifiants des demandes comptées (colonne id du fichier, sinon « ligne N »)",
+        },
+        "lignes_fichier": decisions.total,
+        "erreurs": {"n": len(decisions.error_refs), "ids": decisions.error_refs},
+        **breakdown(rows),
+        "causes_escalade": _causes(rows, descriptions),
+        "avis_dt": {
+            "requis": _count(needed, len(rows)),
+            **{avis: _count(needed.loc[status.index[status["avis"] == avis]])
+               for avis in ("favorable", "defavorable", "en_attente", "absent")},
+        },
+    }
+    result["par_departement"] = [
+        {"departement": code, "nom": idx.departements[code].nom if code in idx.departements else code,
+         **breakdown(part)} for code, part in sorted(groups(rows, "departement"), key=lambda kv: str(kv[0]))]
+    result["par_region"] = [
+        {"region": code, "nom": idx.regions[code].nom if code in idx.regions else code, **breakdown(part)}
+        for code, part in sorted(groups(rows, "region"), key=lambda kv: str(kv[0]))]
+    exploded = themes_exploded(rows, voc)
+    result["par_thematique"] = [{"thematique": theme, "libelle": voc.label(theme), **breakdown(part)}
+                                for theme, part in groups(exploded, "theme")]
+    periods = period_key(rows["date_depot"], step)
+    result["dans_le_temps"] = [{"periode": key, **breakdown(part)}
+                               for key, part in sorted(groups(rows, periods), key=lambda kv: str(kv[0])) if key]
+    result["sans_date_depot"] = _count(rows[periods == ""])
+    if "changement" in rows and (rows["changement"] != "").any():
+        result["changements_du_fichier"] = {
+            kind: _count(rows[rows["changement"] == kind]) for kind in ("inchange", "nouveau", "modifie")}
+        result["changements_du_fichier"]["causes"] = [
+            {"cause": cause, **_count(part)} for cause, part in groups(rows[rows["changement"] == "modifie"], "cause")]
+    if previous is not None:
+        result["precedent"] = _compare(rows, previous)
+    return result
+
+
+def _compare(rows: pd.DataFrame, previous: Decisions) -> dict[str, Any]:
+    old = previous.rows
+    old_dep = {code: part for code, part in groups(old, "departement")}
+    by_dep = []
+    for code, part in sorted(groups(rows, "departement"), key=lambda kv: str(kv[0])):
+        before = old_dep.get(code, old.iloc[0:0])
+        now, then = float(part["local"].mean()) if len(part) else None, float(before["local"].mean()) if len(before) else None
+        by_dep.append({"departement": code, "demandes": _count(part), "demandes_precedentes": _count(before),
+                       "part_locale": round(now, 4) if now is not None else None,
+                       "part_locale_precedente": round(then, 4) if then is not None else None,
+                       "evolution_points": round(100 * (now - then), 1) if now is not None and then is not None else None})
+    matched = rows.merge(old[["ref", "niveau", "offre_id"]], on="ref", how="left", suffixes=("", "_avant"))
+    present = matched["niveau_avant"].notna()
+    new_rank = matched["niveau"].map(LEVEL_INDEX)
+    old_rank = matched["niveau_avant"].map(LEVEL_INDEX)
+    return {
+        "fichier": previous.path,
+        "date_decision": previous.date_decision.isoformat() if previous.date_decision else None,
+        **breakdown(old),
+        "par_departement": by_dep,
+        "mouvements": {
+            "apparies": _count(matched[present]),
+            "rapproches": _count(matched[present & (new_rank < old_rank)]),
+            "eloignes": _count(matched[present & (new_rank > old_rank)]),
+            "meme_niveau": _count(matched[present & (new_rank == old_rank)]),
+            "nouveaux": _count(matched[~present]),
+            "disparus": _count(old[~old["ref"].isin(set(rows["ref"]))]),
+        },
+    }
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _pct(part: float | None) -> str:
+    return "—" if part is None else f"{100 * part:.0f} %"
+
+
+def render_text(m: dict[str, Any]) -> str:
+    n = m["demandes"]["n"]
+    lines = [f"Mesures de subsidiarité — {m['fichier']} : {fmt_int(n)} demandes orientées"
+             + (f", {m['erreurs']['n']} lignes en erreur écartées" if m["erreurs"]["n"] else ""),
+             "", "Par niveau : " + ", ".join(f"{SHORT_LEVELS[lv]} {c['n']} ({_pct(c['part'])})"
+                                             for lv, c in m["niveaux"].items()),
+             f"Résolues localement : {m['locale']['n']} ({_pct(m['locale']['part'])}) ; escalades : "
+             f"{m['escalades']['n']} ({_pct(m['escalades']['part'])})",
+             f"Avis du DT requis : {m['avis_dt']['requis']['n']}, non instruisibles : {m['non_instruisibles']['n']} "
+             f"(en attente {m['avis_dt']['en_attente']['n']}, non demandé {m['avis_dt']['absent']['n']}, "
+             f"défavorable {m['avis_dt']['defavorable']['n']})", "", "Causes des escalades :"]
+    lines += [f"  {c['n']:>6}  {_pct(c['part']):>5}  {c['cause']}" for c in m["causes_escalade"]]
+
+    def block(title: str, entries: list[dict], key: str, label: str | None = None) -> None:
+        lines.extend(["", title, f"  {'':<34}{'dem.':>7}  " + "".join(f"{h[:6]:>7}" for h in level_headers())
+                      + f"{'locale':>8}{'non instr.':>11}"])
+        for e in entries:
+            name = f"{e[key]} {e[label]}" if label else e[key]
+            lines.append(f"  {name[:33]:<34}{e['demandes']['n']:>7}  "
+                         + "".join(f"{e['niveaux'][lv]['n']:>7}" for lv in LEVELS)
+                         + f"{_pct(e['locale']['part']):>8}{e['non_instruisibles']['n']:>11}")
+
+    block("Par département :", m["par_departement"], "departement", "nom")
+    block("Par région :", m["par_region"], "region", "nom")
+    block("Par thématique :", m["par_thematique"], "libelle")
+    block(f"Par {m['periode']['pas']} de dépôt :", m["dans_le_temps"], "periode")
+    if "precedent" in m:
+        p = m["precedent"]
+        mv = p["mouvements"]
+        lines += ["", f"Par rapport à {p['fichier']} : résolues localement {_pct(p['locale']['part'])} → "
+                      f"{_pct(m['locale']['part'])} ; demandes rapprochées {mv['rapproches']['n']}, éloignées "
+                      f"{mv['eloignes']['n']}, au même niveau {mv['meme_niveau']['n']}, nouvelles {mv['nouveaux']['n']}, "
+                      f"disparues {mv['disparus']['n']}"]
+    lines += ["", "Les identifiants derrière chaque chiffre : -o impact.json ou -o impact.html."]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def _bar(label: str, entry: dict[str, Any], trace: Trace, what: str, share: bool = True, short: bool = False) -> Bar:
+    n = entry["demandes"]["n"]
+    segments = []
+    for lv in LEVELS:
+        c = entry["niveaux"][lv]
+        if c["n"]:
+            value = 100 * c["n"] / n if share else c["n"]
+            segments.append(Segment(value, LEVEL_COLOURS[lv], f"{label} — {SHORT_LEVELS[lv]} : {c['n']} demandes "
+                                    f"({100 * c['n'] / n:.0f} %)", trace.anchor(c["ids"], f"{what} · niveau {lv}")))
+    return Bar(label, tuple(segments), total_text=f"{n} dem." if share and not short else str(n))
+
+
+def _row(name: str, entry: dict[str, Any], trace: Trace, what: str) -> list[str]:
+    return [escape(name), trace.link(entry["demandes"]["ids"], what),
+            *[trace.link(entry["niveaux"][lv]["ids"], f"{what} · niveau {lv}") for lv in LEVELS],
+            trace.link(entry["locale"]["ids"], f"{what} · niveaux locaux", _pct(entry["locale"]["part"])),
+            trace.link(entry["non_instruisibles"]["ids"], f"{what} · non instruisible")]
+
+
+HEADERS = ["", "Demandes", *level_headers(), "Part locale", "Non instruisibles"]
+
+
+def _section(entries: list[dict], key: str, label: str | None, trace: Trace, what: str, title: str,
+             chart_limit: int = 30) -> str:
+    names = [(f"{e[key]} {e[label]}" if label else e[key]) for e in entries]
+    chart = hbar_chart([_bar(name, e, trace, f"{what} {e[key]}") for name, e in zip(names, entries)][:chart_limit],
+                       title, level_legend(), unit=" %", label_width=260)
+    rows = [_row(name, e, trace, f"{what} {e[key]}") for name, e in zip(names, entries)]
+    return chart + table(HEADERS, rows, numeric=range(1, 10))
+
+
+def render_html(m: dict[str, Any]) -> str:
+    trace = Trace()
+    n = m["demandes"]["n"]
+    all_what = "toutes les demandes"
+    meta = [f"Décisions : {escape(m['fichier'])}" + (f" du {escape(m['date_decision'])}" if m["date_decision"] else "")
+            + f" — {fmt_int(n)} demandes orientées" + (f", {m['erreurs']['n']} lignes en erreur écartées"
+                                                      if m["erreurs"]["n"] else ""),
+            "Locale : servie aux niveaux communal à régional. Escalade : servie au-delà (opérateurs, agence)."]
+    key = figures([
+        (trace.link(m["demandes"]["ids"], all_what), "demandes orientées"),
+        (trace.link(m["locale"]["ids"], "niveaux locaux", _pct(m["locale"]["part"])),
+         f"résolues localement ({m['locale']['n']})"),
+        (trace.link(m["niveaux"]["operateur"]["ids"], "niveau operateur", _pct(m["niveaux"]["operateur"]["part"])),
+         "opérateurs et État"),
+        (trace.link(m["niveaux"]["agence"]["ids"], "niveau agence", _pct(m["niveaux"]["agence"]["part"])), "agence"),
+        (trace.link(m["non_instruisibles"]["ids"], "non instruisible"), "non instruisibles : avis du DT requis"),
+    ])
+    level_chart = hbar_chart([Bar(SHORT_LEVELS[lv], (Segment(c["n"], LEVEL_COLOURS[lv], f"{SHORT_LEVELS[lv]} : "
+                                  f"{c['n']} demandes", trace.anchor(c["ids"], f"niveau {lv}")),),
+                                  total_text=f"{c['n']} ({_pct(c['part'])})") for lv, c in m["niveaux"].items()],
+                             "Demandes par niveau retenu")
+    causes = m["causes_escalade"]
+    cause_chart = hbar_chart([Bar(c["cause"], tuple(Segment(c["niveaux"][lv]["n"], LEVEL_COLOURS[lv],
+                                                            f"{c['cause']} — {SHORT_LEVELS[lv]} : {c['niveaux'][lv]['n']}",
+                                                            trace.anchor(c["niveaux"][lv]["ids"],
+                                                                         f"escalade · {c['cause']} · niveau {lv}"))
+                                                    for lv in ("operateur", "agence")))
+                              for c in causes], "Escalades par cause", level_legend()[4:], label_width=360)
+    cause_rows = [[escape(c["cause"]) + (f"<br><small>{escape(c['regle'])}</small>" if c.get("regle") else ""),
+                   trace.link(c["ids"], f"escalade · {c['cause']}"), _pct(c["part"]),
+                   trace.link(c["niveaux"]["operateur"]["ids"], f"escalade · {c['cause']} · niveau operateur"),
+                   trace.link(c["niveaux"]["agence"]["ids"], f"escalade · {c['cause']} · niveau agence")]
+                  for c in causes]
+    time_chart = column_chart([_bar(e["periode"], e, trace, f"dépôt en {e['periode']}", short=True)
+                               for e in m["dans_le_temps"]],
+                              f"Part de chaque niveau, par {m['periode']['pas']} de dépôt (nombre de demandes "
+                              "au-dessus)", level_legend(), unit=" %")
+    avis = m["avis_dt"]
+    sections = [
+        ("en-bref", "En bref", key + level_chart),
+        ("escalades", "Escalades et leurs causes",
+         f"<p>{trace.link(m['escalades']['ids'], 'escalades')} demandes ({_pct(m['escalades']['part'])}) ont été "
+         "servies au-delà des niveaux locaux. Leur cause est la première raison que donne l'examen de chaque "
+         "décision aux niveaux locaux.</p>" + cause_chart
+         + table(["Cause", "Demandes", "Part", "opérateurs", "agence"], cause_rows, numeric=[1, 2, 3, 4])),
+        ("departements", "Par département", _section(m["par_departement"], "departement", "nom", trace,
+                                                     "departement =", "Part de chaque niveau, par département")),
+        ("regions", "Par région", _section(m["par_region"], "region", "nom", trace, "region =",
+                                           "Part de chaque niveau, par région")),
+        ("thematiques", "Par thématique",
+         '<p class="note">Thèmes de premier rang ; une demande à plusieurs thèmes compte dans chacun.</p>'
+         + _section(m["par_thematique"], "libelle", None, trace, "thématique", "Part de chaque niveau, par thématique")),
+        ("temps", "Dans le temps", time_chart + table(
+            HEADERS, [_row(e["periode"], e, trace, f"dépôt en {e['periode']}") for e in m["dans_le_temps"]],
+            numeric=range(1, 10))
+         + (f'<p class="note">{trace.link(m["sans_date_depot"]["ids"], "sans date de dépôt")} demandes sans date '
+            "de dépôt ne sont pas dans ce tableau.</p>" if m["sans_date_depot"]["n"] else "")),
+        ("avis", "L'avis du délégué territorial",
+         f"<p>Aucun projet n'est instruit sans l'avis du DT. {trace.link(avis['requis']['ids'], 'avis_dt_requis = oui')} "
+         f"demandes le requièrent ; {trace.link(m['non_instruisibles']['ids'], 'non instruisible')} ne sont pas "
+         f"instruisibles en l'état. Avis au {fmt_date(dt.date.fromisoformat(m['date']))} :</p>"
+         + table(["Avis", "Demandes"], [[label, trace.link(avis[k]["ids"], f"avis du DT {k}")] for k, label in
+                                        (("favorable", "favorable"), ("defavorable", "défavorable"),
+                                         ("en_attente", "en attente"), ("absent", "non demandé"))], numeric=[1])),
+    ]
+    if "precedent" in m:
+        sections.append(("evolution", "Évolution depuis les décisions précédentes", _evolution(m, trace)))
+    return document("Impact de l'agence : mesures de subsidiarité", meta, sections, trace,
+                    "Produit par Aiguillage (instruction ANCT du 15 mai 2020, évaluation de l'impact de l'agence).")
+
+
+def _evolution(m: dict[str, Any], trace: Trace) -> str:
+    p = m["precedent"]
+    mv = p["mouvements"]
+    rows = [[escape(SHORT_LEVELS[lv]), trace.link(p["niveaux"][lv]["ids"], f"précédent · niveau {lv}"),
+             _pct(p["niveaux"][lv]["part"]), trace.link(m["niveaux"][lv]["ids"], f"niveau {lv}"),
+             _pct(m["niveaux"][lv]["part"])] for lv in LEVELS]
+    deps = [[escape(d["departement"]), trace.link(d["demandes_precedentes"]["ids"], f"précédent · departement = "
+                                                  f"{d['departement']}"),
+             _pct(d["part_locale_precedente"]), trace.link(d["demandes"]["ids"], f"departement = {d['departement']}"),
+             _pct(d["part_locale"]), "—" if d["evolution_points"] is None else f"{d['evolution_points']:+.0f} pts"]
+            for d in p["par_departement"]]
+    return "".join([
+        f"<p>Décisions précédentes : {escape(p['fichier'])}. Les demandes sont appariées par identifiant.</p>",
+        figures([(trace.link(mv["rapproches"]["ids"], "servies plus près qu'avant"), "rapprochées"),
+                 (trace.link(mv["eloignes"]["ids"], "servies plus loin qu'avant"), "éloignées"),
+                 (trace.link(mv["meme_niveau"]["ids"], "même niveau qu'avant"), "au même niveau"),
+                 (trace.link(mv["nouveaux"]["ids"], "absentes des décisions précédentes"), "nouvelles"),
+                 (trace.link(mv["disparus"]["ids"], "absentes des décisions actuelles"), "disparues")]),
+        table(["Niveau", "Avant", "Part", "Maintenant", "Part"], rows, numeric=[1, 2, 3, 4]),
+        table(["Département", "Avant", "Part locale", "Maintenant", "Part locale", "Évolution"], deps,
+              numeric=[1, 2, 3, 4, 5]),
+    ])
+
+
+__all__ = ["measures", "breakdown", "render_text", "render_html", "STEPS"]
