@@ -414,24 +414,37 @@ def rules_test(
       aiguillage rules test rules/tests/pilotes.yaml --date 2026-11-26
       aiguillage rules test mes-regles/ --format json
     """
+    from matcher.alertrules import case_files as alert_case_files
+    from matcher.alertrules import load_alert_cases, load_alert_rules
+    from matcher.alerts import cases_dict, cases_text
+    from matcher.alerts import run_cases as run_alert_cases
     from matcher.ruletest import load_cases, report_dict, report_text, run_cases, sources
     from matcher.workspace import load_workspace
 
     day = _day(decision_date)
     rules_root, files = sources(path, rules_dir)
-    if not files:
-        raise AiguillageError(f"aucun cas de test (fichier YAML à section « tests: ») sous {path or rules_root}")
+    alert_files = alert_case_files(Path(path) if path is not None else rules_root)
+    if not files and not alert_files:
+        raise AiguillageError(f"aucun cas de test (fichier YAML à section « tests: » ou « tests_alertes: ») sous "
+                              f"{path or rules_root}")
     workspace = load_workspace(catalogue_dir, rules_root, today=day)
     issues = IssueCollector(stop_at_first=False)
     cases = load_cases(files, workspace, issues)
+    alert_rules = load_alert_rules(rules_root, issues).rules
+    alert_cases = load_alert_cases(alert_files, alert_rules, issues)
     if issues.errors:
-        _report_issues(issues.issues, {"cas_de_test": len(cases)}, 0, "text", strict=False)
-    report = run_cases(cases, workspace, day)
+        _report_issues(issues.issues, {"cas_de_test": len(cases) + len(alert_cases)}, 0, "text", strict=False)
+    report = run_cases(cases, workspace, day) if files else None
+    alert_results = run_alert_cases(alert_cases, alert_rules) if alert_files else []
     if output_format == "json":
-        emit_json(report_dict(report))
+        emit_json({**(report_dict(report) if report else {}),
+                   **({"alertes": cases_dict(alert_results, alert_rules)} if alert_files else {})})
     else:
-        click.echo(report_text(report, explain=not short))
-    if report.failed:
+        text = [report_text(report, explain=not short)] if report else []
+        if alert_files:
+            text.append("\n".join(cases_text(alert_results, alert_rules)))
+        click.echo("\n\n".join(text))
+    if (report and report.failed) or any(not r.passed for r in alert_results):
         raise click.exceptions.Exit(EXIT_INVALID)
 
 
@@ -787,6 +800,76 @@ def report_impact(
     else:
         write_text(render_html(result), output)
         _written(output, "mesures d'impact")
+
+
+@main_group.command()
+@click.option("--decisions", "decisions_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Fichier de décisions écrit par « aiguillage batch » (.csv, .xlsx, .parquet).")
+@click.option("--fenetre", "window", type=click.IntRange(1, 3660), default=90, show_default=True,
+              help="Longueur en jours des fenêtres comparées par l'indicateur « departement ».")
+@click.option("--regle", "only", multiple=True, metavar="ID", help="Cette règle d'alerte seulement (répétable).")
+@click.option("--indicateurs", "list_indicators", is_flag=True,
+              help="Décrire les indicateurs et leurs champs (pour écrire une règle) et s'arrêter.")
+@date_option
+@format_option("text", "json")
+@workspace_options
+def alertes(
+    decisions_file: Path | None,
+    window: int,
+    only: tuple[str, ...],
+    list_indicators: bool,
+    decision_date: dt.datetime | None,
+    output_format: str,
+    catalogue_dir: Path | None,
+    rules_dir: Path | None,
+) -> None:
+    """Veille et alerte : les règles d'alerte (sections « alertes: » des fichiers de règles) sont
+    exécutées par le moteur de règles sur les indicateurs d'un fichier de décisions — part des
+    demandes vers l'agence par département, thématiques sans offre locale dans une région, charge et
+    validité des offres, avis du DT attendus. Chaque alerte dit quoi, où, depuis quand, et quelle
+    règle l'a levée, avec les demandes derrière elle.
+
+    --date fixe le jour d'observation (par défaut aujourd'hui) ; « depuis quand » relit le fichier
+    tel qu'il était les jours précédents.
+
+    \b
+    Exemples :
+      aiguillage alertes --decisions decisions.csv
+      aiguillage alertes --decisions decisions.parquet --format json > alertes.json
+      aiguillage alertes --decisions decisions.csv --regle avis-dt-en-attente --date 2026-11-26
+      aiguillage alertes --indicateurs
+    """
+    from matcher.alertrules import describe_indicators, load_alert_rules
+    from matcher.alerts import AlertEngine, as_json, render_text, run_alerts
+    from matcher.conditions import did_you_mean
+    from matcher.decisions import read_decisions
+    from matcher.indicators import Indicators
+    from matcher.paths import shipped_rules
+    from matcher.workspace import load_workspace
+
+    if list_indicators:
+        click.echo(describe_indicators())
+        return
+    if decisions_file is None:
+        raise click.UsageError("indiquez --decisions FICHIER (ou --indicateurs)")
+    day = _day(decision_date)
+    workspace = load_workspace(catalogue_dir, rules_dir, today=day)
+    issues = IssueCollector(stop_at_first=True)
+    rules = load_alert_rules(Path(rules_dir or shipped_rules()), issues).rules
+    known = {r.id for r in rules}
+    for rule_id in only:
+        if rule_id not in known:
+            raise click.BadParameter(f"« {rule_id} » inconnue{did_you_mean(rule_id, known)}", param_hint="--regle")
+    if only:
+        rules = [r for r in rules if r.id in only]
+    if not rules:
+        raise AiguillageError(f"aucune règle d'alerte (section « alertes: ») sous {rules_dir or shipped_rules()}")
+    decisions = read_decisions(decisions_file)
+    alerts = run_alerts(Indicators(decisions, workspace.catalogue, workspace.graph, window), AlertEngine(rules), day)
+    if output_format == "json":
+        emit_json(as_json(alerts, rules, str(decisions_file), len(decisions.rows), day))
+    else:
+        click.echo(render_text(alerts, rules, str(decisions_file), len(decisions.rows), day))
 
 
 def _internal_error(exc: BaseException) -> int:

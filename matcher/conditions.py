@@ -131,6 +131,9 @@ class ParseContext:
     territory_suggest: Callable[[str, str], list[str]] | None = None
     allow_after_decision: bool = False
     attribute_types: dict[str, tuple[str, Location]] | None = None  # shared across files: name -> (type, first use)
+    # The fields a condition may read, when they are not a demande's (the indicators of an alert
+    # rule); with them, any other name is an error: there are no attributes to fall back on.
+    fields: dict[str, FieldSpec] | None = None
 
 
 def suggest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
@@ -180,6 +183,16 @@ def _parse_combinator(key: str, value: Any, keypath: KeyPath, ctx: ParseContext)
 
 
 def _field_spec(name: str, keypath: KeyPath, ctx: ParseContext) -> FieldSpec | None:
+    if ctx.fields is not None:
+        if name in ctx.fields:
+            return ctx.fields[name]
+        ctx.issues.error(
+            "champ-inconnu",
+            f"champ inconnu « {name} »{did_you_mean(name, list(ctx.fields) + list(COMBINATORS))} "
+            f"(champs possibles : {', '.join(ctx.fields)})",
+            ctx.doc.where_key(keypath),
+        )
+        return None
     spec = FIELDS.get(name)
     if spec is not None:
         if spec.after_decision and not ctx.allow_after_decision:

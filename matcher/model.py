@@ -33,6 +33,11 @@ ZONES: tuple[str, ...] = ("metro", "drom", "com")
 AVIS_DT: tuple[str, ...] = ("favorable", "defavorable", "en_attente")
 VOCABULARY_KINDS: tuple[str, ...] = ("thematiques", "besoins", "programmes")
 
+# The veille et alerte: the kinds of indicator an alert rule reads (`matcher/alertrules.py` lists
+# their fields), and how serious an alert is.
+INDICATEURS: tuple[str, ...] = ("departement", "region_thematique", "offre", "demande")
+GRAVITES: tuple[str, ...] = ("information", "attention", "urgence")
+
 # Examination statuses of a level, as the decision reports them.
 STATUTS: tuple[str, ...] = ("aucune_offre", "offres_ecartees", "ignore", "sans_objet", "retenu")
 

@@ -73,7 +73,9 @@ def load_policy(
     regles.sort(key=lambda r: (-r.priorite, r.id))
     # Test cases (files with only a `tests:` section) are no part of the rules: editing them leaves
     # the rules' version, hence every decision's, unchanged.
-    tests_only = {doc.path for doc in documents if isinstance(doc.data, dict) and doc.data and set(doc.data) <= {"tests"}}
+    # Nor are the alert rules (`alertes:`, `tests_alertes:`): they read decisions, they do not make them.
+    tests_only = {doc.path for doc in documents
+                  if isinstance(doc.data, dict) and doc.data and set(doc.data) <= {"tests", "alertes", "tests_alertes"}}
     files = [f for f in files if display_path(f) not in tests_only]
     return Policy(tuple(regles), fingerprint(root, files) if files else "sha256:" + "0" * 64, str(root))
 

@@ -189,7 +189,8 @@ def issues_summary(issues: list[Issue], counts: dict[str, int] | None = None, hi
     errors = sum(i.severity == "erreur" for i in issues)
     warnings = len(issues) - errors
     line = f"{_plural(errors, 'erreur')}, {_plural(warnings, 'avertissement')}"
-    names = {"offres": ("offre", None), "regles": ("règle", None), "cas_de_test": ("cas de test", "cas de test"),
+    names = {"offres": ("offre", None), "regles": ("règle", None), "alertes": ("règle d'alerte", "règles d'alerte"),
+             "cas_de_test": ("cas de test", "cas de test"),
              "paires": ("paire d'offres examinée", "paires d'offres examinées")}
     parts = [_plural(n, *names[k]) for k, n in (counts or {}).items() if k in names]
     if parts:

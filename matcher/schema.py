@@ -14,7 +14,7 @@ from typing import Any
 
 from .conditions import did_you_mean, suggest
 from .errors import IssueCollector, SchemaError
-from .model import AVIS_DT, COMPLEXITES, COUTS, LEVELS, PORTEUR_TYPES, SAISINES, STATUTS
+from .model import AVIS_DT, COMPLEXITES, COUTS, GRAVITES, INDICATEURS, LEVELS, PORTEUR_TYPES, SAISINES, STATUTS
 from .yamlsource import Document, KeyPath
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -121,12 +121,36 @@ RECORDS: dict[str, tuple[Key, ...]] = {
         Key("motif", "text", False, "texte que le motif doit contenir"),
     ),
     "statuts": tuple(Key(level, "choice", False, f"statut du niveau {level}", STATUTS) for level in LEVELS),
+    # Veille et alerte (`aiguillage alertes`): a rule on the indicators computed from a decisions file.
+    "alerte": (
+        Key("id", "id", True, "identifiant stable de la règle d'alerte"),
+        Key("description", "text", True, "ce que surveille la règle, en français"),
+        Key("reference", "text", False, "texte d'où vient la règle"),
+        Key("indicateur", "choice", True, "ce que la règle lit : un département, une région × thématique, une offre "
+            "ou une demande (aiguillage alertes --indicateurs en donne les champs)", INDICATEURS),
+        Key("quand", "condition", True, "condition sur les champs de l'indicateur (langage de conditions)"),
+        Key("alerte", "text", True, "texte de l'alerte ; {champ} y est remplacé par la valeur du champ"),
+        Key("gravite", "choice", False, "gravité de l'alerte (attention par défaut)", GRAVITES),
+    ),
+    # A test case of the alert rules: an indicator's values and the alerts they must (not) raise.
+    "test_alerte": (
+        Key("id", "id", True, "identifiant du cas de test"),
+        Key("description", "text", False, "ce que le cas vérifie"),
+        Key("indicateur", "choice", True, "le type d'indicateur dont les champs sont donnés", INDICATEURS),
+        Key("faits", "mapping", True, "les valeurs des champs de l'indicateur ({champ: valeur})"),
+        Key("attendu", "mapping", True, "les alertes attendues", record="attendu_alerte"),
+    ),
+    "attendu_alerte": (
+        Key("alertes", "list", False, "règles d'alerte qui doivent se déclencher"),
+        Key("absentes", "list", False, "règles d'alerte qui ne doivent pas se déclencher"),
+        Key("texte", "text", False, "texte que l'alerte doit contenir"),
+    ),
 }
 
 TOP_LEVEL: dict[str, dict[str, str]] = {
     "catalogue": {"offres": "offre", "perimetres": "perimetre", "thematiques": "terme", "besoins": "terme",
                   "programmes": "terme"},
-    "regles": {"regles": "regle", "tests": "test"},
+    "regles": {"regles": "regle", "tests": "test", "alertes": "alerte", "tests_alertes": "test_alerte"},
 }
 
 _TYPE_NAMES = {

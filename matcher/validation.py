@@ -37,7 +37,7 @@ from .workspace import Workspace
 from .yamlsource import yaml_files
 
 CATALOGUE_SECTIONS = ("offres", "perimetres", "thematiques", "besoins", "programmes")
-RULES_SECTIONS = ("regles", "tests")
+RULES_SECTIONS = ("regles", "tests", "alertes", "tests_alertes")
 _TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:", re.MULTILINE)
 
 
@@ -188,6 +188,7 @@ def check(target: CheckTarget, today: dt.date, index: TerritoryIndex | None = No
     policy = load_policy(target.rules_file or target.rules, catalogue, policy_issues, index)
     issues.issues += catalogue_issues.issues + policy_issues.issues
     _engine_guards(catalogue, policy, issues)
+    alert_rules = _alert_rules(target, index, issues)
     files = case_files(target.rules) if target.with_tests else []
     files += [f for f in target.extra_test_files if f not in files]
     cases = []
@@ -195,13 +196,34 @@ def check(target: CheckTarget, today: dt.date, index: TerritoryIndex | None = No
         workspace = Workspace(catalogue, policy or Policy((), "", str(target.rules)),
                               TerritoryGraph(index, catalogue.perimetres.values()))
         cases = load_cases(files, workspace, issues, check_rules=policy is not None)
+    if target.with_tests:
+        from .alertrules import case_files as alert_case_files
+        from .alertrules import load_alert_cases
+
+        alert_files = alert_case_files(target.rules) + [f for f in target.extra_test_files if f not in files]
+        cases += load_alert_cases(alert_files, alert_rules, issues)
     reported, hidden = _select(issues.issues, target.only)
     counts = {
         "offres": len(catalogue.offres) if catalogue else 0,
         "regles": len(policy.regles) if policy else 0,
+        "alertes": len(alert_rules),
         "cas_de_test": len(cases),
     }
     return CheckReport(reported, hidden, counts)
+
+
+def _alert_rules(target: CheckTarget, index: TerritoryIndex, issues: IssueCollector) -> list:
+    """The veille's alert rules (`alertes:` sections), checked, and each through the engine's guards."""
+    from .alertrules import load_alert_rules
+
+    rules = load_alert_rules(target.rules_file or target.rules, issues, index).rules
+    for rule in rules:
+        try:
+            check_rule(EngineRule(rule.id, compile_condition(rule.quand)))
+        except CompileError as exc:
+            issues.error("moteur", f"alerte « {rule.id} » refusée par le moteur de règles : {_reason(exc, rule.id)}",
+                         rule.quand.location or rule.location, kind=CompileError)
+    return rules
 
 
 def _select(found: list[Issue], only: Path | None) -> tuple[list[Issue], int]:

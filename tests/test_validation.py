@@ -120,7 +120,7 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "section-inconnue.yaml": [
         f"{BAD}/section-inconnue.yaml:1:1: erreur: section inconnue « regle » — vouliez-vous dire « regles » ? "
-        "(sections possibles : regles, tests) [cle-inconnue]",
+        "(sections possibles : regles, tests, alertes, tests_alertes) [cle-inconnue]",
     ],
     "territoire-inconnu.yaml": [
         f"{BAD}/territoire-inconnu.yaml:6:33: erreur: commune:16999 n'existe pas dans le découpage administratif "

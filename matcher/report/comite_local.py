@@ -19,7 +19,7 @@ from ..charts import Bar, Segment, column_chart, hbar_chart
 from ..coverage import LOCAL_LEVELS, compute
 from ..coverage_map import LEVEL_COLOURS
 from ..decisions import AVIS_LABELS, Decisions, opinion_status, period_key
-from ..model import LEVELS, Offre
+from ..model import Offre
 from ..reach import offers_reaching
 from ..workspace import Workspace
 from .map import region_map

@@ -1,0 +1,251 @@
+"""The indicators the veille et alerte watches, computed from a decisions file as of a given day.
+
+As of day D, the file is read as it stood then: only the demandes filed by D count (a row without
+`date_depot` counts on every day), and a DT's opinion counts from its `date_avis_dt`. This is what
+lets `alerts.py` say since when an alert holds: it asks the same rule about earlier days.
+
+Each fact has a stable key (the same département, offer or demande on every day), the values of its
+indicator's fields (`alertrules.INDICATORS`; None for a value that does not exist, such as a share
+of no demande), where it is, and the rows of the decisions file behind it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from .decisions import LOCAL_LEVELS, Decisions
+from .model import Catalogue, Offre
+from .reach import reach
+from .territory import TerritoryGraph
+
+DEFAULT_WINDOW = 90  # days
+
+
+@dataclass(frozen=True)
+class Fact:
+    kind: str
+    key: str  # the same thing on every day: "departement:16", "offre:atd16-sig", "demande:D16-0001"…
+    values: dict[str, Any]
+    reference: str  # where, as a reference: departement:16, region:75, offre:ID, demande:ID
+    label: str  # where, in French
+    rows: tuple[str, ...]  # the row references of the decisions file behind it
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    return round(a - b, 1) if a is not None and b is not None else None
+
+
+NO_DAY = -(10**9)  # the ordinal of a missing date: before every day
+
+
+def _ordinals(dates: pd.Series) -> np.ndarray:
+    """Each date as its proleptic ordinal (dt.date.toordinal), NO_DAY when missing."""
+    out = np.full(len(dates), NO_DAY, dtype=np.int64)
+    present = dates.notna().to_numpy()
+    out[present] = [d.toordinal() for d in dates[present].dt.date]
+    return out
+
+
+class Indicators:
+    """Computes the facts of every kind of indicator from one decisions file, for any day.
+
+    The rows are held as numpy arrays (dates as ordinals), so that asking about another day —
+    which the search for since when an alert holds does often — costs a few array operations."""
+
+    def __init__(self, decisions: Decisions, catalogue: Catalogue, graph: TerritoryGraph,
+                 window: int = DEFAULT_WINDOW):
+        self.decisions = decisions
+        self.rows = rows = decisions.rows
+        self.catalogue = catalogue
+        self.graph = graph
+        self.window = window
+        idx = graph.index
+        self.ref = rows["ref"].to_numpy(dtype=object)
+        self.depot = _ordinals(rows["date_depot"])
+        self.dated = self.depot != NO_DAY
+        self.depot_year = np.where(self.dated, rows["date_depot"].dt.year.fillna(0).to_numpy(dtype=np.int64), 0)
+        self.avis_date = _ordinals(rows["date_avis_dt"])
+        self.avis = rows["avis_dt"].to_numpy(dtype=object)
+        self.needed = rows["avis_requis"].to_numpy(dtype=bool)
+        self.agence = (rows["niveau"] == "agence").to_numpy()
+        self.local = rows["local"].to_numpy(dtype=bool)
+        self.departement = rows["departement"].to_numpy(dtype=object)
+        self.region = rows["region"].to_numpy(dtype=object)
+        self.departements = sorted(set(self.departement) - {""})
+        self.regions = sorted(set(self.region) - {""})
+        self.dep_rows = {d: self.departement == d for d in self.departements}
+        self.region_rows = {r: self.region == r for r in self.regions}
+        self.dep_region = {d: str(self.region[self.dep_rows[d]][0]) for d in self.departements}
+        self.dep_names = {d: idx.departements[d].nom if d in idx.departements else d for d in self.departements}
+        self.region_names = {r: idx.regions[r].nom if r in idx.regions else r for r in self.regions}
+        routed = set(rows["offre_id"])
+        self.offers: list[Offre] = []
+        self.offer_regions: dict[str, frozenset[str]] = {}
+        wanted, regions = set(self.departements), set(self.regions)
+        for offre in catalogue.offres:
+            if offre.repli:
+                continue
+            r = reach(offre, graph)
+            self.offer_regions[offre.id] = r.regions if not r.national else frozenset(idx.regions)
+            if offre.id in routed or r.national or r.departements & wanted or r.whole_regions & regions:
+                self.offers.append(offre)
+        offre_id = rows["offre_id"].to_numpy(dtype=object)
+        full = rows["capacite"].str.split(" ", n=1).str[0].where(rows["capacite"] != "", "").to_numpy(dtype=object)
+        self.offer_rows = {o.id: np.flatnonzero(offre_id == o.id) for o in self.offers}
+        self.refused_rows = {o.id: np.flatnonzero(full == o.id) for o in self.offers}
+        themes = rows["thematiques"]
+        self.theme_rows = {word: themes.map(lambda words, w=word: w in words).to_numpy(dtype=bool)
+                           for word in catalogue.vocabularies["thematiques"].terms}
+        decided = decisions.date_decision
+        self.undated_year = decided.year if decided else None
+        self._opinion_rows = np.flatnonzero(self.needed)
+        self._static: dict[int, tuple[dict[str, Any], str]] = {}
+
+    # ----------------------------------------------------------------- the file as of a day
+
+    def filed_by(self, day: dt.date) -> np.ndarray:
+        return self.depot <= day.toordinal()  # a missing date (NO_DAY) counts on every day
+
+    def opinions(self, day: dt.date) -> tuple[np.ndarray, np.ndarray]:
+        """Per row, the DT's opinion as of `day` (as `decisions.opinion_status` says it) and since which
+        ordinal day it has been awaited (NO_DAY when given)."""
+        today = day.toordinal()
+        given = np.isin(self.avis, ("favorable", "defavorable"))
+        by_then = given & ((self.avis_date == NO_DAY) | (self.avis_date <= today))
+        waiting = (self.avis == "en_attente") | given
+        status = np.where(by_then, self.avis, np.where(waiting, "en_attente", "absent"))
+        asked = (self.avis == "en_attente") & (self.avis_date != NO_DAY)
+        since = np.where(asked, self.avis_date, self.depot)
+        return status, np.where(by_then, NO_DAY, since)
+
+    def facts(self, day: dt.date, kinds: Iterable[str] | None = None) -> dict[str, list[Fact]]:
+        kinds = list(kinds) if kinds is not None else ["departement", "region_thematique", "offre", "demande"]
+        return {kind: getattr(self, f"_{kind}")(day) for kind in kinds}
+
+    # ----------------------------------------------------------------- kinds
+
+    def _departement(self, day: dt.date) -> list[Fact]:
+        end = day.toordinal()
+        middle, start = end - self.window, end - 2 * self.window
+        current = self.dated & (self.depot > middle) & (self.depot <= end)
+        before = self.dated & (self.depot > start) & (self.depot <= middle)
+        status, _ = self.opinions(day)
+        needed = self.needed & self.filed_by(day)
+        waiting = needed & np.isin(status, ("en_attente", "absent"))
+        blocked = needed & (status != "favorable")
+        facts = []
+        for dep in self.departements:
+            here = self.dep_rows[dep]
+            now, then = here & current, here & before
+            n, p = int(now.sum()), int(then.sum())
+            a, ap = int((now & self.agence).sum()), int((then & self.agence).sum())
+            share, share_before = _share(a, n), _share(ap, p)
+            local_now = _share(int((now & self.local).sum()), n)
+            local_before = _share(int((then & self.local).sum()), p)
+            values = {
+                "departement": dep, "region": self.dep_region[dep], "nom": self.dep_names[dep], "fenetre": self.window,
+                "demandes": n, "vers_agence": a, "part_agence": share, "part_locale": local_now,
+                "demandes_precedentes": p, "vers_agence_precedentes": ap, "part_agence_precedente": share_before,
+                "part_locale_precedente": local_before,
+                "evolution_part_agence": _minus(share, share_before),
+                "evolution_part_locale": _minus(local_now, local_before),
+                "avis_attendus": int((here & waiting).sum()), "non_instruisibles": int((here & blocked).sum()),
+            }
+            facts.append(Fact("departement", f"departement:{dep}", values, f"departement:{dep}",
+                              f"Département {dep} {self.dep_names[dep]}", tuple(self.ref[now | then])))
+        return facts
+
+    def _region_thematique(self, day: dt.date) -> list[Fact]:
+        voc = self.catalogue.vocabularies["thematiques"]
+        filed = self.filed_by(day)
+        far = ~self.local
+        valid = [o for o in self.offers if o.niveau in LOCAL_LEVELS and o.validite.covers(day)]
+        facts = []
+        for word in voc.terms:
+            accepted = {word, *voc.ancestors(word)}
+            serving = [o for o in valid if accepted & set(o.thematiques)]
+            carried_anywhere = filed & self.theme_rows[word]
+            for region in self.regions:
+                carried = carried_anywhere & self.region_rows[region]
+                values = {"region": region, "nom": self.region_names[region], "thematique": word,
+                          "libelle": voc.label(word),
+                          "offres_locales": sum(region in self.offer_regions[o.id] for o in serving),
+                          "demandes": int(carried.sum()), "demandes_hors_local": int((carried & far).sum()),
+                          "demandes_agence": int((carried & self.agence).sum())}
+                facts.append(Fact("region_thematique", f"region:{region}|{word}", values, f"region:{region}",
+                                  f"Région {region} {self.region_names[region]}, thématique « {voc.label(word)} »",
+                                  tuple(self.ref[carried])))
+        return facts
+
+    def _offre(self, day: dt.date) -> list[Fact]:
+        today = day.toordinal()
+        this_year = self.dated & (self.depot_year == day.year) & (self.depot <= today)
+        if self.undated_year == day.year:
+            this_year = this_year | ~self.dated
+        facts = []
+        for offre in self.offers:
+            routed = self.offer_rows[offre.id][this_year[self.offer_rows[offre.id]]]
+            refused = self.refused_rows[offre.id][this_year[self.refused_rows[offre.id]]]
+            load, pushed = len(routed), len(refused)
+            total = load + pushed
+            capacity = offre.capacite
+            end = offre.validite.fin
+            values = {
+                "offre": offre.id, "nom": offre.nom, "structure": offre.structure, "niveau": offre.niveau,
+                "capacite": capacity, "charge": load, "refusees_capacite": pushed, "demande_totale": total,
+                "depassement": total - capacity if capacity is not None else None,
+                "taux_charge": _share(total, capacity) if capacity else None,
+                "fin_validite": end.isoformat() if end else None,
+                "jours_restants": (end - day).days if end else None,
+            }
+            facts.append(Fact("offre", f"offre:{offre.id}", values, f"offre:{offre.id}",
+                              f"Offre « {offre.nom} » ({offre.structure}, {offre.id})",
+                              tuple(self.ref[np.concatenate([routed, refused])])))
+        return facts
+
+    def _demande_static(self, i: int) -> tuple[dict[str, Any], str]:
+        """What does not change with the day: read once per row."""
+        cached = self._static.get(i)
+        if cached is None:
+            row = self.rows.iloc[i]
+            values = {
+                "id": row["ref"], "intitule": row["intitule"] or None, "departement": row["departement"],
+                "region": row["region"], "epci": row["epci"] or None, "niveau": row["niveau"],
+                "offre": row["offre_id"], "saisine": row["saisine"], "complexite": row["complexite"],
+                "montant": float(row["montant"]) if row["montant"] == row["montant"] else None,
+            }
+            label = f"Demande {row['ref']}" + (f" — {row['intitule']}" if row["intitule"] else "") + \
+                f" ({row['departement']})"
+            cached = self._static[i] = (values, label)
+        return cached
+
+    def _demande(self, day: dt.date) -> list[Fact]:
+        today = day.toordinal()
+        rows = self._opinion_rows[self.depot[self._opinion_rows] <= today]
+        status, since = self.opinions(day)
+        facts = []
+        for i in rows:
+            static, label = self._demande_static(int(i))
+            waited = since[i]
+            values = {
+                **static,
+                "avis_dt": str(status[i]),
+                "attente_depuis": dt.date.fromordinal(int(waited)).isoformat() if waited != NO_DAY else None,
+                "jours_attente": today - int(waited) if waited != NO_DAY else None,
+                "jours_depuis_depot": today - int(self.depot[i]) if self.depot[i] != NO_DAY else None,
+            }
+            ref = static["id"]
+            facts.append(Fact("demande", f"demande:{ref}", values, f"demande:{ref}", label, (ref,)))
+        return facts
+
+
+__all__ = ["Fact", "Indicators", "DEFAULT_WINDOW"]
