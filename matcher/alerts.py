@@ -96,49 +96,46 @@ def message(rule: AlertRule, values: dict[str, Any]) -> str:
 
 def run_alerts(indicators: Indicators, engine: AlertEngine, day: dt.date) -> list[Alert]:
     """Every alert raised as of `day`, with since when it holds."""
-    cache: dict[tuple[dt.date, str], set[tuple[str, str]]] = {}
     kind_of = {r.id: r.indicateur for r in engine.rules.values()}
 
-    def holding(when: dt.date, kinds: set[str]) -> set[tuple[str, str]]:
-        """The alerts that hold on `when`, for the kinds of indicator asked (each day and kind once)."""
-        missing = [k for k in kinds if (when, k) not in cache]
-        if missing:
-            for kind in missing:
-                cache[(when, kind)] = set()
-            for r, f in engine.raised(indicators.facts(when, missing)):
-                cache[(when, r.indicateur)].add((r.id, f.key))
-        return set().union(*(cache[(when, k)] for k in kinds))
+    def holding(when: dt.date, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these alerts hold on `when` (only their facts are computed)."""
+        kinds = {kind_of[rule] for rule, _ in keys}
+        facts = indicators.facts(when, kinds, {fact for _, fact in keys})
+        return {(r.id, f.key) for r, f in engine.raised(facts)} & keys
 
     now = engine.raised(indicators.facts(day, engine.kinds))
-    for kind in engine.kinds:
-        cache[(day, kind)] = {(r.id, f.key) for r, f in now if r.indicateur == kind}
     dates = indicators.rows["date_depot"].dropna()
     earliest = min(dates.min().date(), day) if len(dates) else day - dt.timedelta(days=366)
     since = {(r.id, f.key): day for r, f in now}
     open_keys = set(since)
     at_least: set[tuple[str, str]] = set()
-    bounds: dict[tuple[str, str], tuple[dt.date, dt.date]] = {}  # failed on the first day, held on the second
+    bounds: dict[tuple[str, str], list[dt.date]] = {}  # [failed on, held on]
     when = day
-    while open_keys:
+    while open_keys:  # week by week back, while they hold
         if when <= earliest:
             at_least |= open_keys
             break
         before = max(when - STEP_BACK, earliest)
-        held = holding(before, {kind_of[rule] for rule, _ in open_keys})
-        for key in list(open_keys):
-            if key in held:
-                since[key] = before
-            else:
-                bounds[key] = (before, since[key])
-                open_keys.discard(key)
+        held = holding(before, open_keys)
+        for key in open_keys - held:
+            bounds[key] = [before, since[key]]
+        for key in held:
+            since[key] = before
+        open_keys = held
         when = before
-    for key, (failed, held_on) in bounds.items():
-        while (held_on - failed).days > 1:
-            middle = failed + dt.timedelta(days=(held_on - failed).days // 2)
-            if key in holding(middle, {kind_of[key[0]]}):
-                held_on = middle
-            else:
-                failed = middle
+    while True:  # then day by day, by halves, all alerts whose bounds share a day together
+        asked: dict[dt.date, set[tuple[str, str]]] = {}
+        for key, (failed, held_on) in bounds.items():
+            if (held_on - failed).days > 1:
+                asked.setdefault(failed + dt.timedelta(days=(held_on - failed).days // 2), set()).add(key)
+        if not asked:
+            break
+        for middle, keys in asked.items():
+            held = holding(middle, keys)
+            for key in keys:
+                bounds[key][1 if key in held else 0] = middle
+    for key, (_, held_on) in bounds.items():
         since[key] = held_on
     alerts = [Alert(rule, fact, message(rule, fact.values), since[(rule.id, fact.key)], (rule.id, fact.key) in at_least)
               for rule, fact in now]

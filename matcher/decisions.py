@@ -178,14 +178,16 @@ def _cause(niveau: str, examen: str, capacite: str) -> tuple[str, str]:
 def escalation_causes(frame: pd.DataFrame) -> pd.DataFrame:
     """Per row sent beyond the local levels (an escalation), the code and French label of its cause
     ('' for a row served locally)."""
-    far = ~frame["niveau"].isin(LOCAL_LEVELS) & (frame["niveau"] != "")
-    keys = frame.loc[far, ["niveau", "examen", "capacite"]].apply(tuple, axis=1)
-    distinct = {key: _cause(*key) for key in keys.unique()}
-    out = pd.DataFrame({"code": [""] * len(frame), "label": [""] * len(frame)}, index=frame.index)
-    if len(keys):
-        out.loc[far, "code"] = keys.map(lambda k: distinct[k][0])
-        out.loc[far, "label"] = keys.map(lambda k: distinct[k][1])
-    return out
+    far = (~frame["niveau"].isin(LOCAL_LEVELS) & (frame["niveau"] != "")).to_numpy()
+    codes = np.full(len(frame), "", dtype=object)
+    labels = np.full(len(frame), "", dtype=object)
+    if far.any():  # each distinct examination once: a million rows have a few thousand
+        keys = pd.MultiIndex.from_frame(frame.loc[far, ["niveau", "examen", "capacite"]])
+        ids, distinct = keys.factorize()
+        causes = [_cause(*key) for key in distinct]
+        codes[far] = np.array([c for c, _ in causes], dtype=object)[ids]
+        labels[far] = np.array([label for _, label in causes], dtype=object)[ids]
+    return pd.DataFrame({"code": codes, "label": labels}, index=frame.index)
 
 
 # --------------------------------------------------------------------------- the DT's opinion

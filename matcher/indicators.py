@@ -100,11 +100,18 @@ class Indicators:
                 self.offers.append(offre)
         offre_id = rows["offre_id"].to_numpy(dtype=object)
         full = rows["capacite"].str.split(" ", n=1).str[0].where(rows["capacite"] != "", "").to_numpy(dtype=object)
-        self.offer_rows = {o.id: np.flatnonzero(offre_id == o.id) for o in self.offers}
-        self.refused_rows = {o.id: np.flatnonzero(full == o.id) for o in self.offers}
-        themes = rows["thematiques"]
-        self.theme_rows = {word: themes.map(lambda words, w=word: w in words).to_numpy(dtype=bool)
-                           for word in catalogue.vocabularies["thematiques"].terms}
+        empty = np.zeros(0, dtype=np.int64)
+        routed_at = pd.Series(offre_id).groupby(offre_id).indices
+        refused_at = pd.Series(full).groupby(full).indices
+        self.offer_rows = {o.id: routed_at.get(o.id, empty) for o in self.offers}
+        self.refused_rows = {o.id: refused_at.get(o.id, empty) for o in self.offers}
+        exploded = rows["thematiques"].reset_index(drop=True).explode().dropna()
+        positions = exploded.groupby(exploded.astype(str)).indices
+        self.theme_rows = {}
+        for word in catalogue.vocabularies["thematiques"].terms:
+            mask = np.zeros(len(rows), dtype=bool)
+            mask[exploded.index.to_numpy()[positions[word]] if word in positions else []] = True
+            self.theme_rows[word] = mask
         decided = decisions.date_decision
         self.undated_year = decided.year if decided else None
         self._opinion_rows = np.flatnonzero(self.needed)
@@ -127,13 +134,15 @@ class Indicators:
         since = np.where(asked, self.avis_date, self.depot)
         return status, np.where(by_then, NO_DAY, since)
 
-    def facts(self, day: dt.date, kinds: Iterable[str] | None = None) -> dict[str, list[Fact]]:
+    def facts(self, day: dt.date, kinds: Iterable[str] | None = None, only: set[str] | None = None
+              ) -> dict[str, list[Fact]]:
+        """The facts of these kinds as of `day`; with `only`, just the facts with those keys."""
         kinds = list(kinds) if kinds is not None else ["departement", "region_thematique", "offre", "demande"]
-        return {kind: getattr(self, f"_{kind}")(day) for kind in kinds}
+        return {kind: getattr(self, f"_{kind}")(day, only) for kind in kinds}
 
     # ----------------------------------------------------------------- kinds
 
-    def _departement(self, day: dt.date) -> list[Fact]:
+    def _departement(self, day: dt.date, only: set[str] | None) -> list[Fact]:
         end = day.toordinal()
         middle, start = end - self.window, end - 2 * self.window
         current = self.dated & (self.depot > middle) & (self.depot <= end)
@@ -144,6 +153,8 @@ class Indicators:
         blocked = needed & (status != "favorable")
         facts = []
         for dep in self.departements:
+            if only is not None and f"departement:{dep}" not in only:
+                continue
             here = self.dep_rows[dep]
             now, then = here & current, here & before
             n, p = int(now.sum()), int(then.sum())
@@ -164,17 +175,20 @@ class Indicators:
                               f"Département {dep} {self.dep_names[dep]}", tuple(self.ref[now | then])))
         return facts
 
-    def _region_thematique(self, day: dt.date) -> list[Fact]:
+    def _region_thematique(self, day: dt.date, only: set[str] | None) -> list[Fact]:
         voc = self.catalogue.vocabularies["thematiques"]
         filed = self.filed_by(day)
         far = ~self.local
         valid = [o for o in self.offers if o.niveau in LOCAL_LEVELS and o.validite.covers(day)]
         facts = []
         for word in voc.terms:
+            regions = [r for r in self.regions if only is None or f"region:{r}|{word}" in only]
+            if not regions:
+                continue
             accepted = {word, *voc.ancestors(word)}
             serving = [o for o in valid if accepted & set(o.thematiques)]
             carried_anywhere = filed & self.theme_rows[word]
-            for region in self.regions:
+            for region in regions:
                 carried = carried_anywhere & self.region_rows[region]
                 values = {"region": region, "nom": self.region_names[region], "thematique": word,
                           "libelle": voc.label(word),
@@ -186,13 +200,15 @@ class Indicators:
                                   tuple(self.ref[carried])))
         return facts
 
-    def _offre(self, day: dt.date) -> list[Fact]:
+    def _offre(self, day: dt.date, only: set[str] | None) -> list[Fact]:
         today = day.toordinal()
         this_year = self.dated & (self.depot_year == day.year) & (self.depot <= today)
         if self.undated_year == day.year:
             this_year = this_year | ~self.dated
         facts = []
         for offre in self.offers:
+            if only is not None and f"offre:{offre.id}" not in only:
+                continue
             routed = self.offer_rows[offre.id][this_year[self.offer_rows[offre.id]]]
             refused = self.refused_rows[offre.id][this_year[self.refused_rows[offre.id]]]
             load, pushed = len(routed), len(refused)
@@ -212,29 +228,34 @@ class Indicators:
                               tuple(self.ref[np.concatenate([routed, refused])])))
         return facts
 
-    def _demande_static(self, i: int) -> tuple[dict[str, Any], str]:
-        """What does not change with the day: read once per row."""
-        cached = self._static.get(i)
-        if cached is None:
-            row = self.rows.iloc[i]
-            values = {
-                "id": row["ref"], "intitule": row["intitule"] or None, "departement": row["departement"],
-                "region": row["region"], "epci": row["epci"] or None, "niveau": row["niveau"],
-                "offre": row["offre_id"], "saisine": row["saisine"], "complexite": row["complexite"],
-                "montant": float(row["montant"]) if row["montant"] == row["montant"] else None,
-            }
-            label = f"Demande {row['ref']}" + (f" — {row['intitule']}" if row["intitule"] else "") + \
-                f" ({row['departement']})"
-            cached = self._static[i] = (values, label)
-        return cached
+    def _demande_static(self) -> dict[int, tuple[dict[str, Any], str]]:
+        """What does not change with the day, per row whose opinion is required: read once, by column."""
+        if not self._static and len(self._opinion_rows):
+            part = self.rows.iloc[self._opinion_rows]
+            columns = {name: part[name].tolist() for name in ("ref", "intitule", "departement", "region", "epci",
+                                                              "niveau", "offre_id", "saisine", "complexite", "montant")}
+            for n, i in enumerate(self._opinion_rows):
+                ref, title, dep = columns["ref"][n], columns["intitule"][n], columns["departement"][n]
+                amount = columns["montant"][n]
+                values = {
+                    "id": ref, "intitule": title or None, "departement": dep, "region": columns["region"][n],
+                    "epci": columns["epci"][n] or None, "niveau": columns["niveau"][n], "offre": columns["offre_id"][n],
+                    "saisine": columns["saisine"][n], "complexite": columns["complexite"][n],
+                    "montant": float(amount) if amount == amount else None,
+                }
+                self._static[int(i)] = (values, f"Demande {ref}" + (f" — {title}" if title else "") + f" ({dep})")
+        return self._static
 
-    def _demande(self, day: dt.date) -> list[Fact]:
+    def _demande(self, day: dt.date, only: set[str] | None) -> list[Fact]:
         today = day.toordinal()
         rows = self._opinion_rows[self.depot[self._opinion_rows] <= today]
+        if only is not None:
+            rows = rows[np.fromiter((f"demande:{r}" in only for r in self.ref[rows]), dtype=bool, count=len(rows))]
         status, since = self.opinions(day)
+        statics = self._demande_static()
         facts = []
         for i in rows:
-            static, label = self._demande_static(int(i))
+            static, label = statics[int(i)]
             waited = since[i]
             values = {
                 **static,
