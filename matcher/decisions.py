@@ -193,19 +193,46 @@ def escalation_causes(frame: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- the DT's opinion
 
 
+NO_DAY = -(10**9)  # the ordinal of a missing date: before every day
+
+
+def ordinals(dates: pd.Series) -> np.ndarray:
+    """Each date as its ordinal (`dt.date.toordinal`), NO_DAY when missing."""
+    out = np.full(len(dates), NO_DAY, dtype=np.int64)
+    present = dates.notna().to_numpy()
+    out[present] = [d.toordinal() for d in dates[present].dt.date]
+    return out
+
+
+def opinions_as_of(avis: np.ndarray, avis_day: np.ndarray, depot_day: np.ndarray, day: dt.date
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The DT's opinion on `day` and since which day (ordinal) it has been awaited (NO_DAY once given):
+
+    - favorable / defavorable count from their date_avis_dt (always, without one); before it, the
+      opinion was awaited, since the filing;
+    - en_attente has been awaited since its date_avis_dt (the day the DT was asked, not before the
+      filing) — before that day it was not asked yet (absent) — or, without one, since the filing;
+    - no opinion at all: absent (not asked), since the filing."""
+    today = day.toordinal()
+    given = np.isin(avis, ("favorable", "defavorable"))
+    dated = avis_day != NO_DAY
+    by_then = given & (~dated | (avis_day <= today))
+    asked = (avis == "en_attente") & (~dated | (avis_day <= today))
+    status = np.where(by_then, avis, np.where(given | asked, "en_attente", "absent"))
+    since = np.where((avis == "en_attente") & dated & asked, np.maximum(avis_day, depot_day), depot_day)
+    return status, np.where(by_then, NO_DAY, since)
+
+
 def opinion_status(rows: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     """As of `day`: each row's opinion (favorable, defavorable, en_attente, absent), since when it has
     been awaited, and for how many days (for the rows whose opinion is not given yet)."""
-    day_ts = pd.Timestamp(day)
-    given = rows["avis_dt"].isin(("favorable", "defavorable"))
-    given_by_then = given & (rows["date_avis_dt"].isna() | (rows["date_avis_dt"] <= day_ts))
-    status = np.where(given_by_then, rows["avis_dt"],
-                      np.where((rows["avis_dt"] == "en_attente") | given, "en_attente", "absent"))
-    asked = (rows["avis_dt"] == "en_attente") & rows["date_avis_dt"].notna()
-    since = rows["date_avis_dt"].where(asked, rows["date_depot"])
-    since = since.where(~given_by_then)
-    days = (day_ts - since).dt.days
-    return pd.DataFrame({"avis": status, "attente_depuis": since, "jours_attente": days}, index=rows.index)
+    status, since = opinions_as_of(rows["avis_dt"].to_numpy(dtype=object), ordinals(rows["date_avis_dt"]),
+                                   ordinals(rows["date_depot"]), day)
+    awaited = since != NO_DAY
+    since_dates = pd.to_datetime(pd.Series([dt.date.fromordinal(int(s)) if ok else None
+                                            for s, ok in zip(since, awaited)], index=rows.index, dtype=object))
+    days = pd.Series(np.where(awaited, day.toordinal() - since, np.nan), index=rows.index)
+    return pd.DataFrame({"avis": status, "attente_depuis": since_dates, "jours_attente": days}, index=rows.index)
 
 
 # --------------------------------------------------------------------------- periods
@@ -242,5 +269,6 @@ def root_theme(words: tuple[str, ...], parents: dict[str, str | None]) -> tuple[
     return tuple(dict.fromkeys(roots))
 
 
-__all__ = ["Decisions", "read_decisions", "escalation_causes", "opinion_status", "within", "period_key",
+__all__ = ["Decisions", "read_decisions", "escalation_causes", "opinion_status", "opinions_as_of", "ordinals",
+           "NO_DAY", "within", "period_key",
            "root_theme", "LOCAL_LEVELS", "AVIS_LABELS"]

@@ -156,6 +156,7 @@ def build_demande(
         montant=values.get("montant"),
         date_depot=values.get("date_depot"),
         avis_dt=values.get("avis_dt"),
+        date_avis_dt=values.get("date_avis_dt"),
         attributs=dict(attributs),
     )
 

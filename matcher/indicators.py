@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from .decisions import LOCAL_LEVELS, Decisions
+from .decisions import LOCAL_LEVELS, NO_DAY, Decisions, opinions_as_of, ordinals
 from .model import Catalogue, Offre
 from .reach import reach
 from .territory import TerritoryGraph
@@ -44,17 +44,6 @@ def _minus(a: float | None, b: float | None) -> float | None:
     return round(a - b, 1) if a is not None and b is not None else None
 
 
-NO_DAY = -(10**9)  # the ordinal of a missing date: before every day
-
-
-def _ordinals(dates: pd.Series) -> np.ndarray:
-    """Each date as its proleptic ordinal (dt.date.toordinal), NO_DAY when missing."""
-    out = np.full(len(dates), NO_DAY, dtype=np.int64)
-    present = dates.notna().to_numpy()
-    out[present] = [d.toordinal() for d in dates[present].dt.date]
-    return out
-
-
 class Indicators:
     """Computes the facts of every kind of indicator from one decisions file, for any day.
 
@@ -70,10 +59,10 @@ class Indicators:
         self.window = window
         idx = graph.index
         self.ref = rows["ref"].to_numpy(dtype=object)
-        self.depot = _ordinals(rows["date_depot"])
+        self.depot = ordinals(rows["date_depot"])
         self.dated = self.depot != NO_DAY
         self.depot_year = np.where(self.dated, rows["date_depot"].dt.year.fillna(0).to_numpy(dtype=np.int64), 0)
-        self.avis_date = _ordinals(rows["date_avis_dt"])
+        self.avis_date = ordinals(rows["date_avis_dt"])
         self.avis = rows["avis_dt"].to_numpy(dtype=object)
         self.needed = rows["avis_requis"].to_numpy(dtype=bool)
         self.agence = (rows["niveau"] == "agence").to_numpy()
@@ -123,16 +112,8 @@ class Indicators:
         return self.depot <= day.toordinal()  # a missing date (NO_DAY) counts on every day
 
     def opinions(self, day: dt.date) -> tuple[np.ndarray, np.ndarray]:
-        """Per row, the DT's opinion as of `day` (as `decisions.opinion_status` says it) and since which
-        ordinal day it has been awaited (NO_DAY when given)."""
-        today = day.toordinal()
-        given = np.isin(self.avis, ("favorable", "defavorable"))
-        by_then = given & ((self.avis_date == NO_DAY) | (self.avis_date <= today))
-        waiting = (self.avis == "en_attente") | given
-        status = np.where(by_then, self.avis, np.where(waiting, "en_attente", "absent"))
-        asked = (self.avis == "en_attente") & (self.avis_date != NO_DAY)
-        since = np.where(asked, self.avis_date, self.depot)
-        return status, np.where(by_then, NO_DAY, since)
+        """Per row, the DT's opinion as of `day` and since which ordinal day it has been awaited."""
+        return opinions_as_of(self.avis, self.avis_date, self.depot, day)
 
     def facts(self, day: dt.date, kinds: Iterable[str] | None = None, only: set[str] | None = None
               ) -> dict[str, list[Fact]]:

@@ -163,6 +163,7 @@ class Demande:
     montant: float | None = None
     date_depot: dt.date | None = None
     avis_dt: str | None = None
+    date_avis_dt: dt.date | None = None  # the day of the opinion, or the day it was asked when en_attente
     attributs: dict[str, Any] = field(default_factory=dict)
 
 

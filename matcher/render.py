@@ -10,6 +10,15 @@ from .model import LEVEL_LABELS, LEVELS, Decision, Examen, Territoire
 
 NON_INSTRUISIBLE = "non instruisible, avis du DT requis"
 
+
+def opinion_text(demande) -> str:
+    """The DT's opinion as a demande records it: « avis favorable du 12/03/2026 », « avis demandé le … »."""
+    day = f"{demande.date_avis_dt:%d/%m/%Y}" if demande.date_avis_dt else None
+    if demande.avis_dt == "en_attente":
+        return f"avis demandé le {day}, en attente" if day else "avis en attente"
+    word = {"favorable": "favorable", "defavorable": "défavorable"}[demande.avis_dt]
+    return f"avis {word} du {day}" if day else f"avis {word}"
+
 STATUS_LABELS = {
     "aucune_offre": "aucune offre",
     "offres_ecartees": "offres écartées",
@@ -45,6 +54,8 @@ def decision_dict(d: Decision) -> dict[str, Any]:
             "programmes": list(demande.programmes),
             "complexite": demande.complexite,
             "saisine": demande.saisine,
+            "avis_dt": demande.avis_dt,
+            "date_avis_dt": demande.date_avis_dt.isoformat() if demande.date_avis_dt else None,
         },
         "territoire": {
             **t.as_dict(),
@@ -118,7 +129,8 @@ def decision_text(d: Decision) -> str:
         f"  Motif : {d.motif}",
         f"  Coût : {offre.cout}" + (f" · contact : {offre.contact}" if offre.contact else "") + f" · source : {offre.source}",
         f"  Avis du délégué territorial requis : {'oui' if d.avis_dt_requis else 'non'}"
-        + ("" if d.instruisible else f" — {NON_INSTRUISIBLE}"),
+        + ("" if d.instruisible else f" — {NON_INSTRUISIBLE}")
+        + (f" ({opinion_text(demande)})" if demande.avis_dt else ""),
     ]
     for alerte in d.alertes:
         lines.append(f"  Alerte : {alerte.texte} (règle {alerte.regle})")
