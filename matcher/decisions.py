@@ -103,10 +103,13 @@ def read_decisions(path: Path) -> Decisions:
             raise BatchInputError(
                 f"colonne « {needed} » absente : ce n'est pas un fichier de décisions (produisez-le avec "
                 "« aiguillage batch CARNET -o DECISIONS »)", Location(str(path), 1, 1), "colonne-manquante")
-    raw = pd.DataFrame({name: table.column(name).to_pandas() for name in names}).fillna("").astype(str)
+    inputs = {field: _find([c for c in names if c not in DECISION_FIELDS], aliases)
+              for field, aliases in INPUT_FIELDS.items()}
+    used = {*REQUIRED_COLUMNS, *(c for c in DECISION_FIELDS if c in names), *(c for c in inputs.values() if c)}
+    raw = pd.DataFrame({name: table.column(name).to_pandas() for name in names if name in used}).fillna("").astype(str)
     n = len(raw)
     lines = np.arange(n) + backlog.first_line
-    id_column = _find([c for c in names if c not in DECISION_FIELDS], INPUT_FIELDS["id"])
+    id_column = inputs["id"]
     ids = raw[id_column].str.strip() if id_column else None
     if ids is not None and (ids != "").all() and ids.is_unique:
         refs = ids
@@ -114,8 +117,6 @@ def read_decisions(path: Path) -> Decisions:
         refs = pd.Series([f"ligne {line}" for line in lines], index=raw.index)
     failed = raw["erreur"].str.strip() != ""
     frame = pd.DataFrame({"ref": refs, "ligne": lines})
-    inputs = {field: _find([c for c in names if c not in DECISION_FIELDS], aliases)
-              for field, aliases in INPUT_FIELDS.items()}
     blank = pd.Series([""] * n, index=raw.index)
 
     def text(column: str | None) -> pd.Series:

@@ -24,7 +24,7 @@ from ..decisions import AVIS_LABELS, Decisions, opinion_status
 from ..render import NON_INSTRUISIBLE
 from ..workspace import Workspace
 from .measures import SHORT_LEVELS, groups, refs
-from .page import Trace, document, figures, fmt_date, fmt_euros, table
+from .page import Trace, document, figures, fmt_date, fmt_euros, readable, table
 
 LEVELS_FOR_FINANCIERS = ("agence", "operateur")
 DECISION_CHOICES = ("accord", "accord sous conditions", "ajournement", "refus")
@@ -99,8 +99,9 @@ def write_sheet(frame: pd.DataFrame, path: Path) -> None:
             return ["" if v is None or v != v else str(v) for v in frame[column]]
 
         write_decisions(pa.table({c: pa.array(cells(c), pa.string()) for c in frame.columns}), path)
-        return
-    _write_xlsx(frame, path)
+    else:
+        _write_xlsx(frame, path)
+    readable(path)
 
 
 def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:

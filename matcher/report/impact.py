@@ -27,6 +27,8 @@ from .measures import SHORT_LEVELS, groups, level_headers, level_legend, refs, t
 from .page import Trace, document, figures, fmt_date, fmt_int, table
 
 STEPS = ("mois", "trimestre")
+MEASURED = ("ref", "niveau", "offre_id", "local", "instruisible", "avis_requis", "avis_dt", "date_avis_dt", "date_depot",
+            "departement", "region", "thematiques", "cause_code", "cause_escalade", "changement", "cause")
 
 
 def _count(rows: pd.DataFrame, whole: int | None = None) -> dict[str, Any]:
@@ -67,7 +69,7 @@ def measures(workspace: Workspace, decisions: Decisions, day: dt.date, step: str
              previous: Decisions | None = None, start: dt.date | None = None, end: dt.date | None = None
              ) -> dict[str, Any]:
     """Every measure, each count with the row references behind it."""
-    rows = decisions.rows
+    rows = decisions.rows[list(MEASURED)]  # every subset below copies its columns: only those measured
     idx = workspace.graph.index
     voc = workspace.catalogue.vocabularies["thematiques"]
     descriptions = {r.id: r.description for r in workspace.policy.regles}
@@ -118,7 +120,7 @@ def measures(workspace: Workspace, decisions: Decisions, day: dt.date, step: str
 
 
 def _compare(rows: pd.DataFrame, previous: Decisions) -> dict[str, Any]:
-    old = previous.rows
+    old = previous.rows[list(MEASURED)]
     old_dep = {code: part for code, part in groups(old, "departement")}
     by_dep = []
     for code, part in sorted(groups(rows, "departement"), key=lambda kv: str(kv[0])):

@@ -23,7 +23,8 @@ def refs(rows: pd.DataFrame) -> list[str]:
 def groups(rows: pd.DataFrame, key: pd.Series | str) -> list[tuple[Hashable, pd.DataFrame]]:
     """The rows grouped by a key, largest group first (ties by key)."""
     keys = rows[key] if isinstance(key, str) else key
-    found = [(k, rows[keys == k]) for k in keys.unique()]
+    at = pd.Series(range(len(rows)), index=rows.index).groupby(keys.to_numpy(), sort=False).indices
+    found = [(k, rows.iloc[positions]) for k, positions in at.items()]
     return sorted(found, key=lambda kv: (-len(kv[1]), str(kv[0])))
 
 

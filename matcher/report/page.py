@@ -135,7 +135,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Iterab
 def figures(items: Iterable[tuple[str, str]]) -> str:
     """Key figures as boxes: (value as HTML, label)."""
     return '<div class="figures">' + "".join(
-        f'<div class="figure"><span class="v">{v}</span><span class="l">{escape(label)}</span></div>'
+        f'<div class="figure"><span class="v">{v}</span><span class="l">{escape(label, quote=False)}</span></div>'
         for v, label in items) + "</div>"
 
 
@@ -174,7 +174,15 @@ def write_text(text: str, path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    readable(path)
 
 
-__all__ = ["Trace", "table", "figures", "document", "write_text", "fmt_int", "fmt_share", "fmt_euros", "fmt_date",
-           "STYLE"]
+def readable(path: Path) -> None:
+    """The permissions of a file the user created (a temporary file is private: 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
+__all__ = ["Trace", "table", "figures", "document", "write_text", "readable", "fmt_int", "fmt_share", "fmt_euros",
+           "fmt_date", "STYLE"]
