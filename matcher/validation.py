@@ -104,7 +104,7 @@ def target_for(path: Path | None, catalogue_dir: Path | None = None, rules_dir: 
             "(regles, tests) — ou les deux mêlés : donnez --catalogue et --rules"
         )
     if kind == "regles":
-        if "regles" in sections_of(path):
+        if sections_of(path) & {"regles", "alertes"}:
             return CheckTarget(catalogue, rules, rules_file=path, only=path)
         return CheckTarget(catalogue, rules, extra_test_files=(path,), only=path)
     return CheckTarget(catalogue, rules, extra_catalogue_files=(path,), only=path)
@@ -196,12 +196,12 @@ def check(target: CheckTarget, today: dt.date, index: TerritoryIndex | None = No
         workspace = Workspace(catalogue, policy or Policy((), "", str(target.rules)),
                               TerritoryGraph(index, catalogue.perimetres.values()))
         cases = load_cases(files, workspace, issues, check_rules=policy is not None)
-    if target.with_tests:
-        from .alertrules import case_files as alert_case_files
-        from .alertrules import load_alert_cases
+    from .alertrules import case_files as alert_case_files
+    from .alertrules import load_alert_cases
 
-        alert_files = alert_case_files(target.rules) + [f for f in target.extra_test_files if f not in files]
-        cases += load_alert_cases(alert_files, alert_rules, issues)
+    alert_files = alert_case_files(target.rules_file or target.rules) if target.with_tests else []
+    alert_files += [f for f in target.extra_test_files if "tests_alertes" in sections_of(f) and f not in alert_files]
+    cases += load_alert_cases(alert_files, alert_rules, issues)
     reported, hidden = _select(issues.issues, target.only)
     counts = {
         "offres": len(catalogue.offres) if catalogue else 0,

@@ -243,3 +243,24 @@ def test_schema_exports_the_alert_sections():
     assert alerte["required"] == ["id", "description", "indicateur", "quand", "alerte"]
     assert alerte["properties"]["indicateur"]["enum"] == list(INDICATORS)
     assert "tests_alertes" in schema["properties"]
+
+
+def test_an_alert_rules_file_elsewhere_is_checked_with_its_test_cases(tmp_path):
+    mine = write_tree(tmp_path, {"mes-alertes.yaml": """
+        alertes:
+          - id: trop-de-non-instruisibles
+            description: Beaucoup de demandes attendent l'avis favorable du DT.
+            indicateur: departement
+            quand: {non_instruisibles: {min: 25}}
+            alerte: "{non_instruisibles} demandes non instruisibles en {nom}"
+        tests_alertes:
+          - id: beaucoup-en-attente
+            indicateur: departement
+            faits: {nom: Charente, non_instruisibles: 30}
+            attendu: {alertes: [trop-de-non-instruisible]}
+        """}) / "mes-alertes.yaml"
+    result = run("rules", "check", mine, "--date", TODAY.isoformat())
+    assert result.code == 1 and result.err_lines[0] == (
+        f"{mine}:11:25: erreur: test d'alerte « beaucoup-en-attente » : règle d'alerte inconnue "
+        "« trop-de-non-instruisible » — vouliez-vous dire « trop-de-non-instruisibles » ? [regle-inconnue]")
+    assert "1 règle d'alerte" in result.err_lines[-1]
