@@ -153,6 +153,10 @@ def _compare(rows: pd.DataFrame, previous: Decisions) -> dict[str, Any]:
 # --------------------------------------------------------------------------- text
 
 
+def _errors(n: int) -> str:
+    return f"{n} ligne en erreur écartée" if n == 1 else f"{n} lignes en erreur écartées"
+
+
 def _pct(part: float | None) -> str:
     return "—" if part is None else f"{100 * part:.0f} %"
 
@@ -160,7 +164,7 @@ def _pct(part: float | None) -> str:
 def render_text(m: dict[str, Any]) -> str:
     n = m["demandes"]["n"]
     lines = [f"Mesures de subsidiarité — {m['fichier']} : {fmt_int(n)} demandes orientées"
-             + (f", {m['erreurs']['n']} lignes en erreur écartées" if m["erreurs"]["n"] else ""),
+             + (f", {_errors(m['erreurs']['n'])}" if m["erreurs"]["n"] else ""),
              "", "Par niveau : " + ", ".join(f"{SHORT_LEVELS[lv]} {c['n']} ({_pct(c['part'])})"
                                              for lv, c in m["niveaux"].items()),
              f"Résolues localement : {m['locale']['n']} ({_pct(m['locale']['part'])}) ; escalades : "
@@ -233,7 +237,7 @@ def render_html(m: dict[str, Any]) -> str:
     n = m["demandes"]["n"]
     all_what = "toutes les demandes"
     meta = [f"Décisions : {escape(m['fichier'])}" + (f" du {escape(m['date_decision'])}" if m["date_decision"] else "")
-            + f" — {fmt_int(n)} demandes orientées" + (f", {m['erreurs']['n']} lignes en erreur écartées"
+            + f" — {fmt_int(n)} demandes orientées" + (f", {_errors(m['erreurs']['n'])}"
                                                       if m["erreurs"]["n"] else ""),
             "Locale : servie aux niveaux communal à régional. Escalade : servie au-delà (opérateurs, agence)."]
     key = figures([
