@@ -8,7 +8,8 @@ to exercise what the reports and the alerts look at:
   jumps (the alert « part-agence-en-hausse »);
 - Charente (16) files energy projects that the fixture offer `veille-energie-16` (capacity 12 a
   year) cannot all take (« offre-au-dela-de-sa-capacite »);
-- a few opinions have been awaited for more than 30 days (« avis-dt-en-attente »).
+- opinions are mostly given within six weeks; a few old ones are stuck, unfavourable or were never asked,
+  and recent ones are often still awaited (« avis-dt-en-attente » for those awaited more than 30 days).
 
 Run as a script to write the backlog somewhere: `python tests/yearbacklog.py carnet.csv`.
 """
