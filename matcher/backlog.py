@@ -258,6 +258,9 @@ def write_decisions(table: pa.Table, path: Path, separator: str = ";", encoding:
             _write_excel(table, Path(tmp))
         else:
             _write_parquet(table, Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # a temporary file is private; the decisions are not
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

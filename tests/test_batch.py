@@ -126,6 +126,16 @@ def test_missing_column_and_unreadable_file_stop_at_once(tmp_path: Path):
     assert (result.code, result.stderr) == (1, f"{tmp_path / 'absent.csv'}: fichier introuvable\n")
 
 
+def test_the_output_has_the_usual_permissions(office_backlog: Path, tmp_path: Path):
+    import os
+
+    out = tmp_path / "decisions.csv"
+    run("batch", office_backlog, "-o", out, *DATE)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_the_output_is_written_atomically(office_backlog: Path, tmp_path: Path, monkeypatch):
     out = tmp_path / "decisions.csv"
     out.write_text("ancien contenu\n", encoding="utf-8")
