@@ -23,6 +23,7 @@ from .alertrules import INDICATORS, AlertCase, AlertRule
 from .conditions import compile_condition, fmt_number
 from .engine import EngineRule, Program
 from .indicators import Fact, Indicators
+from .render import plural
 
 GRAVITY_ORDER = {"urgence": 0, "attention": 1, "information": 2}
 STEP_BACK = dt.timedelta(days=7)
@@ -152,7 +153,7 @@ def _since_text(alert: Alert) -> str:
 def render_text(alerts: list[Alert], rules: list[AlertRule], source: str, rows: int, day: dt.date,
                 limit: int = 12) -> str:
     counts = Counter(a.rule.id for a in alerts)
-    lines = [f"Veille et alerte au {day:%d/%m/%Y} — {source} ({fmt_number(rows)} demandes), {len(rules)} règle"
+    lines = [f"Veille et alerte au {day:%d/%m/%Y} — {source} ({plural(rows, 'demande')}), {len(rules)} règle"
              f"{'s' if len(rules) > 1 else ''} d'alerte",
              f"{len(alerts)} alerte{'s' if len(alerts) > 1 else ''}"
              + (" : " + ", ".join(f"{n} {rule}" for rule, n in counts.items()) if alerts else "")]

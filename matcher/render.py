@@ -220,6 +220,11 @@ def issues_dict(issues: list[Issue], counts: dict[str, int] | None = None, hidde
     }
 
 
+def plural(count: int, word: str) -> str:
+    """« 1 demande », « 2 demandes » (French puts 0 and 1 in the singular)."""
+    return f"{fmt_number(count)} {word}{'s' if count > 1 else ''}"
+
+
 def _share(count: int, total: int) -> str:
     return f"{count} ({100 * count / total:.1f} %)".replace(".", ",") if total else str(count)
 
@@ -228,7 +233,7 @@ def batch_summary_text(summary: dict[str, Any]) -> str:
     """The summary of a batch run, for stderr."""
     total, errors = summary["lignes"], summary["erreurs"]
     routed = total - errors
-    lines = [f"{total} demandes : {routed} orientées, {errors} en erreur → {summary['fichier']}"]
+    lines = [f"{plural(total, 'demande')} : {plural(routed, 'orientée')}, {errors} en erreur → {summary['fichier']}"]
     lines.append("Par niveau : " + ", ".join(
         f"{LEVEL_LABELS[level].split(' ')[0]} {_share(count, routed)}"
         for level, count in summary["par_niveau"].items()))
