@@ -40,7 +40,7 @@ from .model import (
     Regle,
     Territoire,
 )
-from .territory import TerritoryGraph, parse_ref
+from .territory import TerritoryGraph, departement_of_commune, parse_ref
 
 LEVEL_ADJECTIVES = {
     "communal": "communale",
@@ -174,9 +174,7 @@ class Router:
         self._before = _CompiledConditions([(r.id, r.quand) for r in policy.regles if not r.after_decision])
         self._after = _CompiledConditions([(r.id, r.quand) for r in policy.regles if r.after_decision])
         self._specificity: dict[str, int] = {}
-        # Every value any condition can tell apart: two demandes equal under it get the same decision.
-        self.canonicalizer = Canonicalizer([*self.conditions.values(), *(r.quand for r in policy.regles)])
-        self._offer_canon = {oid: Canonicalizer([c]) for oid, c in self.conditions.items()}
+        self._offer_canon: dict[str, Canonicalizer] = {}  # built when an offer is first explained
         self._why_cache: dict[tuple, tuple[str, ...]] = {}
         self.perimeter_refs = frozenset(self._by_ref)
         self._candidates: dict[frozenset[str], list[Offre]] = {}  # territories alike share candidates
@@ -190,7 +188,7 @@ class Router:
         for ref in self.graph.expand(offre.perimetre):
             kind, code = parse_ref(ref)
             if kind == "commune":
-                departements.add(idx.commune(code).departement)  # type: ignore[union-attr]
+                departements.add(departement_of_commune(code))
             elif kind == "epci":
                 departements.update(idx.epcis[code].departements)
             elif kind == "departement":
@@ -441,7 +439,9 @@ class Router:
     def _why_not(self, offre: Offre, facts: dict, shown: dict[str, str] | None) -> tuple[str, ...]:
         """The conditions of an offer that a demande fails, remembered per distinct case: with
         `shown`, the values written as placeholders count only up to the thresholds compared."""
-        canon = self._offer_canon[offre.id]
+        canon = self._offer_canon.get(offre.id)
+        if canon is None:
+            canon = self._offer_canon[offre.id] = Canonicalizer([self.conditions[offre.id]])
         shown = shown or {}
         key = (offre.id, tuple(shown), canon.canonical(facts)) + tuple(
             _hashable(facts.get(f)) for f in canon.fields if f not in canon.list_fields and f not in shown

@@ -220,6 +220,12 @@ def default_index() -> TerritoryIndex:
     return TerritoryIndex()
 
 
+def departement_of_commune(code: str) -> str:
+    """An INSEE commune code starts with its département's code: 2 characters (2A, 2B included),
+    3 overseas (971 to 989)."""
+    return code[:3] if code.startswith(("97", "98")) else code[:2]
+
+
 def parse_ref(ref: str) -> tuple[str, str]:
     """Split `kind:code` (or `national`) without checking that it exists."""
     if ref == NATIONAL:

@@ -144,3 +144,10 @@ def test_unknown_codes_get_the_closest_known_ones(typed, message):
 def test_specificity_counts_communes_once(graph):
     assert graph.communes_count(["departement:69"]) == 266
     assert graph.communes_count(["departement:69", "epci:200046977", "commune:69123"]) == 266
+
+
+def test_the_departement_is_the_start_of_the_commune_code():
+    from matcher.territory import departement_of_commune
+
+    communes = default_index().all_communes()
+    assert all(departement_of_commune(code) == c.departement for code, c in communes.items())
