@@ -40,7 +40,8 @@ from .model import (
     Regle,
     Territoire,
 )
-from .territory import TerritoryGraph, departement_of_commune, parse_ref
+from .reach import reach
+from .territory import TerritoryGraph
 
 LEVEL_ADJECTIVES = {
     "communal": "communale",
@@ -182,26 +183,13 @@ class Router:
     def _scope(self, offre: Offre) -> str:
         """The smallest of département / région / national holding an offer's whole perimeter:
         engine rulesets are split along it, so a demande is matched only against nearby offers."""
-        idx = self.graph.index
-        departements: set[str] = set()
-        region_refs: set[str] = set()
-        for ref in self.graph.expand(offre.perimetre):
-            kind, code = parse_ref(ref)
-            if kind == "commune":
-                departements.add(departement_of_commune(code))
-            elif kind == "epci":
-                departements.update(idx.epcis[code].departements)
-            elif kind == "departement":
-                departements.add(code)
-            elif kind == "region":
-                region_refs.add(code)
-            else:
-                return "national"
-        regions = region_refs | {idx.departements[d].region for d in departements}
-        if not region_refs and len(departements) == 1:
-            return f"departement:{next(iter(departements))}"
-        if len(regions) == 1:
-            return f"region:{next(iter(regions))}"
+        extent = reach(offre, self.graph)
+        if extent.national:
+            return "national"
+        if not extent.whole_regions and len(extent.departements) == 1:
+            return f"departement:{next(iter(extent.departements))}"
+        if len(extent.regions) == 1:
+            return f"region:{next(iter(extent.regions))}"
         return "national"
 
     def specificity(self, offre: Offre) -> int:

@@ -1,7 +1,8 @@
 """Where an offer can be mobilised: the départements and régions its perimeter touches.
 
-The comité local lists the offers of its département, the veille looks for a thématique that no
-local offer serves anywhere in a région: both read an offer's perimeter this way (named
+The router splits its engine rulesets along it, the comité local lists the offers of its
+département, the veille looks for a thématique that no local offer serves anywhere in a région:
+all read an offer's perimeter this way (named
 perimeters expanded, an EPCI spanning two départements in both).
 """
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from .model import Offre
-from .territory import TerritoryGraph, parse_ref
+from .territory import TerritoryGraph, departement_of_commune, parse_ref
 
 LOCAL_LEVELS = ("communal", "intercommunal", "departemental", "regional")
 
@@ -36,9 +37,7 @@ def reach(offre: Offre, graph: TerritoryGraph) -> Reach:
     for ref in graph.expand(offre.perimetre):
         kind, code = parse_ref(ref)
         if kind == "commune":
-            commune = idx.commune(code)
-            if commune is not None:
-                departements.add(commune.departement)
+            departements.add(departement_of_commune(code))
         elif kind == "epci":
             departements.update(idx.epcis[code].departements)
         elif kind == "departement":
