@@ -36,7 +36,7 @@ from .conditions import Condition, FieldSpec, ParseContext, did_you_mean, parse_
 from .errors import AiguillageError, IssueCollector, Location, UnknownReferenceError
 from .files import display_path, yaml_files
 from .model import AVIS_DT, COMPLEXITES, LEVELS, SAISINES
-from .schema import check_record, check_top_level
+from .schema import check_record, check_top_level, checked_entries
 from .territory import TerritoryIndex, default_index
 from .yamlsource import load
 
@@ -253,48 +253,35 @@ def load_alert_cases(files: list[Path], rules: list[AlertRule], issues: IssueCol
     """Read and check the alert rules' test cases against the rules."""
     known = {r.id: r for r in rules}
     cases: list[AlertCase] = []
-    seen: dict[str, Location] = {}
-    for path in files:
-        try:
-            doc = load(path, display_path(path))
-        except AiguillageError as exc:
-            issues.add_error(exc)
-            continue
-        for i, data in enumerate(check_top_level(doc, "regles", IssueCollector()).get("tests_alertes", [])):
-            kp = ("tests_alertes", i)
-            label = f"test d'alerte « {data['id']} »" if isinstance(data, dict) and data.get("id") else f"tests_alertes[{i}]"
-            if not check_record(doc, kp, data, "test_alerte", issues, label):
-                continue
-            where = doc.where(kp)
-            if data["id"] in seen:
-                issues.error("id-duplique", f"{label} : déjà défini en {seen[data['id']]}", where,
-                             related=(seen[data["id"]],))
-                continue
-            seen[data["id"]] = where
-            indicator = INDICATORS[data["indicateur"]]
-            ok = _check_facts(data["faits"], indicator, doc, kp + ("faits",), issues, label)
-            attendu = data["attendu"]
-            if not attendu:
-                issues.error("test-sans-attendu", f"{label} : « attendu » est vide : rien ne serait vérifié",
-                             doc.where(kp + ("attendu",)))
-                ok = False
-            for key in ("alertes", "absentes"):
-                for j, rule_id in enumerate(attendu.get(key, ())):
-                    rule = known.get(rule_id)
-                    if rule is None:
-                        issues.error("regle-inconnue", f"{label} : règle d'alerte inconnue « {rule_id} »"
-                                     f"{did_you_mean(rule_id, known)}", doc.where(kp + ("attendu", key, j)),
-                                     kind=UnknownReferenceError)
-                        ok = False
-                    elif rule.indicateur != indicator.kind:
-                        issues.error("test-incoherent", f"{label} : la règle « {rule_id} » lit l'indicateur "
-                                     f"{rule.indicateur}, pas {indicator.kind}", doc.where(kp + ("attendu", key, j)),
-                                     related=(rule.location,))
-                        ok = False
-            if ok:
-                cases.append(AlertCase(data["id"], data.get("description", ""), indicator.kind, dict(data["faits"]),
-                                       tuple(attendu.get("alertes", ())), tuple(attendu.get("absentes", ())),
-                                       attendu.get("texte"), where))
+    # The rules' own top-level problems are reported by the rules loader, not again here.
+    entries = checked_entries(files, "regles", "tests_alertes", "test_alerte", "test d'alerte", issues,
+                              top_level_issues=IssueCollector())
+    for doc, kp, data, label in entries:
+        where = doc.where(kp)
+        indicator = INDICATORS[data["indicateur"]]
+        ok = _check_facts(data["faits"], indicator, doc, kp + ("faits",), issues, label)
+        attendu = data["attendu"]
+        if not attendu:
+            issues.error("test-sans-attendu", f"{label} : « attendu » est vide : rien ne serait vérifié",
+                         doc.where(kp + ("attendu",)))
+            ok = False
+        for key in ("alertes", "absentes"):
+            for j, rule_id in enumerate(attendu.get(key, ())):
+                rule = known.get(rule_id)
+                if rule is None:
+                    issues.error("regle-inconnue", f"{label} : règle d'alerte inconnue « {rule_id} »"
+                                 f"{did_you_mean(rule_id, known)}", doc.where(kp + ("attendu", key, j)),
+                                 kind=UnknownReferenceError)
+                    ok = False
+                elif rule.indicateur != indicator.kind:
+                    issues.error("test-incoherent", f"{label} : la règle « {rule_id} » lit l'indicateur "
+                                 f"{rule.indicateur}, pas {indicator.kind}", doc.where(kp + ("attendu", key, j)),
+                                 related=(rule.location,))
+                    ok = False
+        if ok:
+            cases.append(AlertCase(data["id"], data.get("description", ""), indicator.kind, dict(data["faits"]),
+                                   tuple(attendu.get("alertes", ())), tuple(attendu.get("absentes", ())),
+                                   attendu.get("texte"), where))
     return cases
 
 

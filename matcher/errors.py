@@ -103,8 +103,22 @@ class Issue:
         }
 
 
+class IssueList:
+    """Something holding `issues`: its errors and its warnings."""
+
+    issues: list[Issue]
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "erreur"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "avertissement"]
+
+
 @dataclass
-class IssueCollector:
+class IssueCollector(IssueList):
     """Gathers issues; with `stop_at_first`, the first error is raised as an exception instead."""
 
     stop_at_first: bool = False
@@ -132,11 +146,3 @@ class IssueCollector:
         if self.stop_at_first:
             raise err
         self.issues.append(Issue(err.code, "erreur", err.message, err.location))
-
-    @property
-    def errors(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity == "erreur"]
-
-    @property
-    def warnings(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity == "avertissement"]

@@ -32,9 +32,9 @@ from typing import Any
 from .conditions import did_you_mean
 from .errors import AiguillageError, IssueCollector, Location, TerritoryError, UnknownReferenceError
 from .model import Decision, Demande, Territoire
-from .schema import check_record, check_top_level
+from .schema import checked_entries
 from .workspace import Workspace
-from .yamlsource import load, yaml_files
+from .yamlsource import yaml_files
 
 
 @dataclass(frozen=True)
@@ -122,49 +122,30 @@ def load_cases(
     files: list[Path], workspace: Workspace, issues: IssueCollector, check_rules: bool = True
 ) -> list[RuleCase]:
     """Read and check test files; every problem goes to `issues`, located in the test file."""
-    from .catalogue import display_path
-
     cases: list[RuleCase] = []
-    seen: dict[str, Location] = {}
     offers = {o.id: o for o in workspace.catalogue.offres}
     rules = {r.id for r in workspace.policy.regles}
-    for path in files:
+    for doc, kp, data, label in checked_entries(files, "regles", "tests", "test", "test", issues):
+        attendu = _expectation(data["attendu"], doc, kp + ("attendu",), offers, rules, check_rules, issues, label)
+        demande_data = dict(data["demande"])
+        demande_data.setdefault("id", data["id"])
+        demande_kp = kp + ("demande",)
+
+        def place(key: str, fields: dict[str, Any] = demande_data, base: tuple = demande_kp) -> Location:
+            return doc.where_key(base + (key,)) if key in fields and key != "id" else doc.where(base)
+
         try:
-            doc = load(path, display_path(path))
+            demande, territoire = workspace.prepare(demande_data, place)
+        except TerritoryError as exc:
+            issues.add_error(TerritoryError(exc.message, exc.location, "territoire-inconnu"))
+            continue
         except AiguillageError as exc:
             issues.add_error(exc)
             continue
-        for i, data in enumerate(check_top_level(doc, "regles", issues).get("tests", [])):
-            kp = ("tests", i)
-            label = f"test « {data['id']} »" if isinstance(data, dict) and data.get("id") else f"tests[{i}]"
-            if not check_record(doc, kp, data, "test", issues, label):
-                continue
-            where = doc.where(kp)
-            if data["id"] in seen:
-                issues.error("id-duplique", f"{label} : déjà défini en {seen[data['id']]}", where,
-                             related=(seen[data["id"]],))
-                continue
-            seen[data["id"]] = where
-            attendu = _expectation(data["attendu"], doc, kp + ("attendu",), offers, rules, check_rules, issues, label)
-            demande_data = dict(data["demande"])
-            demande_data.setdefault("id", data["id"])
-            demande_kp = kp + ("demande",)
-
-            def place(key: str, fields: dict[str, Any] = demande_data, base: tuple = demande_kp) -> Location:
-                return doc.where_key(base + (key,)) if key in fields and key != "id" else doc.where(base)
-
-            try:
-                demande, territoire = workspace.prepare(demande_data, place)
-            except TerritoryError as exc:
-                issues.add_error(TerritoryError(exc.message, exc.location, "territoire-inconnu"))
-                continue
-            except AiguillageError as exc:
-                issues.add_error(exc)
-                continue
-            if attendu is None:
-                continue
-            cases.append(RuleCase(data["id"], data.get("description", ""), data.get("date"), demande, territoire,
-                                  attendu, where))
+        if attendu is None:
+            continue
+        cases.append(RuleCase(data["id"], data.get("description", ""), data.get("date"), demande, territoire,
+                              attendu, doc.where(kp)))
     return cases
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterable, Iterator
 
 from .conditions import did_you_mean, suggest
-from .errors import IssueCollector, SchemaError
+from .errors import AiguillageError, IssueCollector, Location, SchemaError
+from .files import display_path
 from .model import AVIS_DT, COMPLEXITES, COUTS, GRAVITES, INDICATEURS, LEVELS, PORTEUR_TYPES, SAISINES, STATUTS
-from .yamlsource import Document, KeyPath
+from .yamlsource import Document, KeyPath, load
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 URL_PATTERN = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
@@ -284,6 +286,34 @@ def check_top_level(doc: Document, kind: str, issues: IssueCollector) -> dict[st
             continue
         found[name] = value
     return found
+
+
+def checked_entries(
+    files: Iterable[Path], kind: str, section: str, record: str, noun: str, issues: IssueCollector,
+    top_level_issues: IssueCollector | None = None,
+) -> Iterator[tuple[Document, KeyPath, dict, str]]:
+    """The entries of one section over files, each with its document, key path and label: the
+    unreadable files, the entries of the wrong shape and the duplicate ids are reported, not given."""
+    seen: dict[str, Location] = {}
+    for path in files:
+        try:
+            doc = load(path, display_path(path))
+        except AiguillageError as exc:
+            issues.add_error(exc)
+            continue
+        sections = check_top_level(doc, kind, issues if top_level_issues is None else top_level_issues)
+        for i, data in enumerate(sections.get(section, [])):
+            kp = (section, i)
+            label = f"{noun} « {data['id']} »" if isinstance(data, dict) and data.get("id") else f"{section}[{i}]"
+            if not check_record(doc, kp, data, record, issues, label):
+                continue
+            where = doc.where(kp)
+            if data["id"] in seen:
+                issues.error("id-duplique", f"{label} : déjà défini en {seen[data['id']]}", where,
+                             related=(seen[data["id"]],))
+                continue
+            seen[data["id"]] = where
+            yield doc, kp, data, label
 
 
 def json_schema(kind: str) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from .catalogue import load_catalogue
 from .conditions import compile_condition, suggest
 from .decide import offer_condition
 from .engine import EngineRule, Program, check_rule
-from .errors import AiguillageError, CompileError, Issue, IssueCollector, Location
+from .errors import AiguillageError, CompileError, Issue, IssueCollector, IssueList, Location
 from .model import Catalogue, Policy
 from .paths import shipped_catalogue, shipped_rules
 from .policy import load_policy
@@ -111,18 +111,10 @@ def target_for(path: Path | None, catalogue_dir: Path | None = None, rules_dir: 
 
 
 @dataclass
-class CheckReport:
+class CheckReport(IssueList):
     issues: list[Issue]
     hidden: int = 0  # problems found elsewhere than in the file asked about
     counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def errors(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity == "erreur"]
-
-    @property
-    def warnings(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity == "avertissement"]
 
 
 # What the engine's own error codes mean for an author (durable_rules' rules.h).
