@@ -128,6 +128,16 @@ def _load_vocabularies(
     return vocabularies
 
 
+def _check_lacunes(entries: list[_Entry], index: TerritoryIndex, issues: IssueCollector) -> None:
+    """A gap names a real département; it is checked, not routed on."""
+    for e in entries:
+        if check_record(e.doc, e.keypath, e.data, "lacune", issues, f"lacunes[{e.keypath[-1]}]"):
+            code = str(e.data["departement"]).upper()
+            if not index.exists("departement", code):
+                issues.error("territoire-inconnu", f"département inconnu « {e.data['departement']} »",
+                             e.doc.where(e.keypath + ("departement",)))
+
+
 def _load_perimetres(
     entries: list[_Entry], index: TerritoryIndex, issues: IssueCollector
 ) -> dict[str, Perimetre]:
@@ -288,7 +298,7 @@ def load_catalogue(
     index = index or default_index()
     root = Path(root)
     documents, files = read_documents(root, issues, extra_files)
-    entries: dict[str, list[_Entry]] = {k: [] for k in ("offres", "perimetres", *VOCABULARY_KINDS)}
+    entries: dict[str, list[_Entry]] = {k: [] for k in ("offres", "perimetres", "lacunes", *VOCABULARY_KINDS)}
     for doc in documents:
         for section, items in check_top_level(doc, "catalogue", issues).items():
             entries[section].extend(_Entry(doc, (section, i), item) for i, item in enumerate(items))
@@ -296,6 +306,7 @@ def load_catalogue(
         return None
     vocabularies = _load_vocabularies(entries, issues, root)
     perimetres = _load_perimetres(entries["perimetres"], index, issues)
+    _check_lacunes(entries["lacunes"], index, issues)
     attribute_types: dict[str, tuple[str, Location]] = {}
     offres: list[Offre] = []
     seen: dict[str, Location] = {}

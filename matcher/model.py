@@ -31,6 +31,9 @@ COMPLEXITES: tuple[str, ...] = ("simple", "complexe")
 SAISINES: tuple[str, ...] = ("dt", "directe")
 ZONES: tuple[str, ...] = ("metro", "drom", "com")
 AVIS_DT: tuple[str, ...] = ("favorable", "defavorable", "en_attente")
+# The networks of local engineering a département's gaps are listed by (catalogue section `lacunes`).
+RESEAUX: tuple[str, ...] = ("caue", "agence-technique", "energie", "agence-urbanisme", "epf", "adil", "pnr",
+                            "petr-pays", "syndicat-mixte", "agence-regionale", "autre")
 VOCABULARY_KINDS: tuple[str, ...] = ("thematiques", "besoins", "programmes")
 
 # The veille et alerte: the kinds of indicator an alert rule reads (`matcher/alertrules.py` lists

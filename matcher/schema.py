@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator
 from .conditions import did_you_mean, suggest
 from .errors import AiguillageError, IssueCollector, Location, SchemaError
 from .files import display_path
-from .model import AVIS_DT, COMPLEXITES, COUTS, GRAVITES, INDICATEURS, LEVELS, PORTEUR_TYPES, SAISINES, STATUTS
+from .model import AVIS_DT, RESEAUX, COMPLEXITES, COUTS, GRAVITES, INDICATEURS, LEVELS, PORTEUR_TYPES, SAISINES, STATUTS
 from .yamlsource import Document, KeyPath, load
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -50,7 +50,17 @@ RECORDS: dict[str, tuple[Key, ...]] = {
         Key("contact", "text", False, "contact public"),
         Key("description", "text", False, "ce que fait l'offre, en une ou deux phrases"),
         Key("source", "url", True, "page publique d'où viennent les faits"),
+        Key("verifie_le", "date", False, "dernier jour où la source a été relue (AAAA-MM-JJ)"),
         Key("repli", "bool", False, "offre de repli de l'agence (une seule dans le catalogue)"),
+    ),
+    # A network known to exist in a département whose offer no public page describes: listed, not
+    # offered, so that the gap is visible instead of invented away.
+    "lacune": (
+        Key("departement", "text", True, "code du département (« 23 », « 2A », « 974 »)"),
+        Key("reseau", "choice", True, "réseau d'ingénierie concerné", RESEAUX),
+        Key("structure", "text", False, "structure connue, si elle l'est"),
+        Key("raison", "text", True, "ce qui manque pour en faire une offre"),
+        Key("source", "url", False, "page qui atteste l'existence de la structure"),
     ),
     "validite": (
         Key("debut", "date", False, "premier jour de validité (AAAA-MM-JJ)"),
@@ -151,7 +161,7 @@ RECORDS: dict[str, tuple[Key, ...]] = {
 
 TOP_LEVEL: dict[str, dict[str, str]] = {
     "catalogue": {"offres": "offre", "perimetres": "perimetre", "thematiques": "terme", "besoins": "terme",
-                  "programmes": "terme"},
+                  "programmes": "terme", "lacunes": "lacune"},
     "regles": {"regles": "regle", "tests": "test", "alertes": "alerte", "tests_alertes": "test_alerte"},
 }
 
