@@ -1,8 +1,8 @@
 """A decisions file (the output of `aiguillage batch`) read back for the governance outputs: the
 comités' reports, the impact measures and the veille et alerte.
 
-Every row keeps a reference that a reader can find in the file — its `id` when the file has
-unique ids, else « ligne N » as a spreadsheet numbers it — so that every figure a report shows
+Every row keeps a reference that a reader can find in the file — its `id` when no other row
+shares it, else « ligne N » as a spreadsheet numbers it — so that every figure a report shows
 can be traced to the rows behind it. Rows the batch could not route (`erreur`) are counted apart
 and left out of every measure.
 
@@ -23,7 +23,7 @@ import pandas as pd
 
 from .backlog import normalize_header, read_backlog
 from .errors import BatchInputError, Location
-from .model import LEVEL_INDEX, LEVELS
+from .model import DATE_FORMATS, LEVEL_INDEX, LEVELS
 
 LOCAL_LEVELS = ("communal", "intercommunal", "departemental", "regional")
 REQUIRED_COLUMNS = ("niveau", "offre_id", "erreur", "departement", "region", "avis_dt_requis", "instruction")
@@ -75,11 +75,16 @@ def _find(columns: list[str], aliases: tuple[str, ...]) -> str | None:
 
 
 def _dates(values: pd.Series) -> pd.Series:
-    """AAAA-MM-JJ or JJ/MM/AAAA, as `batch` accepts them; anything else is no date."""
+    """Each cell as a day, in any of the ways a demande may write it (`DATE_FORMATS`: a file re-saved
+    by a spreadsheet writes 03/12/2026 or 2026-12-03 00:00:00); anything else is no date."""
     text = values.str.strip()
-    iso = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-    french = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
-    return iso.fillna(french)
+    days = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    for fmt in DATE_FORMATS:
+        missing = days.isna() & (text != "")
+        if not missing.any():
+            break
+        days[missing] = pd.to_datetime(text[missing], format=fmt, errors="coerce")
+    return days.dt.normalize()
 
 
 def _words(values: pd.Series) -> pd.Series:
@@ -110,13 +115,13 @@ def read_decisions(path: Path) -> Decisions:
     n = len(raw)
     lines = np.arange(n) + backlog.first_line
     id_column = inputs["id"]
-    ids = raw[id_column].str.strip() if id_column else None
-    if ids is not None and (ids != "").all() and ids.is_unique:
-        refs = ids
-    else:
-        refs = pd.Series([f"ligne {line}" for line in lines], index=raw.index)
+    ids = raw[id_column].str.strip() if id_column else pd.Series([""] * n, index=raw.index)
+    # A row is known by its own id when it has one that no other row shares; the others by their
+    # line, and only the identified rows are ever paired with another file's rows.
+    identified = (ids != "") & ~ids.duplicated(keep=False)
+    refs = ids.where(identified, pd.Series([f"ligne {line}" for line in lines], index=raw.index))
     failed = raw["erreur"].str.strip() != ""
-    frame = pd.DataFrame({"ref": refs, "ligne": lines})
+    frame = pd.DataFrame({"ref": refs, "ligne": lines, "identifie": identified})
     blank = pd.Series([""] * n, index=raw.index)
 
     def text(column: str | None) -> pd.Series:
@@ -141,14 +146,14 @@ def read_decisions(path: Path) -> Decisions:
     frame["commune"] = frame["territoire"].where(frame["territoire"].str.startswith("commune:"), "").str[8:]
     causes = escalation_causes(frame)
     frame["cause_code"], frame["cause_escalade"] = causes["code"], causes["label"]
-    dates = frame.loc[~failed, "date_decision"].unique()
+    dates = _dates(frame.loc[~failed, "date_decision"]).dropna().unique()
     versions = frame.loc[~failed, "version_catalogue"].unique()
     return Decisions(
         rows=frame[~failed.to_numpy()].reset_index(drop=True),
         path=str(path),
         total=n,
         error_refs=frame.loc[failed.to_numpy(), "ref"].tolist(),
-        date_decision=dt.date.fromisoformat(dates[0]) if len(dates) == 1 and dates[0] else None,
+        date_decision=pd.Timestamp(dates[0]).date() if len(dates) == 1 else None,
         version_catalogue=versions[0] if len(versions) == 1 else "",
     )
 

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from .conditions import FIELDS, did_you_mean
 from .errors import AiguillageError, DemandeError, Location
-from .model import AVIS_DT, COMPLEXITES, PORTEUR_TYPES, SAISINES, Catalogue, Demande
+from .model import AVIS_DT, COMPLEXITES, DATE_FORMATS, PORTEUR_TYPES, SAISINES, Catalogue, Demande
 
 DEMANDE_KEYS = (
     "id", "intitule", "porteur", "commune", "thematiques", "besoins", "programmes", "complexite", "saisine",
@@ -74,7 +74,7 @@ def _date(key: str, value: Any) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     text = str(value).strip()
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S"):
+    for fmt in DATE_FORMATS:
         try:
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:

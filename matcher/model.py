@@ -31,6 +31,13 @@ COMPLEXITES: tuple[str, ...] = ("simple", "complexe")
 SAISINES: tuple[str, ...] = ("dt", "directe")
 ZONES: tuple[str, ...] = ("metro", "drom", "com")
 AVIS_DT: tuple[str, ...] = ("favorable", "defavorable", "en_attente")
+# What a row of a batch run with --previous is, compared with the earlier decisions file.
+CHANGEMENTS: tuple[str, ...] = ("inchange", "nouveau", "modifie", "non_compare")
+
+# How people write a day, in demande files, backlog cells and decisions files re-saved by a spreadsheet.
+DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d", "%d/%m/%Y", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M",
+                                 "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S")
+
 # The networks of local engineering a département's gaps are listed by (catalogue section `lacunes`).
 RESEAUX: tuple[str, ...] = ("caue", "agence-technique", "energie", "agence-urbanisme", "epf", "adil", "pnr",
                             "petr-pays", "syndicat-mixte", "agence-regionale", "autre")

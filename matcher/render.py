@@ -249,7 +249,10 @@ def batch_summary_text(summary: dict[str, Any]) -> str:
             lines.append(f"  … et {len(departements) - 15} autres (--format json pour tout)")
     if "changements" in summary:
         c = summary["changements"]
-        lines.append(f"Changements : {c['inchange']} inchangées, {c['nouveau']} nouvelles, {c['modifie']} modifiées")
+        parts = [plural(c["inchange"], "inchangée"), plural(c["nouveau"], "nouvelle"), plural(c["modifie"], "modifiée")]
+        if c.get("non_compare"):
+            parts.append(plural(c["non_compare"], "non comparée") + " (sans identifiant propre)")
+        lines.append("Changements : " + ", ".join(parts))
         for cause, count in list(summary.get("causes", {}).items())[:10]:
             lines.append(f"  {count:>7}  {cause}")
     if "capacite" in summary:

@@ -200,7 +200,7 @@ def test_rerunning_after_a_catalogue_edit_shows_what_changed_and_why(tmp_path: P
     assert list(v2["changement"]) == ["inchange", "inchange", "modifie", "inchange"]
     assert (v2.loc[2, "ancienne_offre"], v2.loc[2, "offre_id"]) == ("epf-na", "atd-16")
     assert v2.loc[2, "cause"] == "offre atd-16 retenue désormais : ses conditions tiennent"
-    assert "Changements : 3 inchangées, 0 nouvelles, 1 modifiées" in result.err_lines
+    assert "Changements : 3 inchangées, 0 nouvelle, 1 modifiée" in result.err_lines
     assert v2.loc[0, "version_catalogue"] != read_csv(tmp_path / "v1.csv").loc[0, "version_catalogue"]
 
 

@@ -73,13 +73,34 @@ def test_rows_are_found_by_their_id_and_rows_in_error_set_apart(decisions_file):
     assert status.loc["E", "avis"] == "absent" and status.loc["E", "attente_depuis"].date() == D(2026, 6, 1)
 
 
-def test_without_unique_ids_rows_are_found_by_their_line(tmp_path):
+def test_a_row_without_its_own_id_is_found_by_its_line_the_others_by_their_id(tmp_path):
     source = tmp_path / "carnet.csv"
-    source.write_text(BACKLOG.replace("\nB;", "\nA;"), encoding="utf-8")
+    source.write_text(BACKLOG.replace("\nB;", "\nA;").replace("\nE;", "\n;"), encoding="utf-8")
     out = tmp_path / "decisions.xlsx"
     assert run("batch", source, "-o", out, "--date", TODAY.isoformat()).code == 0
     d = read_decisions(out)
-    assert d.refs == ["ligne 2", "ligne 3", "ligne 4", "ligne 6"] and d.error_refs == ["ligne 5"]
+    assert d.refs == ["ligne 2", "ligne 3", "C", "ligne 6"] and d.error_refs == ["D"]
+    assert d.rows["identifie"].tolist() == [False, False, True, False]
+
+
+def test_a_decisions_file_resaved_with_french_dates_reads_the_same(decisions_file, tmp_path):
+    import pandas as pd
+
+    frame = pd.read_csv(decisions_file, sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    for column in ("date_depot", "date_avis_dt", "date_decision"):
+        frame[column] = [f"{v[8:10]}/{v[5:7]}/{v[:4]}" if v else "" for v in frame[column]]
+    frame.loc[0, "date_depot"] += " 00:00"  # as a spreadsheet may add a time
+    resaved = tmp_path / "resaved.csv"
+    frame.to_csv(resaved, sep=";", index=False)
+    before, after = read_decisions(decisions_file), read_decisions(resaved)
+    assert after.date_decision == before.date_decision == TODAY
+    for column in ("date_depot", "date_avis_dt"):
+        assert after.rows[column].equals(before.rows[column])
+    for command in (["alertes"], ["report", "impact"], ["report", "comite-local", "--departement", "16", "-o",
+                                                         tmp_path / "local.html"]):
+        result = run(*command, "--decisions", resaved, "--date", TODAY.isoformat())
+        assert result.code == 0, result.stderr
+        assert "Traceback" not in result.stderr and "erreur interne" not in result.stderr
 
 
 def test_route_says_the_opinion_and_its_date(tmp_path):

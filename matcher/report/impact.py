@@ -21,13 +21,13 @@ import pandas as pd
 from ..charts import Bar, Segment, column_chart, hbar_chart
 from ..coverage_map import LEVEL_COLOURS
 from ..decisions import Decisions, opinion_status, period_key
-from ..model import LEVEL_INDEX, LEVELS
+from ..model import CHANGEMENTS, LEVEL_INDEX, LEVELS
 from ..workspace import Workspace
 from .measures import SHORT_LEVELS, groups, level_headers, level_legend, refs, themes_exploded
 from .page import Trace, document, figures, fmt_date, fmt_int, table
 
 STEPS = ("mois", "trimestre")
-MEASURED = ("ref", "niveau", "offre_id", "local", "instruisible", "avis_requis", "avis_dt", "date_avis_dt", "date_depot",
+MEASURED = ("ref", "identifie", "niveau", "offre_id", "local", "instruisible", "avis_requis", "avis_dt", "date_avis_dt", "date_depot",
             "departement", "region", "thematiques", "cause_code", "cause_escalade", "changement", "cause")
 
 
@@ -111,7 +111,7 @@ def measures(workspace: Workspace, decisions: Decisions, day: dt.date, step: str
     result["sans_date_depot"] = _count(rows[periods == ""])
     if "changement" in rows and (rows["changement"] != "").any():
         result["changements_du_fichier"] = {
-            kind: _count(rows[rows["changement"] == kind]) for kind in ("inchange", "nouveau", "modifie")}
+            kind: _count(rows[rows["changement"] == kind]) for kind in CHANGEMENTS}
         result["changements_du_fichier"]["causes"] = [
             {"cause": cause, **_count(part)} for cause, part in groups(rows[rows["changement"] == "modifie"], "cause")]
     if previous is not None:
@@ -130,7 +130,10 @@ def _compare(rows: pd.DataFrame, previous: Decisions) -> dict[str, Any]:
                        "part_locale": round(now, 4) if now is not None else None,
                        "part_locale_precedente": round(then, 4) if then is not None else None,
                        "evolution_points": round(100 * (now - then), 1) if now is not None and then is not None else None})
-    matched = rows.merge(old[["ref", "niveau", "offre_id"]], on="ref", how="left", suffixes=("", "_avant"))
+    # Only rows known by their own id on both sides are paired: a row without one is never matched by
+    # its line with a row of the other file, it is counted apart.
+    mine, theirs = rows[rows["identifie"]], old[old["identifie"]]
+    matched = mine.merge(theirs[["ref", "niveau", "offre_id"]], on="ref", how="left", suffixes=("", "_avant"))
     present = matched["niveau_avant"].notna()
     new_rank = matched["niveau"].map(LEVEL_INDEX)
     old_rank = matched["niveau_avant"].map(LEVEL_INDEX)
@@ -145,7 +148,9 @@ def _compare(rows: pd.DataFrame, previous: Decisions) -> dict[str, Any]:
             "eloignes": _count(matched[present & (new_rank > old_rank)]),
             "meme_niveau": _count(matched[present & (new_rank == old_rank)]),
             "nouveaux": _count(matched[~present]),
-            "disparus": _count(old[~old["ref"].isin(set(rows["ref"]))]),
+            "disparus": _count(theirs[~theirs["ref"].isin(set(mine["ref"]))]),
+            "sans_identifiant": _count(rows[~rows["identifie"]]),
+            "sans_identifiant_avant": _count(old[~old["identifie"]]),
         },
     }
 
@@ -194,6 +199,10 @@ def render_text(m: dict[str, Any]) -> str:
                       f"{_pct(m['locale']['part'])} ; demandes rapprochées {mv['rapproches']['n']}, éloignées "
                       f"{mv['eloignes']['n']}, au même niveau {mv['meme_niveau']['n']}, nouvelles {mv['nouveaux']['n']}, "
                       f"disparues {mv['disparus']['n']}"]
+        unpaired = mv["sans_identifiant"]["n"] + mv["sans_identifiant_avant"]["n"]
+        if unpaired:
+            lines.append(f"Non appariées faute d'identifiant propre : {mv['sans_identifiant']['n']} maintenant, "
+                         f"{mv['sans_identifiant_avant']['n']} avant (identifiant absent ou partagé par plusieurs lignes)")
     lines += ["", "Les identifiants derrière chaque chiffre : -o impact.json ou -o impact.html."]
     return "\n".join(lines)
 
@@ -315,12 +324,14 @@ def _evolution(m: dict[str, Any], trace: Trace) -> str:
              _pct(d["part_locale"]), "—" if d["evolution_points"] is None else f"{d['evolution_points']:+.0f} pts"]
             for d in p["par_departement"]]
     return "".join([
-        f"<p>Décisions précédentes : {escape(p['fichier'])}. Les demandes sont appariées par identifiant.</p>",
+        f"<p>Décisions précédentes : {escape(p['fichier'])}. Les demandes sont appariées par identifiant ; une ligne sans identifiant propre n'est jamais appariée.</p>",
         figures([(trace.link(mv["rapproches"]["ids"], "servies plus près qu'avant"), "rapprochées"),
                  (trace.link(mv["eloignes"]["ids"], "servies plus loin qu'avant"), "éloignées"),
                  (trace.link(mv["meme_niveau"]["ids"], "même niveau qu'avant"), "au même niveau"),
                  (trace.link(mv["nouveaux"]["ids"], "absentes des décisions précédentes"), "nouvelles"),
-                 (trace.link(mv["disparus"]["ids"], "absentes des décisions actuelles"), "disparues")]),
+                 (trace.link(mv["disparus"]["ids"], "absentes des décisions actuelles"), "disparues"),
+                 (trace.link(mv["sans_identifiant"]["ids"], "sans identifiant propre : non appariées"),
+                  "sans identifiant")]),
         table(["Niveau", "Avant", "Part", "Maintenant", "Part"], rows, numeric=[1, 2, 3, 4]),
         table(["Département", "Avant", "Part locale", "Maintenant", "Part locale", "Évolution"], deps,
               numeric=[1, 2, 3, 4, 5]),
