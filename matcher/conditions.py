@@ -63,6 +63,11 @@ FIELDS: dict[str, FieldSpec] = {
         FieldSpec("offre", "text", "offre retenue", after_decision=True),
     )
 }
+# Attributes the catalogue relies on, read from the demande's `attributs` like any other, but named
+# so that one close to a field's name (« adhesions », « besoins ») is not taken for a typo.
+KNOWN_ATTRIBUTES: dict[str, str] = {
+    "adhesions": "structures dont le porteur est adhérent (agence technique, CAUE, SPL…)",
+}
 COMBINATORS = ("tous", "un_de", "aucun")
 OPERATORS = ("min", "max", "pas", "hors", "contient", "contient_un_de", "existe")
 
@@ -204,6 +209,8 @@ def _field_spec(name: str, keypath: KeyPath, ctx: ParseContext) -> FieldSpec | N
             )
             return None
         return spec
+    if name in KNOWN_ATTRIBUTES:
+        return FieldSpec(name, "attribut", f"attribut « {name} »")
     close = suggest(name, list(FIELDS) + list(OPERATORS) + list(COMBINATORS))
     if close:
         ctx.issues.error(

@@ -64,6 +64,13 @@ def test_errors_name_the_place_and_suggest(text, message):
     assert issues == [message]
 
 
+def test_membership_is_an_attribute_not_a_misspelt_field():
+    cond, issues = condition("c: {adhesions: {contient: caue-56}}\n")
+    assert issues == []
+    assert holds(cond, {"adhesions": ("atd-24", "caue-56")})
+    assert not holds(cond, {"adhesions": ("atd-24",)})
+
+
 def test_attributes_are_typed_by_their_first_use():
     doc = parse("a: {qpv: true}\nb: {qpv: {min: 2}}\n", "c.yaml")
     issues = IssueCollector()
