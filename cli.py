@@ -414,7 +414,7 @@ def rules_test(
       aiguillage rules test rules/tests/pilotes.yaml --date 2026-11-26
       aiguillage rules test mes-regles/ --format json
     """
-    from matcher.alertrules import case_files as alert_case_files
+    from matcher.files import files_with_section
     from matcher.alertrules import load_alert_cases, load_alert_rules
     from matcher.alerts import cases_dict, cases_text
     from matcher.alerts import run_cases as run_alert_cases
@@ -423,7 +423,7 @@ def rules_test(
 
     day = _day(decision_date)
     rules_root, files = sources(path, rules_dir)
-    alert_files = alert_case_files(Path(path) if path is not None else rules_root)
+    alert_files = files_with_section(Path(path) if path is not None else rules_root, "tests_alertes")
     if not files and not alert_files:
         raise AiguillageError(f"aucun cas de test (fichier YAML à section « tests: » ou « tests_alertes: ») sous "
                               f"{path or rules_root}")

@@ -241,14 +241,6 @@ def _check_template(template: str, indicator: Indicator, where: Location, issues
     return ok
 
 
-def case_files(root: Path) -> list[Path]:
-    """The files under `root` (or `root` itself) that hold a `tests_alertes:` section."""
-    from .validation import sections_of
-
-    root = Path(root)
-    return [f for f in yaml_files(root) if "tests_alertes" in sections_of(f)] if root.exists() else []
-
-
 def load_alert_cases(files: list[Path], rules: list[AlertRule], issues: IssueCollector) -> list[AlertCase]:
     """Read and check the alert rules' test cases against the rules."""
     known = {r.id: r for r in rules}
@@ -325,4 +317,4 @@ def describe_indicators() -> str:
 
 
 __all__ = ["INDICATORS", "Indicator", "IndicatorField", "AlertRule", "AlertCase", "AlertRules", "load_alert_rules",
-           "load_alert_cases", "case_files", "placeholders", "describe_indicators"]
+           "load_alert_cases", "placeholders", "describe_indicators"]

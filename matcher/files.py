@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
+
+_TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:", re.MULTILINE)
 
 
 def yaml_files(root: Path) -> list[Path]:
@@ -21,6 +24,21 @@ def yaml_files(root: Path) -> list[Path]:
         if p.suffix in (".yaml", ".yml") and p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
     ]
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def sections_of(path: Path) -> set[str]:
+    """The top-level keys a YAML file seems to have (read leniently: the file may be broken)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")[:1_000_000]
+    except OSError:
+        return set()
+    return set(_TOP_KEY.findall(text))
+
+
+def files_with_section(root: Path, section: str) -> list[Path]:
+    """The YAML files under `root` (or `root` itself) that hold a top-level `section:`."""
+    root = Path(root)
+    return [f for f in yaml_files(root) if section in sections_of(f)] if root.exists() else []
 
 
 def display_path(path: Path) -> str:

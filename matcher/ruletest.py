@@ -34,7 +34,7 @@ from .errors import AiguillageError, IssueCollector, Location, TerritoryError, U
 from .model import Decision, Demande, Territoire
 from .schema import checked_entries
 from .workspace import Workspace
-from .yamlsource import yaml_files
+from .files import files_with_section, sections_of, yaml_files
 
 
 @dataclass(frozen=True)
@@ -93,29 +93,18 @@ class RuleTestReport:
         return [r for r in self.results if not r.passed]
 
 
-def case_files(root: Path) -> list[Path]:
-    """The YAML files under `root` (or `root` itself) that hold a `tests:` section."""
-    from .validation import sections_of
-
-    root = Path(root)
-    if not root.exists():
-        return []
-    return [f for f in yaml_files(root) if "tests" in sections_of(f)]
-
-
 def sources(path: Path | None, rules_dir: Path | None) -> tuple[Path, list[Path]]:
     """The rules folder to test and the test files to run: PATH's tests; PATH's rules too when it
     is a rules folder and no --rules is given; by default, the rules in use and their tests."""
     from .paths import shipped_rules
-    from .validation import sections_of
 
     rules = Path(rules_dir or shipped_rules())
     if path is None:
-        return rules, case_files(rules)
+        return rules, files_with_section(rules, "tests")
     path = Path(path)
     if rules_dir is None and path.is_dir() and any("regles" in sections_of(f) for f in yaml_files(path)):
         rules = path
-    return rules, case_files(path)
+    return rules, files_with_section(path, "tests")
 
 
 def load_cases(
@@ -310,4 +299,4 @@ def report_dict(report: RuleTestReport) -> dict[str, Any]:
     }
 
 
-__all__ = ["RuleCase", "RuleTestReport", "case_files", "sources", "load_cases", "run_cases", "report_text", "report_dict"]
+__all__ = ["RuleCase", "RuleTestReport", "sources", "load_cases", "run_cases", "report_text", "report_dict"]

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .alertrules import load_alert_cases, load_alert_rules
 from .catalogue import load_catalogue
 from .conditions import compile_condition, suggest
 from .decide import offer_condition
@@ -31,23 +32,13 @@ from .errors import AiguillageError, CompileError, Issue, IssueCollector, IssueL
 from .model import Catalogue, Policy
 from .paths import shipped_catalogue, shipped_rules
 from .policy import load_policy
-from .ruletest import case_files, load_cases
+from .ruletest import load_cases
 from .territory import TerritoryGraph, TerritoryIndex, default_index
 from .workspace import Workspace
-from .yamlsource import yaml_files
+from .files import files_with_section, sections_of, yaml_files
 
 CATALOGUE_SECTIONS = ("offres", "perimetres", "thematiques", "besoins", "programmes")
 RULES_SECTIONS = ("regles", "tests", "alertes", "tests_alertes")
-_TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:", re.MULTILINE)
-
-
-def sections_of(path: Path) -> set[str]:
-    """The top-level keys a YAML file seems to have (read leniently: the file may be broken)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")[:1_000_000]
-    except OSError:
-        return set()
-    return set(_TOP_KEY.findall(text))
 
 
 def kind_of(path: Path) -> str | None:
@@ -181,17 +172,15 @@ def check(target: CheckTarget, today: dt.date, index: TerritoryIndex | None = No
     issues.issues += catalogue_issues.issues + policy_issues.issues
     _engine_guards(catalogue, policy, issues)
     alert_rules = _alert_rules(target, index, issues)
-    files = case_files(target.rules) if target.with_tests else []
+    files = files_with_section(target.rules, "tests") if target.with_tests else []
     files += [f for f in target.extra_test_files if f not in files]
     cases = []
     if catalogue is not None:
         workspace = Workspace(catalogue, policy or Policy((), "", str(target.rules)),
                               TerritoryGraph(index, catalogue.perimetres.values()))
         cases = load_cases(files, workspace, issues, check_rules=policy is not None)
-    from .alertrules import case_files as alert_case_files
-    from .alertrules import load_alert_cases
 
-    alert_files = alert_case_files(target.rules_file or target.rules) if target.with_tests else []
+    alert_files = files_with_section(target.rules_file or target.rules, "tests_alertes") if target.with_tests else []
     alert_files += [f for f in target.extra_test_files if "tests_alertes" in sections_of(f) and f not in alert_files]
     cases += load_alert_cases(alert_files, alert_rules, issues)
     reported, hidden = _select(issues.issues, target.only)
@@ -206,7 +195,6 @@ def check(target: CheckTarget, today: dt.date, index: TerritoryIndex | None = No
 
 def _alert_rules(target: CheckTarget, index: TerritoryIndex, issues: IssueCollector) -> list:
     """The veille's alert rules (`alertes:` sections), checked, and each through the engine's guards."""
-    from .alertrules import load_alert_rules
 
     rules = load_alert_rules(target.rules_file or target.rules, issues, index).rules
     for rule in rules:
@@ -234,4 +222,4 @@ def _select(found: list[Issue], only: Path | None) -> tuple[list[Issue], int]:
     return kept, hidden
 
 
-__all__ = ["CheckTarget", "CheckReport", "target_for", "check", "kind_of", "sections_of"]
+__all__ = ["CheckTarget", "CheckReport", "target_for", "check", "kind_of"]

@@ -11,14 +11,15 @@ from clirun import run
 from conftest import FIXTURES, TODAY
 from matcher.errors import IssueCollector
 from matcher.paths import shipped_rules
-from matcher.ruletest import case_files, load_cases, run_cases, sources
+from matcher.files import files_with_section
+from matcher.ruletest import load_cases, run_cases, sources
 
 DATE = ("--date", TODAY.isoformat())
 
 
 def test_shipped_rule_tests_pass_and_exercise_every_rule(workspace):
     issues = IssueCollector(stop_at_first=False)
-    cases = load_cases(case_files(shipped_rules()), workspace, issues)
+    cases = load_cases(files_with_section(shipped_rules(), "tests"), workspace, issues)
     assert not issues.issues
     assert len(cases) >= 25
     report = run_cases(cases, workspace, TODAY)
