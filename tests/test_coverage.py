@@ -61,14 +61,10 @@ def test_json_summary_and_lines():
     assert len(data["lignes"]) == 12 and data["definition"]["zone_blanche"]
 
 
-def test_whole_country_in_seconds_and_the_map_shades_every_metropolitan_departement():
-    import time
-
-    start = time.perf_counter()
+def test_whole_country_and_the_map_shades_every_metropolitan_departement():
+    # Its speed is measured by bench/, not here.
     result = run("coverage", "--format", "svg", *DATE)
-    elapsed = time.perf_counter() - start
     assert result.code == 0
-    assert elapsed < 30
     svg = ET.fromstring(result.stdout)
     paths = {p.get("id"): p.get("fill") for p in svg.iter(f"{SVG}path")}
     assert len(paths) == 96 and "d2A" in paths and "d75" in paths

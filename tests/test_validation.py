@@ -8,7 +8,6 @@ full lines, `file:line:col: severity: message [code]`.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -231,13 +230,10 @@ def test_json_output_is_on_stdout_for_editors():
     }
 
 
-def test_shipped_catalogue_and_rules_have_no_error_and_are_checked_quickly():
-    start = time.perf_counter()
+def test_shipped_catalogue_and_rules_have_no_error():
     result = run("rules", "check", "--date", "2026-11-26")
-    elapsed = time.perf_counter() - start
     assert result.code == 0, result.stderr
     assert " erreur:" not in result.stderr
-    assert elapsed < 3
 
 
 def test_a_file_of_the_catalogue_in_use_is_checked_in_its_context(tmp_path):
