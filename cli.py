@@ -2,7 +2,8 @@
 
 Exit codes: 0 done; 1 invalid input, catalogue or rules (one line per problem on stderr,
 `file:line:column: message`); 2 usage error; 3 internal error (the traceback is written to a
-file whose name is given); 130 interrupted.
+file whose name is given); 130 interrupted. A file that is missing, a folder, or cannot be written
+is the user's environment, said by the reader or writer of that file (exit 1), not a usage error.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from typing import Any, Callable
 
 import click
 
-from matcher import __version__
+from matcher import __version__, clickfr
 from matcher.errors import AiguillageError, IssueCollector
+
+clickfr.install()  # click's usage errors and help words in French, before any command is declared
 
 EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 3, 130
 
@@ -88,7 +91,7 @@ def main_group() -> None:
 
 
 @main_group.command()
-@click.argument("demande_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("demande_file", required=False, type=click.Path(path_type=Path))
 @click.option("--porteur", help="Commune (code INSEE), EPCI (SIREN), departement:NN ou region:NN.")
 @click.option("--thematique", "thematiques", multiple=True, help="Thématique (répétable).")
 @click.option("--besoin", "besoins", multiple=True, help="Besoin (répétable).")
@@ -195,10 +198,10 @@ def territoire(code: str, output_format: str, catalogue_dir: Path | None, rules_
 
 
 @main_group.command()
-@click.argument("backlog", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path, dir_okay=False),
+@click.argument("backlog", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path),
               help="Fichier des décisions : .csv, .xlsx ou .parquet (le format suit l'extension).")
-@click.option("--previous", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--previous", type=click.Path(path_type=Path),
               help="Décisions d'un passage précédent : chaque ligne est dite inchangée, nouvelle ou modifiée, avec la cause.")
 @click.option("--capacite", "capacity", is_flag=True,
               help="Respecter la capacité annuelle des offres (affectation optimale, au-delà : niveau suivant).")
@@ -451,9 +454,9 @@ def rules_test(
 @rules.command("diff")
 @click.argument("old", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.argument("new", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--backlog", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+@click.option("--backlog", type=click.Path(path_type=Path),
               help="Carnet de demandes (CSV, Excel, Parquet) routé des deux côtés : les lignes qui changeraient.")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Avec --backlog : écrire les lignes qui changeraient (.csv, .xlsx ou .parquet).")
 @date_option
 @format_option("text", "json")
@@ -589,7 +592,7 @@ def decisions_options(func: Callable) -> Callable:
     func = click.option("--du", "start", type=click.DateTime(formats=["%Y-%m-%d"]),
                         help="Seulement les demandes déposées à partir de ce jour (AAAA-MM-JJ).")(func)
     return click.option("--decisions", "decisions_file", required=True,
-                        type=click.Path(path_type=Path, dir_okay=False),
+                        type=click.Path(path_type=Path),
                         help="Fichier de décisions écrit par « aiguillage batch » (.csv, .xlsx, .parquet).")(func)
 
 
@@ -649,7 +652,7 @@ def report() -> None:
 @report.command("comite-local")
 @click.option("--departement", required=True, metavar="NN", help="Le département du comité (code : 16, 2A, 974…).")
 @decisions_options
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Page HTML à écrire (par défaut : sur la sortie standard).")
 @date_option
 @workspace_options
@@ -697,7 +700,7 @@ def report_comite_local(
 @report.command("comite-regional")
 @click.option("--region", required=True, metavar="NN", help="La région du comité (code INSEE : 53, 75, 84…).")
 @decisions_options
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Tableur à remplir (.xlsx, .csv) ou page (.html) ; sans -o, un résumé sur la sortie standard.")
 @date_option
 @workspace_options
@@ -745,12 +748,12 @@ def report_comite_regional(
 
 @report.command("impact")
 @decisions_options
-@click.option("--previous", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--previous", type=click.Path(path_type=Path),
               help="Décisions précédentes (un autre passage de « aiguillage batch ») : mesures comparées, demandes "
                    "rapprochées ou éloignées.")
 @click.option("--pas", "step", type=click.Choice(["mois", "trimestre"]), default="mois", show_default=True,
               help="Pas de temps des mesures dans le temps (date de dépôt).")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Page (.html) ou données (.json, avec les identifiants derrière chaque chiffre) ; sans -o, les "
                    "tableaux en texte.")
 @date_option
@@ -803,7 +806,7 @@ def report_impact(
 
 
 @main_group.command()
-@click.option("--decisions", "decisions_file", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--decisions", "decisions_file", type=click.Path(path_type=Path),
               help="Fichier de décisions écrit par « aiguillage batch » (.csv, .xlsx, .parquet).")
 @click.option("--fenetre", "window", type=click.IntRange(1, 3660), default=90, show_default=True,
               help="Longueur en jours des fenêtres comparées par l'indicateur « departement ».")
@@ -903,6 +906,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `aiguillage ... | head`
         sys.stderr.close()
         return 0
+    except OSError as exc:  # the user's environment (a file, a folder, a full disk), not a fault of the program
+        from matcher.files import os_problem
+
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"{where}{os_problem(exc)}", err=True)
+        return EXIT_INVALID
     except Exception as exc:  # noqa: BLE001 - the one place that turns the unexpected into exit 3
         return _internal_error(exc)
 

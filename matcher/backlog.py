@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .errors import BatchInputError, Location
+from .files import input_problem, output_folder
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "excel", ".xlsm": "excel", ".parquet": "parquet",
            ".pq": "parquet"}
@@ -91,8 +92,9 @@ def detect_separator(header: str) -> str:
 def read_backlog(path: Path, encoding: str | None = None, separator: str | None = None) -> Backlog:
     """Read a backlog; an unreadable file stops here with a clear message."""
     path = Path(path)
-    if not path.is_file():
-        raise BatchInputError("fichier introuvable", Location(str(path)))
+    problem = input_problem(path)
+    if problem:
+        raise BatchInputError(problem, Location(str(path)))
     fmt = format_of(path)
     if path.stat().st_size > MAX_BACKLOG_BYTES:
         raise BatchInputError("fichier trop volumineux (4 Go au plus)", Location(str(path)))
@@ -244,9 +246,7 @@ def write_decisions(table: pa.Table, path: Path, separator: str = ";", encoding:
     """Write the decisions by the output's extension, atomically."""
     path = Path(path)
     fmt = format_of(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise BatchInputError("dossier de sortie introuvable", Location(str(path)))
+    folder = output_folder(path)
     if fmt != "parquet":
         table = pa.table({n: neutralize_formulas(c) for n, c in zip(table.column_names, table.columns)})
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)

@@ -148,17 +148,9 @@ class BatchResult:
 def _field_checker(workspace: Workspace, field_name: str) -> Callable[[str], Any]:
     """Check one cell of a field the way a demande file's field is checked."""
     if field_name in ("porteur", "commune"):
-        return lambda raw: _resolve_cell(raw, workspace)
+        # A `commune` column (code_insee…) holds INSEE codes by its name: a code there is not a postal code.
+        return lambda raw: resolve(raw, workspace.graph.index, insee=field_name == "commune")
     return lambda raw: check_field(field_name, raw, workspace.catalogue)
-
-
-def _resolve_cell(raw: str, workspace: Workspace) -> tuple[str, tuple[str, ...]]:
-    if not raw:
-        raise AiguillageError("porteur vide")
-    if raw.isdigit() and len(raw) == 4:  # a spreadsheet read the INSEE code as a number
-        ref, notes = resolve("0" + raw, workspace.graph.index)
-        return ref, notes + (f"code INSEE {raw} complété en 0{raw} (le zéro initial avait été perdu)",)
-    return resolve(raw, workspace.graph.index)
 
 
 def _attribute_checker(kind: str) -> Callable[[str], Any]:
@@ -394,7 +386,7 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
     def spread(texts: list[str] | pa.Array, ids: np.ndarray) -> pa.DictionaryArray:
         """Per-decided-row text ids over all rows; '' for the rows in error. Long lists of texts are
         distinct already (the walk builds them so); short ones are merged here."""
-        indices = np.where(decided_here, ids[np.maximum(at, 0)], len(texts))
+        indices = np.where(decided_here, ids[np.maximum(at, 0)], len(texts)) if len(ids) else np.full(n, len(texts))
         if isinstance(texts, pa.Array):  # distinct, and never empty: an explanation names every level
             return _dictionary_column(pa.concat_arrays([texts, pa.array([""], pa.string())]), indices)
         values = list(texts) + [""]

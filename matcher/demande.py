@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -172,7 +173,7 @@ def porteur_field(data: dict[str, Any]) -> tuple[str, Any]:
 
 def read_demande_file(path: Path) -> tuple[dict[str, Any], Where]:
     """A demande in YAML or JSON, with the position of each field for error messages."""
-    from .yamlsource import load, read_text
+    from .yamlsource import parse, read_text
 
     name = str(path)
     if path.suffix.lower() == ".json":
@@ -184,10 +185,25 @@ def read_demande_file(path: Path) -> tuple[dict[str, Any], Where]:
         if not isinstance(data, dict):
             raise DemandeError("une demande est un objet JSON {…}", Location(name, 1, 1), "demande")
         return data, lambda key: _json_position(text, name, key)
-    doc = load(path)
+    text = read_text(path)
+    doc = parse(text, name)
     if not isinstance(doc.data, dict):
         raise DemandeError("une demande est un dictionnaire de champs", doc.where(()), "demande")
+    for key in CODE_KEYS:
+        value = doc.data.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            doc.data[key] = _as_written(text, doc.where((key,)))
     return doc.data, lambda key: doc.where_key((key,)) if key in doc.data else doc.where(())
+
+
+# Fields that are codes: YAML reads `porteur: 01001` as the octal number 513, and `id: 00123` as 83;
+# they are taken as written.
+CODE_KEYS = ("porteur", "commune", "id")
+
+
+def _as_written(text: str, where: Location) -> str:
+    line = text.splitlines()[where.line - 1]
+    return re.match(r"[^\s,\]}#]*", line[where.column - 1 :]).group(0)  # type: ignore[union-attr]
 
 
 def _json_position(text: str, name: str, key: str) -> Location:

@@ -72,6 +72,10 @@ class BatchInputError(AiguillageError):
     """A backlog file that cannot be read at all (missing column, unreadable file)."""
 
 
+class OutputError(AiguillageError):
+    """A result file that cannot be written where the user asked (missing or read-only folder, full disk)."""
+
+
 class EngineError(AiguillageError):
     """The rules engine reported a failure that the guards should have prevented."""
 

@@ -6,10 +6,14 @@ changed without importing the loaders.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+import stat
 from pathlib import Path
+
+from .errors import Location, OutputError
 
 _TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:", re.MULTILINE)
 
@@ -58,3 +62,66 @@ def fingerprint(root: Path, files: list[Path]) -> str:
         digest.update(name.encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return "sha256:" + digest.hexdigest()
+
+
+# What the system says of a file, in the user's words (the system's own are English: « No such file… »).
+_OS_PROBLEMS = {
+    errno.ENOENT: "introuvable",
+    errno.EACCES: "accès refusé (droits du fichier ou du dossier)",
+    errno.EPERM: "opération non permise",
+    errno.EISDIR: "c'est un dossier, pas un fichier",
+    errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+    errno.EROFS: "système de fichiers en lecture seule",
+    errno.ENOSPC: "plus de place sur le disque",
+    errno.EDQUOT: "quota de disque dépassé",
+    errno.ENAMETOOLONG: "nom de fichier trop long",
+    errno.ELOOP: "trop de liens symboliques",
+    errno.EMFILE: "trop de fichiers ouverts",
+    errno.EBUSY: "fichier occupé",
+    errno.EEXIST: "existe déjà",
+    errno.EIO: "erreur d'entrée-sortie du disque",
+    errno.EXDEV: "déplacement impossible d'un disque à l'autre",
+}
+
+
+def os_problem(exc: OSError) -> str:
+    """An operating-system error in French, e.g. "introuvable" for ENOENT."""
+    known = _OS_PROBLEMS.get(exc.errno or 0)
+    if known:
+        return known
+    name = errno.errorcode.get(exc.errno or 0)
+    return f"erreur du système ({name})" if name else "erreur du système"
+
+
+def input_problem(path: Path) -> str | None:
+    """Why `path` cannot be read as an input file (None: it can). A named pipe or a device is refused
+    before it is opened: reading one would wait for a writer, or never end."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return f"fichier {os_problem(exc)}"
+    if stat.S_ISDIR(mode):
+        return "c'est un dossier : un fichier est attendu"
+    if not stat.S_ISREG(mode):
+        return "ce n'est pas un fichier ordinaire (tube, périphérique…) : un fichier est attendu"
+    if not os.access(path, os.R_OK):
+        return "lecture non autorisée (droits du fichier)"
+    return None
+
+
+def output_folder(path: Path) -> Path:
+    """The folder a result file is written into, once checked that it can be: the user's environment
+    (a missing or read-only folder, a folder in place of the file) is said plainly, before any work."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    where = Location(str(path))
+    if path.is_dir():
+        raise OutputError("c'est un dossier : indiquez le nom du fichier à écrire", where, "sortie")
+    if path.exists() and not path.is_file():
+        raise OutputError("ce n'est pas un fichier ordinaire (tube, périphérique…)", where, "sortie")
+    if not folder.is_dir():
+        raise OutputError(f"dossier de sortie introuvable : {folder}", where, "sortie")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"écriture impossible dans le dossier {folder} (lecture seule ou accès refusé)", where,
+                          "sortie")
+    return folder

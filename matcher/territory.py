@@ -16,6 +16,7 @@ so that `aiguillage route` does not parse 35,000 communes to route one.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import cache
 from pathlib import Path
@@ -49,7 +50,8 @@ class Departement(NamedTuple):
     holder: str
     dt_libelle: str
     communes: int
-    population: int
+    population: int  # of its territory
+    holder_population: int  # of the collectivity holding its level (Rhône without the Métropole; all Corse)
 
 
 class Epci(NamedTuple):
@@ -114,14 +116,16 @@ class TerritoryIndex:
         self.epcis: dict[str, Epci] = {}
         start = self._raw.find(b"\nC\t") + 1
         aliases = self._raw.find(b"\nA\t") + 1
-        # Communes and aliases are sorted by code: a lookup is a binary search over the lines.
-        self._sections = {"C": (start, aliases), "A": (aliases, len(self._raw))}
+        postal = self._raw.find(b"\nP\t") + 1
+        # Communes, aliases and postal codes are sorted by code: a lookup is a binary search over the lines.
+        self._sections = {"C": (start, aliases), "A": (aliases, postal), "P": (postal, len(self._raw))}
         for line in self._raw[:start].decode("utf-8").splitlines():
             f = line.split("\t")
             if f[0] == "R":
                 self.regions[f[1]] = Region(f[1], f[2], f[3], f[4], f[5], int(f[6]), int(f[7]))
             elif f[0] == "D":
-                self.departements[f[1]] = Departement(f[1], f[2], f[3], f[4], f[5], f[6], int(f[7]), int(f[8]))
+                self.departements[f[1]] = Departement(f[1], f[2], f[3], f[4], f[5], f[6], int(f[7]), int(f[8]),
+                                                      int(f[9]))
             elif f[0] == "E":
                 self.epcis[f[1]] = Epci(
                     f[1], f[2], f[3], int(f[4] or 0), f[5], tuple(f[6].split(",")), tuple(f[7].split(",")), int(f[8])
@@ -171,12 +175,18 @@ class TerritoryIndex:
         fields = self._find_line("A", code)
         return Alias(*fields[1:5]) if fields else None
 
+    def served_by_postal_code(self, code: str) -> tuple[str, ...]:
+        """The INSEE codes of the communes a postal code serves (none: not a postal code)."""
+        fields = self._find_line("P", code)
+        return tuple(fields[2].split(",")) if fields else ()
+
     def all_communes(self) -> dict[str, Commune]:
         """Every current commune (parses the whole file once; for batches and authoring checks)."""
         if self._communes is None:
             communes: dict[str, Commune] = {}
             aliases: dict[str, Alias] = {}
-            for line in self._raw.decode("utf-8").splitlines():
+            start, end = self._sections["C"][0], self._sections["A"][1]
+            for line in self._raw[start:end].decode("utf-8").splitlines():
                 if line.startswith("C\t"):
                     f = line.split("\t")
                     communes[f[1]] = self._commune_of(f)
@@ -376,7 +386,9 @@ class TerritoryGraph:
                 )
         elif kind == "departement":
             d = idx.departements[code]
-            departement, region, zone, nom, population = code, d.region, d.zone, d.nom, d.population
+            departement, region, zone, nom, population = code, d.region, d.zone, d.nom, d.holder_population
+            if d.holder_population != d.population:  # the porteur is the collectivity, not the territory
+                notes += (_holder_population_note(d),)
         elif kind == "region":
             r = idx.regions[code]
             departement, region, zone, nom, population = r.prefect_departement, code, r.zone, r.nom, r.population
@@ -412,21 +424,40 @@ class TerritoryGraph:
 # --------------------------------------------------------------------------- what users type
 
 
-def resolve(text: str, index: TerritoryIndex | None = None) -> tuple[str, tuple[str, ...]]:
+def _holder_population_note(d: Departement) -> str:
+    from .conditions import fmt_number
+
+    return (f"population de la collectivité qui exerce les compétences départementales, {d.holder} : "
+            f"{fmt_number(d.holder_population)} habitants (le territoire du département {d.nom} en compte "
+            f"{fmt_number(d.population)})")
+
+
+_SPACES = str.maketrans("", "", " \u00a0\u202f\t")
+_COMMUNE_CODE = re.compile(r"[0-9][0-9AB][0-9]{3}")
+
+
+def resolve(text: object, index: TerritoryIndex | None = None, insee: bool = False) -> tuple[str, tuple[str, ...]]:
     """Turn what a user typed into a territory reference, with notes on how it was read.
 
-    Accepts `commune:CODE`, `epci:SIREN`, `departement:NN`, `region:NN`, a bare INSEE code
-    (current, former, commune déléguée or associée, municipal arrondissement), an EPCI SIREN,
-    a commune's SIREN or SIRET, a département code, or a commune's name when it is unique.
+    The one reading of a porteur, for every command and file. Accepts `commune:CODE`,
+    `epci:SIREN`, `departement:NN`, `region:NN` (any case), a bare INSEE code (current, former,
+    commune déléguée or associée, municipal arrondissement), an EPCI SIREN, a commune's SIREN or
+    SIRET, a département code, or a commune's name when it is unique.
+
+    A code of four digits is an INSEE code whose leading zero a spreadsheet dropped (1001 → 01001,
+    said in a note). A bare five-character code is read every way it can be — INSEE code, former
+    code, commune déléguée, postal code — and refused, with every reading, when they name different
+    communes; `commune:CODE` (or `insee`, for a column that holds INSEE codes by its name) asks
+    for the INSEE reading alone.
     """
     idx = index or default_index()
     raw = str(text).strip()
     if not raw:
         raise TerritoryError("porteur vide : indiquez un code INSEE de commune, un SIREN d'EPCI ou departement:NN")
     kind, sep, code = raw.partition(":")
-    if sep and kind in ("commune", "epci", "departement", "region"):
-        return _resolve_kind(kind, code.strip(), idx)
-    compact = raw.replace(" ", "")
+    if sep and kind.strip().lower() in ("commune", "epci", "departement", "region"):
+        return _resolve_kind(kind.strip().lower(), code.translate(_SPACES).upper(), idx)
+    compact = raw.translate(_SPACES).upper()
     if compact.isdigit() and len(compact) == 14:  # SIRET: the first nine digits are the SIREN
         compact = compact[:9]
     if compact.isdigit() and len(compact) == 9:
@@ -436,27 +467,76 @@ def resolve(text: str, index: TerritoryIndex | None = None) -> tuple[str, tuple[
             if commune.siren == compact:
                 return f"commune:{commune.code}", (f"SIREN {compact} : commune de {commune.nom}",)
         raise TerritoryError(f"SIREN inconnu : {compact} (ni un EPCI à fiscalité propre ni une commune en 2026)")
-    if len(compact) == 5 and compact[:2].isalnum() and compact[2:].isdigit():
-        return _resolve_kind("commune", compact.upper(), idx)
-    if compact.upper() in idx.departements:
-        return f"departement:{compact.upper()}", ()
+    if compact.isdigit() and len(compact) == 4 or _COMMUNE_CODE.fullmatch(compact):
+        if insee:
+            return _resolve_kind("commune", compact, idx)
+        padded, notes = _padded(compact)
+        ref, more = _resolve_bare_code(padded, idx)
+        return ref, notes + more
+    if compact in idx.departements:
+        return f"departement:{compact}", ()
     return _resolve_name(raw, idx)
+
+
+def _padded(code: str) -> tuple[str, tuple[str, ...]]:
+    """A four-digit commune code is a five-digit one whose leading zero a spreadsheet dropped."""
+    if code.isdigit() and len(code) == 4:
+        return "0" + code, (f"code {code} complété en 0{code} (le zéro initial avait été perdu)",)
+    return code, ()
+
+
+def _insee_reading(code: str, idx: TerritoryIndex) -> tuple[str, str, str] | None:
+    """What `code` is as an INSEE code: (current commune's code, how it was read, note), or None."""
+    commune = idx.commune(code)
+    if commune is not None:
+        return code, f"code INSEE de la commune {commune.nom} ({code})", ""
+    alias = idx.alias(code)
+    if alias is None:
+        return None
+    target = idx.commune(alias.commune)
+    current = f"{target.nom if target else alias.commune} ({alias.commune})"
+    if alias.nature == "ancien-code":
+        return alias.commune, f"ancien code INSEE de la commune {current}", f"{code} est un ancien code de {current}"
+    phrase = ALIAS_PHRASES[alias.nature].format(nom=alias.nom)
+    return alias.commune, f"code INSEE de {phrase} à la commune {current}", f"{code} est {phrase} à la commune {current}"
+
+
+def _resolve_bare_code(code: str, idx: TerritoryIndex) -> tuple[str, tuple[str, ...]]:
+    """A five-character code typed without saying what it is: unique, or refused with every reading."""
+    reading = _insee_reading(code, idx)
+    served = idx.served_by_postal_code(code)
+    if reading is None:
+        raise TerritoryError(_unknown_commune_message(code, idx))
+    commune, how, note = reading
+    if served and set(served) != {commune}:
+        readings = [how, f"code postal {_communes_listed(served, idx)}"]
+        raise TerritoryError(
+            f"{code} est ambigu : {' ; '.join(readings)} — écrivez commune:{code} pour le lire comme code INSEE, "
+            "sinon le code INSEE de la commune voulue"
+        )
+    return f"commune:{commune}", (note,) if note else ()
+
+
+def _communes_listed(codes: tuple[str, ...], idx: TerritoryIndex, limit: int = 6) -> str:
+    names = []
+    for code in codes[:limit]:
+        commune = idx.commune(code)
+        names.append(f"{commune.nom if commune else '?'} ({code})")
+    more = "…" if len(codes) > limit else ""
+    what = "de la commune" if len(codes) == 1 else "des communes"
+    return f"{what} {', '.join(names)}{more}"
 
 
 def _resolve_kind(kind: str, code: str, idx: TerritoryIndex) -> tuple[str, tuple[str, ...]]:
     if kind == "commune":
-        if idx.commune(code) is not None:
-            return f"commune:{code}", ()
-        alias = idx.alias(code)
-        if alias is not None:
-            target = idx.commune(alias.commune)
-            current = f"{target.nom if target else alias.commune} ({alias.commune})"
-            if alias.nature == "ancien-code":
-                note = f"{code} est un ancien code de {current}"
-            else:
-                note = f"{code} est {ALIAS_PHRASES[alias.nature].format(nom=alias.nom)} à la commune {current}"
-            return f"commune:{alias.commune}", (note,)
-        raise TerritoryError(_unknown_commune_message(code, idx))
+        code, notes = _padded(code)
+        reading = _insee_reading(code, idx)
+        if reading is None:
+            raise TerritoryError(_unknown_commune_message(code, idx))
+        commune, _, note = reading
+        return f"commune:{commune}", notes + ((note,) if note else ())
+    if kind == "departement" and code.isdigit() and len(code) == 1:
+        code = "0" + code  # a spreadsheet dropped the leading zero
     if idx.exists(kind, code):
         return f"{kind}:{code}", ()
     close = idx.suggest(kind, code)
@@ -466,12 +546,12 @@ def _resolve_kind(kind: str, code: str, idx: TerritoryIndex) -> tuple[str, tuple
 
 
 def _unknown_commune_message(code: str, idx: TerritoryIndex) -> str:
-    communes = idx.all_communes()
-    by_postcode = [c for c in communes.values() if code in c.codes_postaux]
-    if by_postcode:
-        listed = ", ".join(f"{c.nom} ({c.code})" for c in by_postcode[:6])
-        more = "…" if len(by_postcode) > 6 else ""
+    served = idx.served_by_postal_code(code)
+    if served:
+        listed = ", ".join(f"{idx.commune(c).nom} ({c})" for c in served[:6])  # type: ignore[union-attr]
+        more = "…" if len(served) > 6 else ""
         return f"{code} est un code postal, pas un code INSEE : communes desservies : {listed}{more}"
+    communes = idx.all_communes()
     close = idx.suggest("commune", code)
     hint = ", ".join(f"{c} ({communes[c].nom})" for c in close)
     return f"commune inconnue : {code} (code INSEE 2026)" + (f" — codes proches : {hint}" if hint else "")

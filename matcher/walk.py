@@ -372,12 +372,12 @@ class Walk:
             alert_of.append(alertes.id(" | ".join(f"{a.texte} ({a.regle})" for a in (*before.alertes, *post.alertes))))
             rules_of.append(regles.id("|".join((*before.regles, *post.regles))))
             avis.append(before.avis_dt or post.avis_dt)
-        avis_row = np.array(avis)[final_ids]
+        avis_row = np.array(avis, dtype=bool)[final_ids]  # typed: no row to decide is a run like another
         instruisible = ~(avis_row & (self.rows.avis_dt[rows] != "favorable"))
         examen_ids, examens = self._examens(rows, fragment_ids, fragments)
-        return Decided(rows, level_of, offers, np.array(motif_of)[final_ids], texts.texts, examen_ids, examens,
-                       avis_row, instruisible, np.array(alert_of)[final_ids], alertes.texts,
-                       np.array(rules_of)[final_ids], regles.texts)
+        return Decided(rows, level_of, offers, np.array(motif_of, dtype=np.int64)[final_ids], texts.texts, examen_ids,
+                       examens, avis_row, instruisible, np.array(alert_of, dtype=np.int64)[final_ids], alertes.texts,
+                       np.array(rules_of, dtype=np.int64)[final_ids], regles.texts)
 
     def _examens(self, rows: np.ndarray, fragment_ids: np.ndarray, fragments: list[str]
                  ) -> tuple[np.ndarray, pa.Array]:

@@ -67,7 +67,7 @@ class Workspace:
         if raw is None:
             raise error_at(where, "porteur", "porteur manquant (code INSEE, SIREN, departement:NN…)")
         try:
-            ref, notes = resolve(str(raw), self.graph.index)
+            ref, notes = resolve(raw, self.graph.index, insee=key == "commune")
         except AiguillageError as exc:
             raise error_at(where, key, exc.message, TerritoryError, exc.code) from None
         fields = {k: v for k, v in data.items() if k not in ("porteur", "commune")}

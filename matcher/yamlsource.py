@@ -19,6 +19,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import ScalarNode
 
 from .errors import Location, YamlSourceError
+from .files import input_problem
 from .files import yaml_files  # noqa: F401 - re-exported for the loaders
 
 try:  # libyaml's parser is ~10x faster; the pure-Python one gives the same events.
@@ -97,10 +98,10 @@ def _position_of_offset(raw: bytes, offset: int) -> tuple[int, int]:
 def read_text(path: str | os.PathLike, max_bytes: int = MAX_BYTES, display_path: str | None = None) -> str:
     """Read a text file for the loaders, refusing what is not UTF-8 text of a sane size."""
     name = display_path or str(path)
-    try:
-        size = os.stat(path).st_size
-    except OSError as exc:
-        raise YamlSourceError(f"fichier illisible : {exc.strerror}", Location(name), "fichier") from None
+    problem = input_problem(Path(path))
+    if problem:
+        raise YamlSourceError(problem, Location(name), "fichier")
+    size = os.stat(path).st_size
     if size > max_bytes:
         raise YamlSourceError(
             f"fichier trop volumineux ({size / 1_048_576:.0f} Mo ; au plus {max_bytes // 1_048_576} Mo) : "

@@ -11,10 +11,15 @@ The output is one line per record, tab-separated, so that a single commune can b
 without parsing the whole file (what keeps `aiguillage route` fast):
 
     R  code  nom  zone  titulaire  département du préfet de région  communes  population
-    D  code  nom  region  zone  titulaire  délégué territorial  communes  population
+    D  code  nom  region  zone  titulaire  délégué territorial  communes  population  population du titulaire
     E  siren  nom  type  population  département de rattachement  départements  niveaux tenus  communes
     C  code  nom  departement  region  epci  population  zone  codes postaux  siren
     A  code  commune  nature  nom     (anciens codes, communes déléguées ou associées, arrondissements municipaux)
+    P  code postal  communes desservies (codes INSEE)
+
+A département's population is that of its territory; the population of its titulaire (the
+collectivity that holds the départemental level there) differs where the level is split or merged:
+the Département du Rhône excludes the Métropole de Lyon, the Collectivité de Corse holds both 2A and 2B.
 """
 
 from __future__ import annotations
@@ -101,15 +106,25 @@ def build(source: Path) -> list[str]:
     current = {c["code"]: c for c in communes if c["type"] == "commune-actuelle"}
     epci_of = {m["code"]: e["code"] for e in epcis for m in e["membres"]}
 
+    epci_type = {e["code"]: e["type"] for e in epcis}
+    holder_of_dept = {
+        d["code"]: HOLDERS_DEPARTEMENT.get(d["code"], f"Département {CHARNIERE[d.get('typeLiaison', 0)]}{d['nom']}")
+        for d in departements
+    }
+
     per_dept: collections.Counter[str] = collections.Counter()
     per_region: collections.Counter[str] = collections.Counter()
     pop_dept: collections.Counter[str] = collections.Counter()
     pop_region: collections.Counter[str] = collections.Counter()
+    pop_holder: collections.Counter[str] = collections.Counter()  # per collectivity holding a départemental level
     for c in current.values():
         per_dept[c["departement"]] += 1
         per_region[c["region"]] += 1
         pop_dept[c["departement"]] += c.get("population", 0)
         pop_region[c["region"]] += c.get("population", 0)
+        if "departemental" not in EPCI_HOLDS.get(epci_type.get(epci_of.get(c["code"], ""), ""), ""):
+            pop_holder[holder_of_dept[c["departement"]]] += c.get("population", 0)
+    region_of_dept = {d["code"]: d["region"] for d in departements}
 
     lines = [
         "# Découpage administratif de la France, millésime 2026, dérivé du paquet npm "
@@ -121,7 +136,13 @@ def build(source: Path) -> list[str]:
             holder = HOLDERS_DEPARTEMENT[r["code"]]
         else:
             holder = HOLDERS_REGION.get(r["code"], f"Région {r['nom']}")
+        # The préfet de région sits in the chef-lieu's département, which must lie in the région: the
+        # source gives the TAAF Saint-Pierre (975) as chef-lieu, whose préfet is not theirs.
         prefect_dept = current[r["chefLieu"]]["departement"] if r["chefLieu"] in current else r["code"]
+        if region_of_dept.get(prefect_dept) != r["code"]:
+            prefect_dept = r["code"]
+        if region_of_dept.get(prefect_dept) != r["code"]:
+            sys.exit(f"région {r['code']} : aucun département de la région pour son préfet")
         lines.append(
             "\t".join(
                 ["R", r["code"], _clean(r["nom"]), r["zone"], holder, prefect_dept,
@@ -130,12 +151,12 @@ def build(source: Path) -> list[str]:
         )
     for d in sorted(departements, key=lambda d: d["code"]):
         charniere = CHARNIERE[d.get("typeLiaison", 0)]
-        holder = HOLDERS_DEPARTEMENT.get(d["code"], f"Département {charniere}{d['nom']}")
+        holder = holder_of_dept[d["code"]]
         dt = STATE_REPRESENTATIVE.get(d["code"], f"Préfet {charniere}{d['nom']}")
         lines.append(
             "\t".join(
                 ["D", d["code"], _clean(d["nom"]), d["region"], d["zone"], holder, dt,
-                 str(per_dept[d["code"]]), str(pop_dept[d["code"]])]
+                 str(per_dept[d["code"]]), str(pop_dept[d["code"]]), str(pop_holder[holder])]
             )
         )
     for e in sorted(epcis, key=lambda e: e["code"]):
@@ -195,6 +216,12 @@ def build(source: Path) -> list[str]:
     for code in sorted(aliases):
         target, nature, nom = aliases[code]
         lines.append("\t".join(["A", code, target, nature, _clean(nom)]))
+    served: dict[str, set[str]] = collections.defaultdict(set)
+    for code, c in current.items():
+        for postal in c.get("codesPostaux", []):
+            served[postal].add(code)
+    for postal in sorted(served):
+        lines.append("\t".join(["P", postal, ",".join(sorted(served[postal]))]))
     return lines
 
 
@@ -220,7 +247,7 @@ def main() -> None:
     counts = collections.Counter(line[0] for line in lines if not line.startswith("#"))
     print(
         f"{OUTPUT.relative_to(ROOT)} : {counts['C']} communes, {counts['E']} EPCI, {counts['D']} départements, "
-        f"{counts['R']} régions, {counts['A']} codes alternatifs ({OUTPUT.stat().st_size / 1e6:.1f} Mo)"
+        f"{counts['R']} régions, {counts['A']} codes alternatifs, {counts['P']} codes postaux ({OUTPUT.stat().st_size / 1e6:.1f} Mo)"
     )
 
 

@@ -234,8 +234,8 @@ def test_batch_and_route_agree(tmp_path: Path):
 
     rng = random.Random(7)
     themes, needs = sorted(voc["thematiques"].terms), sorted(voc["besoins"].terms)
-    porteurs = ["16015", "16089", "77288", "11069", "69123", "69381", "29155", "97411", "75112", "2A004", "200046977",
-                "departement:974", "01340", "13201", "98735"]
+    porteurs = ["16015", "16089", "77288", "11069", "69123", "69381", "29155", "commune:97411", "75112", "2A004", "200046977",
+                "departement:974", "commune:01340", "13201", "commune:98735"]
     lines = ["id;porteur;thematiques;besoins;complexite;saisine;programmes;population"]
     for i in range(300):
         lines.append(";".join([

@@ -130,6 +130,72 @@ def test_usage_errors_exit_2():
     assert run("commande-inconnue").code == 2
 
 
+@pytest.mark.parametrize(
+    "args, last_line",
+    [
+        (["route", "--porteur", "16015", "--saisine", "courrier"],
+         "Erreur : Valeur invalide pour '--saisine' : « courrier » n'est pas parmi 'dt', 'directe'."),
+        (["route", "--intitul", "x"], "Erreur : Option inconnue : --intitul. Vouliez-vous dire '--intitule' ?"),
+        (["route", "--porteur"], "Erreur : L'option --porteur attend une valeur."),
+        (["report", "comite-local", "--decisions", "d.csv"], "Erreur : Option manquante '--departement'."),
+        (["batch"], "Erreur : Argument manquant 'BACKLOG'."),
+        (["territoire", "16015", "29155"], "Erreur : Argument en trop : 29155"),
+        (["rout"], "Erreur : Commande inconnue : rout. (Vouliez-vous dire l'une de celles-ci : 'report', 'route' ?)"),
+        (["route", "--porteur", "16015", "--population", "beaucoup"],
+         "Erreur : Valeur invalide pour '--population' : « beaucoup » n'est pas un nombre valide (float)."),
+    ],
+)
+def test_usage_errors_are_said_in_french(args, last_line):
+    result = run(*args)
+    assert result.code == 2 and result.stdout == ""
+    assert result.err_lines[-1] == last_line
+    assert len(result.err_lines) == 1 or result.err_lines[1].startswith("Aide : « aiguillage ")
+
+
+def test_help_words_are_french():
+    out = run("route", "--help").stdout
+    assert "Afficher cette aide et quitter." in out and "[par défaut :" in out
+
+
+@pytest.mark.parametrize("typed", ["1001", "01001", "commune:1001"])
+def test_one_reading_of_a_porteur_for_every_command(tmp_path: Path, typed: str):
+    """route, territoire, a demande file and a batch read what a user typed the same way."""
+    routed = json.loads(route("--porteur", typed, "--thematique", "eau", "--besoin", "amo", "--format", "json").stdout)
+    shown = json.loads(run("territoire", typed, "--format", "json").stdout)
+    demande = tmp_path / "demande.yaml"
+    demande.write_text(f"porteur: {typed}\nthematiques: [eau]\nbesoins: [amo]\n", encoding="utf-8")
+    from_file = json.loads(route(demande, "--format", "json").stdout)
+    backlog = tmp_path / "carnet.csv"
+    backlog.write_text(f"porteur;thematiques;besoins\n{typed};eau;amo\n", encoding="utf-8")
+    assert run("batch", backlog, "-o", tmp_path / "out.csv", *DATE).code == 0
+    import csv
+    with open(tmp_path / "out.csv", encoding="utf-8-sig") as handle:
+        row = next(csv.DictReader(handle, delimiter=";"))
+    assert routed["demande"]["porteur"] == from_file["demande"]["porteur"] == "commune:01001"
+    assert shown["commune"] == "01001" and row["territoire"] == "commune:01001"
+    assert routed["notes"] == from_file["notes"]
+
+
+def test_an_ambiguous_code_is_refused_by_every_command(tmp_path: Path):
+    message = ("29200 est ambigu : ancien code INSEE de la commune Morlaix (29151) ; code postal de la commune "
+               "Brest (29019) — écrivez commune:29200 pour le lire comme code INSEE, sinon le code INSEE de la "
+               "commune voulue")
+    assert route("--porteur", "29200", "--thematique", "eau", "--besoin", "amo").stderr == f"--porteur : {message}\n"
+    assert run("territoire", "29200").stderr == message + "\n"
+    demande = tmp_path / "demande.yaml"
+    demande.write_text("thematiques: [eau]\nbesoins: [amo]\nporteur: 29200\n", encoding="utf-8")
+    assert route(demande).stderr == f"{demande}:3:1: {message}\n"
+    backlog = tmp_path / "carnet.csv"
+    backlog.write_text("porteur;thematiques;besoins\n29200;eau;amo\n", encoding="utf-8")
+    assert run("batch", backlog, "-o", tmp_path / "out.csv", *DATE).code == 0
+    text = (tmp_path / "out.csv").read_text(encoding="utf-8-sig")
+    assert f"ligne 2, colonne porteur : {message}" in text
+    insee = tmp_path / "insee.csv"  # a column that says it holds INSEE codes reads them so
+    insee.write_text("code_insee;thematiques;besoins\n29200;eau;amo\n", encoding="utf-8")
+    assert run("batch", insee, "-o", tmp_path / "out2.csv", *DATE).code == 0
+    assert ';"commune:29151";' in (tmp_path / "out2.csv").read_text(encoding="utf-8-sig")
+
+
 def test_an_unexpected_failure_exits_3_with_a_pointer_to_the_details(monkeypatch):
     import matcher.workspace
 
@@ -163,6 +229,6 @@ def test_territoire_shows_the_chain_and_the_dt():
         "  Note : EPCI à cheval sur les départements 21, 71 : rattaché au 21, où vit la majorité de sa population",
     ]
     assert "Délégué territorial : Préfet de la Côte-d'Or (21)" in result.stdout
-    data = json.loads(run("territoire", "98735", "--format", "json").stdout)
+    data = json.loads(run("territoire", "commune:98735", "--format", "json").stdout)
     assert data["delegue_territorial"]["libelle"] == "Haut-commissaire de la République en Polynésie française"
     assert data["niveaux"]["intercommunal"] is None

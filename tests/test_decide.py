@@ -26,7 +26,7 @@ MINI_RULES = FIXTURES / "ok" / "mini-rules"
 # Real territories of every kind: pilots, islands, Lyon, Paris, Corse, DROM, COM, EPCI, départements.
 PORTEURS = [
     "16015", "16089", "77288", "77001", "11069", "11001", "69123", "69381", "69264", "29019", "29155", "29083",
-    "97411", "97418", "75056", "75112", "2A004", "97209", "97611", "98735", "01340", "200046977", "200071827",
+    "commune:97411", "commune:97418", "75056", "75112", "2A004", "97209", "97611", "commune:98735", "commune:01340", "200046977", "200071827",
     "200006682", "departement:16", "departement:974", "region:84", "13201",
 ]
 
@@ -237,7 +237,7 @@ def test_order_of_catalogue_files_does_not_change_a_decision(tmp_path):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     level=st.sampled_from(["communal", "intercommunal", "departemental", "regional", "operateur"]),
-    porteur=st.sampled_from(["16089", "16015", "29155", "69123", "97411"]),
+    porteur=st.sampled_from(["16089", "16015", "29155", "69123", "commune:97411"]),
     theme=st.sampled_from(["urbanisme", "friches", "eau"]),
     besoin=st.sampled_from(["diagnostic", "conseil"]),
     population_max=st.one_of(st.none(), st.integers(100, 50_000)),

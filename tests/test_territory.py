@@ -47,7 +47,7 @@ def test_islands_without_epci_have_no_intercommunal_level(graph, code, name):
         ("75101", "75056", "75101 est l'arrondissement municipal Paris 1er Arrondissement, rattaché à la commune Paris (75056)"),
         ("69381", "69123", "69381 est l'arrondissement municipal Lyon 1er Arrondissement, rattaché à la commune Lyon (69123)"),
         ("13201", "13055", "13201 est l'arrondissement municipal Marseille 1er Arrondissement, rattaché à la commune Marseille (13055)"),
-        ("01340", "01015", "01340 est la commune déléguée Saint-Bois, rattachée à la commune Arboys en Bugey (01015)"),
+        ("commune:01340", "01015", "01340 est la commune déléguée Saint-Bois, rattachée à la commune Arboys en Bugey (01015)"),
     ],
 )
 def test_arrondissements_and_communes_deleguees_resolve_to_the_current_commune(graph, typed, commune, note):
@@ -77,7 +77,7 @@ def test_metropole_de_lyon_holds_the_intercommunal_and_departemental_levels(grap
          "Préfet de la Martinique"),
         ("97302", "Collectivité territoriale de Guyane", "Collectivité territoriale de Guyane", "Préfet de la Guyane"),
         ("97611", "Département de Mayotte", "Département de Mayotte", "Préfet de Mayotte"),
-        ("97411", "Département de La Réunion", "Région Réunion", "Préfet de La Réunion"),
+        ("commune:97411", "Département de La Réunion", "Région Réunion", "Préfet de La Réunion"),
         ("75056", "Ville de Paris", "Région Île-de-France", "Préfet de Paris"),
     ],
 )
@@ -87,7 +87,7 @@ def test_one_collectivity_holding_two_levels(graph, code, departemental, regiona
 
 
 def test_com_are_routed_with_the_state_representative(graph):
-    t = chain(graph, "98735")  # Papeete
+    t = chain(graph, "commune:98735")  # Papeete
     assert t.zone == "com" and t.epci is None
     assert t.dt_libelle == "Haut-commissaire de la République en Polynésie française"
     assert chain(graph, "97801").dt_libelle == "Préfet délégué pour Saint-Barthélemy et Saint-Martin"
@@ -151,3 +151,100 @@ def test_the_departement_is_the_start_of_the_commune_code():
 
     communes = default_index().all_communes()
     assert all(departement_of_commune(code) == c.departement for code, c in communes.items())
+
+
+# ----------------------------------------------------------------- a code with several readings
+
+
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        ("75001", "75001 est ambigu : ancien code INSEE de la commune Alfortville (94002) ; code postal de la commune "
+                  "Paris (75056) — écrivez commune:75001 pour le lire comme code INSEE, sinon le code INSEE de la "
+                  "commune voulue"),
+        ("29200", "29200 est ambigu : ancien code INSEE de la commune Morlaix (29151) ; code postal de la commune "
+                  "Brest (29019) — écrivez commune:29200 pour le lire comme code INSEE, sinon le code INSEE de la "
+                  "commune voulue"),
+        ("97411", "97411 est ambigu : code INSEE de la commune Saint-Denis (97411) ; code postal de la commune "
+                  "Saint-Paul (97415) — écrivez commune:97411 pour le lire comme code INSEE, sinon le code INSEE de "
+                  "la commune voulue"),
+        ("1100", "01100 est ambigu : code INSEE de la commune Cheignieu-la-Balme (01100) ; code postal des communes "
+                 "Apremont (01011), Arbent (01014), Bellignat (01031), Géovreisset (01171), Groissiat (01181), "
+                 "Martignat (01237)… — écrivez commune:01100 pour le lire comme code INSEE, sinon le code INSEE de la "
+                 "commune voulue"),
+    ],
+)
+def test_a_code_with_several_readings_is_refused_with_each(typed, message):
+    with pytest.raises(TerritoryError) as err:
+        resolve(typed)
+    assert str(err.value) == message
+
+
+def test_every_bare_code_is_unique_or_refused():
+    """The class, not the examples: over every code the division knows (current, former, délégué, postal),
+    a bare code is read only when all its readings name one commune."""
+    index = default_index()
+    communes = index.all_communes()
+    codes = set(communes) | set(index._aliases) | {p for c in communes.values() for p in c.codes_postaux}
+    for code in codes:
+        targets = set(index.served_by_postal_code(code))
+        if code in communes:
+            targets.add(code)
+        elif index.alias(code):
+            targets.add(index.alias(code).commune)
+        try:
+            ref, _ = resolve(code)
+        except TerritoryError as err:
+            assert len(targets) > 1 or code not in communes and not index.alias(code), code
+            assert code in err.message
+            continue
+        assert targets == {ref.partition(":")[2]}, code
+
+
+def test_commune_prefix_and_insee_columns_force_the_insee_reading():
+    assert resolve("commune:75001") == ("commune:94002", ("75001 est un ancien code de Alfortville (94002)",))
+    assert resolve("75001", insee=True)[0] == "commune:94002"
+    assert resolve("97411", insee=True) == ("commune:97411", ())
+    assert resolve("Ouessant", insee=True)[0] == "commune:29155"  # a name is still a name
+
+
+@pytest.mark.parametrize("typed", ["1001", "01001", "commune:1001", " 01 001 ", "01\u00a0001"])
+def test_a_spreadsheet_code_that_lost_its_zero(typed):
+    ref, notes = resolve(typed)
+    assert ref == "commune:01001"
+    if "1001" in typed and "01" not in typed.replace(" ", "").replace("\u00a0", "")[:2]:
+        assert notes == ("code 1001 complété en 01001 (le zéro initial avait été perdu)",)
+
+
+@pytest.mark.parametrize("typed, ref", [("departement:2a", "departement:2A"), ("DEPARTEMENT:2b", "departement:2B"),
+                                        ("commune:2a004", "commune:2A004"), ("2a", "departement:2A"),
+                                        ("Region:84", "region:84"), ("departement:1", "departement:01")])
+def test_codes_in_any_case(typed, ref):
+    assert resolve(typed)[0] == ref
+
+
+def test_every_region_prefect_sits_in_the_region(graph):
+    index = default_index()
+    for region in index.regions.values():
+        assert index.departements[region.prefect_departement].region == region.code, region.code
+    taaf = chain(graph, "region:984")
+    assert taaf.dt_libelle == "Préfet, administrateur supérieur des Terres australes et antarctiques françaises"
+
+
+@pytest.mark.parametrize(
+    "code, population, note",
+    [
+        ("69", 478_313, "population de la collectivité qui exerce les compétences départementales, Département du "
+                        "Rhône : 478 313 habitants (le territoire du département Rhône en compte 1 914 667)"),
+        ("2A", 355_486, "population de la collectivité qui exerce les compétences départementales, Collectivité de "
+                        "Corse : 355 486 habitants (le territoire du département Corse-du-Sud en compte 168 306)"),
+        ("75", 2_103_778, None), ("972", 360_630, None), ("974", 889_679, None), ("16", 352_683, None),
+    ],
+)
+def test_a_departement_porteur_has_its_collectivity_population(graph, code, population, note):
+    t = chain(graph, f"departement:{code}")
+    assert t.population == population
+    assert t.notes == ((note,) if note else ())
+    if code == "69":  # the Métropole de Lyon's communes make the difference
+        metropole = sum(c.population for c in default_index().all_communes().values() if c.epci == "200046977")
+        assert population + metropole == default_index().departements["69"].population

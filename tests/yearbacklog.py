@@ -33,7 +33,7 @@ THEMES = ("urbanisme", "revitalisation", "habitat", "espace-public", "batiments-
           "projet-de-territoire", "risques", "biodiversite", "dechets")
 BESOINS = ("diagnostic", "conseil", "etude", "amo", "ingenierie-financiere", "ingenierie-juridique", "chef-de-projet")
 PROGRAMMES = ("pvd", "acv", "vda", "crte", "ti")
-COLUMNS = ("id", "intitule", "porteur", "thematiques", "besoins", "complexite", "saisine", "programmes", "montant",
+COLUMNS = ("id", "intitule", "code_insee", "thematiques", "besoins", "complexite", "saisine", "programmes", "montant",
            "date_depot", "avis_dt", "date_avis_dt")
 
 
@@ -73,7 +73,7 @@ def rows(seed: int = 20261126) -> list[dict[str, str]]:
             out.append({
                 "id": f"D{departement}-{i + 1:04d}",
                 "intitule": f"{themes[0].replace('-', ' ').capitalize()} — {commune.nom}",
-                "porteur": commune.code,
+                "code_insee": commune.code,  # the column names the reading: an INSEE code, not a postal code
                 "thematiques": "|".join(dict.fromkeys(themes)),
                 "besoins": "|".join(dict.fromkeys(rng.sample(BESOINS, rng.choice((1, 1, 2))))),
                 "complexite": "complexe" if complexe else "simple",

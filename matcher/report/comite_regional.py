@@ -21,6 +21,7 @@ from ..backlog import neutralize_formulas, write_decisions
 from ..charts import Bar, Segment, hbar_chart
 from ..coverage_map import LEVEL_COLOURS
 from ..decisions import AVIS_LABELS, Decisions, opinion_status
+from ..files import output_folder
 from ..render import NON_INSTRUISIBLE
 from ..workspace import Workspace
 from .measures import SHORT_LEVELS, groups, refs
@@ -167,7 +168,7 @@ def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
         summary.column_dimensions[letter].width = width
     for cell in summary["E"][1:]:
         cell.number_format = '#,##0 "€"'
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = output_folder(path)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     os.close(handle)
     try:

@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from ..errors import BatchInputError, Location
+from ..files import output_folder
 
 # Beyond this many row references in the annex, an entry gives its filter and no longer every id
 # (a page for a million rows would not open); the JSON output always carries them all.
@@ -163,9 +163,7 @@ def document(title: str, meta: Sequence[str], sections: Sequence[tuple[str, str,
 def write_text(text: str, path: Path) -> None:
     """Write a report atomically: an interrupted run leaves the previous file in place."""
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise BatchInputError("dossier de sortie introuvable", Location(str(path)))
+    folder = output_folder(path)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
