@@ -22,14 +22,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .backlog import Backlog, normalize_header, read_backlog, write_decisions
-from .decide import Router
+from .decide import Decided, Router, Walk, fill, shown_value, VALUE_FIELDS, SHOWN, combine, group
 from .demande import check_field
 from .errors import AiguillageError, BatchInputError, Location
 from .model import LEVELS, Demande, Territoire
 from .projets import from_projets_territoire, is_projets_territoire
-from .render import NON_INSTRUISIBLE
+from .render import EXAMEN_SEPARATOR, NON_INSTRUISIBLE, examen_level_text
 from .territory import resolve
-from .walk import Decided, FactColumns, Rows, Walk
+from .rows import Rows, fact_columns
 from .workspace import Workspace
 
 # Header names offices use for each field (after normalize_header).
@@ -260,65 +260,12 @@ def _territories(workspace: Workspace, refs: np.ndarray) -> tuple[np.ndarray, li
 
 def _rows(workspace: Workspace, checked: dict[str, _Column], territory: np.ndarray,
           territoires: list[Territoire | None], n: int) -> Rows:
-    """The facts of every row as codes, the way `decide.demande_facts` builds them for one demande."""
-    voc = workspace.catalogue.vocabularies
-    codes: dict[str, np.ndarray] = {}
-    values: dict[str, list[Any]] = {}
-
-    def cell_field(name: str, convert: Callable[[Any], Any], default: Any) -> None:
-        col = checked.get(name)
-        if col is None:
-            codes[name], values[name] = np.zeros(n, dtype=np.int64), [convert(default)]
-        else:
-            codes[name] = col.indices
-            values[name] = [convert(v if v is not None else default) for v in col.values]
-
-    for name in ("thematiques", "besoins", "programmes"):
-        cell_field(name, voc[name].with_ancestors, ())
-    cell_field("complexite", lambda v: v, "simple")
-    cell_field("saisine", lambda v: v, "dt")
-    cell_field("avis_dt", lambda v: v, None)
-    cell_field("montant", lambda v: v, None)
-    for name in [k for k in checked if k.startswith("attribut:")]:
-        cell_field(name, lambda v: ("true" if v else "false") if isinstance(v, bool) else v, None)
-        codes[name.split(":", 1)[1]], values[name.split(":", 1)[1]] = codes.pop(name), values.pop(name)
-    safe = np.maximum(territory, 0)
-    for name in ("commune", "epci", "departement", "region", "zone"):
-        codes[name] = safe
-        values[name] = [getattr(t, name) if t is not None else None for t in territoires] or [None]
-    # The porteur's nature: as given, else its territory's kind; the population: as given, else official.
-    kind = np.array([t.kind if t is not None else "" for t in territoires] or [""], dtype=object)[safe]
-    given_type = _per_row(checked.get("type_porteur"), n)
-    codes["porteur"], uniques = pd.factorize(np.where(given_type != None, given_type, kind))  # noqa: E711
-    values["porteur"] = list(uniques)
-    official = np.array([t.population if t is not None and t.population is not None else np.nan
-                         for t in territoires] or [np.nan], dtype=float)[safe]
-    given = _per_row(checked.get("population"), n)
-    population = np.where(given != None, given, official).astype(float)  # noqa: E711
-    codes["population"], uniques = pd.factorize(population, use_na_sentinel=False)
-    values["population"] = [None if v != v else (int(v) if float(v).is_integer() else float(v)) for v in uniques]
-    avis = _per_row(checked.get("avis_dt"), n)
-
-    def demande_of(row: int) -> Demande:
-        def value(name: str, default: Any = None) -> Any:
-            col = checked.get(name)
-            if col is None:
-                return default
-            v = col.values[col.indices[row]]
-            return default if v is None else v
-
-        attributs = {k.split(":", 1)[1]: value(k) for k in checked if k.startswith("attribut:") and value(k) is not None}
-        return Demande(
-            id=str(row), porteur=territoires[territory[row]].ref, thematiques=value("thematiques", ()),
-            besoins=value("besoins", ()), programmes=value("programmes", ()), complexite=value("complexite", "simple"),
-            saisine=value("saisine", "dt"), type_porteur=value("type_porteur"), population=value("population"),
-            montant=value("montant"), avis_dt=value("avis_dt"), attributs=attributs,
-        )
-
-    words = {name: [v or () for v in checked[name].values] if name in checked else [()]
-             for name in ("thematiques", "besoins")}
-    return Rows(territory, territoires, FactColumns(codes, values), demande_of, words,
-                np.where(avis != None, avis, "").astype(object))  # noqa: E711
+    """The facts of every row, from the checked columns (`rows.fact_columns`, as for one demande)."""
+    given = {name: (col.indices, col.values) for name, col in checked.items() if not name.startswith("attribut:")}
+    attributes = {name.split(":", 1)[1]: (col.indices, col.values)
+                  for name, col in checked.items() if name.startswith("attribut:")}
+    facts, words, avis_dt = fact_columns(workspace.catalogue, n, given, territory, territoires, attributes)
+    return Rows(territory, territoires, facts, words, avis_dt)
 
 
 def _per_row(col: _Column | None, n: int) -> np.ndarray:
@@ -397,6 +344,7 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
     offers = [by_id[key] for key in offer_keys]
     levels = np.full(n, -1, dtype=np.int8)
     levels[decided.rows] = decided.level
+    examen_ids, examen_texts = _examen_texts(rows, decided)
     out: dict[str, pa.Array] = {
         "niveau": spread([LEVELS[int(i)] for i in range(len(LEVELS))], decided.level.astype(np.int64)),
         "offre_id": spread([o.id for o in offers], offer_ids),
@@ -405,9 +353,10 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
         "motif": spread(decided.motifs, decided.motif),
         "avis_dt_requis": spread(["non", "oui"], decided.avis_dt_requis.astype(np.int64)),
         "instruction": spread([NON_INSTRUISIBLE, ""], decided.instruisible.astype(np.int64)),
-        "examen": spread(decided.examens, decided.examen),
-        "alertes": spread(decided.alertes_texts, decided.alertes),
-        "regles": spread(decided.regles_texts, decided.regles),
+        "examen": spread(examen_texts, examen_ids),
+        "alertes": spread([" | ".join(f"{a.texte} ({a.regle})" for a in alertes) for alertes in decided.alertes_lists],
+                          decided.alertes),
+        "regles": spread(["|".join(regles) for regles in decided.regles_lists], decided.regles),
     }
     t = rows.territory
     for name, get in (
@@ -427,6 +376,53 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
     result = pa.table({**input_columns, **{name: out[name] for name in DECISION_COLUMNS}})
     failed = int((errors != None).sum())  # noqa: E711
     return BatchResult(result, levels, failed, _summary(result, levels, failed), prepared, decided)
+
+
+def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.Array]:
+    """Per decided row its explanation's id, and the explanations: the examined levels' texts, with
+    the row's own values in them.
+
+    The level texts are distinct, so are their sequences once joined (" | " appears in no level
+    text); filled with distinct shown values, every explanation comes out once."""
+    fragments = [examen_level_text(e) for e in decided.examens]
+    fragment_ids = decided.examen
+    key = np.zeros(fragment_ids.shape[1], dtype=np.int64)
+    for level_ids in fragment_ids:
+        key = combine(key, level_ids + 1)
+    ids, first = group(key)
+    fragment_needs = [frozenset(f for f in VALUE_FIELDS if SHOWN[f] in text) for text in fragments]
+    needs = [frozenset().union(*(fragment_needs[i] for i in fragment_ids[:, r] if i >= 0)) for r in first]
+    shown: dict[str, list[str]] = {}  # per field, per shown text's id: the text
+    shown_of_row: dict[str, np.ndarray] = {}  # per field, per row: its shown text's id
+    fill_key = ids.copy()
+    for name in VALUE_FIELDS:
+        uses = np.array([name in n for n in needs] or [False])[ids]
+        if not uses.any():
+            continue
+        display_ids, distinct = pd.factorize(np.array([shown_value(v) for v in rows.facts.values[name]], dtype=object))
+        shown[name] = list(distinct)
+        shown_of_row[name] = display_ids[rows.facts.codes[name][decided.rows]]
+        fill_key = combine(fill_key, np.where(uses, shown_of_row[name] + 1, 0))
+    fill_ids, fill_first = group(fill_key)
+    order = np.argsort(ids[fill_first], kind="stable")
+    first_list, ids_list = fill_first.tolist(), ids.tolist()
+    columns = {name: codes.tolist() for name, codes in shown_of_row.items()}
+    texts: list[str] = []
+    chunks: list[pa.Array] = []
+    text_of = np.zeros(len(fill_first), dtype=np.int64)
+    combo, template = -1, ""
+    for position, filled in enumerate(order.tolist()):  # each explanation joined once, then filled
+        r = first_list[filled]
+        if ids_list[r] != combo:
+            combo = ids_list[r]
+            template = EXAMEN_SEPARATOR.join(fragments[i] for i in fragment_ids[:, r].tolist() if i >= 0)
+        texts.append(fill(template, {name: shown[name][columns[name][r]] for name in needs[combo]}))
+        text_of[filled] = position
+        if len(texts) >= 20_000:  # as Arrow strings: half the weight of Python's for these texts
+            chunks.append(pa.array(texts, pa.string()))
+            texts = []
+    chunks.append(pa.array(texts, pa.string()))
+    return text_of[fill_ids], pa.concat_arrays(chunks) if len(chunks) > 1 else chunks[0]
 
 
 def _summary(table: pa.Table, levels: np.ndarray, errors: int) -> dict[str, Any]:

@@ -19,11 +19,14 @@ backlog of many similar demandes costs little more than its distinct cases.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable, Sequence
 
-from .conditions import AllOf, Canonicalizer, Condition, Test, compile_condition, explain
+import numpy as np
+
+from .conditions import AllOf, Canonicalizer, Condition, Test, compile_condition, explain, fmt_number
 from .engine import EngineError, EngineRule, Program
 from .model import (
     LEVEL_INDEX,
@@ -41,6 +44,7 @@ from .model import (
     Territoire,
 )
 from .reach import reach
+from .rows import Rows, demande_facts, factorize, rows_of_demandes
 from .territory import TerritoryGraph
 
 LEVEL_ADJECTIVES = {
@@ -62,34 +66,6 @@ def offer_condition(offre: Offre) -> Condition:
     if offre.conditions is not None:
         tests.append(offre.conditions)
     return AllOf(tuple(tests), offre.location)
-
-
-def demande_facts(demande: Demande, territoire: Territoire, catalogue: Catalogue) -> dict[str, Any]:
-    """The demande as the conditions read it; a word implies its ancestors (friches → urbanisme)."""
-    voc = catalogue.vocabularies
-    facts: dict[str, Any] = {
-        "thematiques": voc["thematiques"].with_ancestors(demande.thematiques),
-        "besoins": voc["besoins"].with_ancestors(demande.besoins),
-        "programmes": voc["programmes"].with_ancestors(demande.programmes),
-        "complexite": demande.complexite,
-        "saisine": demande.saisine,
-        "porteur": demande.type_porteur or territoire.kind,
-        "departement": territoire.departement,
-        "region": territoire.region,
-        "zone": territoire.zone,
-    }
-    population = demande.population if demande.population is not None else territoire.population
-    optional = {
-        "population": population,
-        "montant": demande.montant,
-        "commune": territoire.commune,
-        "epci": territoire.epci,
-        "avis_dt": demande.avis_dt,
-    }
-    facts.update({k: v for k, v in optional.items() if v is not None})
-    for name, value in demande.attributs.items():
-        facts[name] = ("true" if value else "false") if isinstance(value, bool) else value
-    return facts
 
 
 class _CompiledConditions:
@@ -200,37 +176,15 @@ class Router:
     # ----------------------------------------------------------------- routing
 
     def route(self, demande: Demande, territoire: Territoire, date: dt.date) -> Decision:
+        """One demande's decision: a backlog of one, decided by the one decider (`Walk`)."""
         return self.route_many([(demande, territoire)], date)[0]
 
-    def route_many(
-        self,
-        items: Sequence[tuple[Demande, Territoire]],
-        date: dt.date,
-        shown: dict[str, str] | None = None,
-        excluded: Sequence[dict[str, str]] | None = None,
-    ) -> list[Decision]:
-        """Route demandes together (the engine is asked once per distinct case).
-
-        With `shown`, the values of those fields are written that way in the reasons (see
-        `conditions.explain`); `excluded` gives, per demande, offers to set aside and why (an
-        offer whose annual capacity is reached)."""
-        prepared = self._prepare(items, excluded)
-        decisions = [self._decide(d, t, f, out, cands, ok, date, shown) for (d, t), f, out, cands, ok in prepared]
-        return self._annotate(decisions, [facts for _, facts, *_ in prepared])
-
-    def ranked(
-        self, items: Sequence[tuple[Demande, Territoire]], date: dt.date
-    ) -> list[list[Offre]]:
-        """Per demande, every offer that serves it, in the order the decision prefers them:
-        level by level from the closest, and within a level by the tie-breaks; the repli last."""
-        result = []
-        for (_, territoire), facts, out, candidates, capable in self._prepare(items, None):
-            order: list[Offre] = []
-            for level in LEVELS:
-                _, serving = self.level(level, territoire, facts, out, candidates, capable, date, explain=False)
-                order.extend(o for o in serving if not o.repli)
-            result.append(order + [self.catalogue.repli])
-        return result
+    def route_many(self, items: Sequence[tuple[Demande, Territoire]], date: dt.date) -> list[Decision]:
+        """Demandes' decisions, each distinct case decided once, as a backlog's rows are."""
+        if not items:
+            return []
+        walk = Walk(self, rows_of_demandes(items, self.catalogue), date)
+        return walk.decisions(walk.decide(np.arange(len(items))), [d for d, _ in items])
 
     @property
     def before_canonicalizer(self) -> Canonicalizer:
@@ -250,21 +204,6 @@ class Router:
             return [RuleOutcome() for _ in facts]
         after_facts = [dict(f, niveau=o.niveau, offre=o.id) for f, o in zip(facts, decided)]
         return [outcome_of(r for r in self.policy.regles if r.id in fired) for fired in self._after.evaluate(after_facts)]
-
-    def _prepare(
-        self, items: Sequence[tuple[Demande, Territoire]], excluded: Sequence[dict[str, str]] | None
-    ) -> list[tuple[tuple[Demande, Territoire], dict[str, Any], RuleOutcome, list[Offre], frozenset[str]]]:
-        """Each demande's facts, the policy rules' outcome, its candidate offers, those that serve."""
-        facts = [demande_facts(d, t, self.catalogue) for d, t in items]
-        before = self.rules_before(facts)
-        candidates = [self.candidates(t) for _, t in items]
-        capable = self.capable(facts, candidates)
-        prepared = []
-        for i, (item, f, out, cands, ok) in enumerate(zip(items, facts, before, candidates, capable)):
-            for offre_id, reason in (excluded[i] if excluded else {}).items():
-                out.exclues.setdefault(offre_id, reason)
-            prepared.append((item, f, out, cands, ok))
-        return prepared
 
     def candidates(self, territoire: Territoire) -> list[Offre]:
         """The offers whose perimeter contains the territory, at every level."""
@@ -295,28 +234,6 @@ class Router:
                 answers[i] |= matched
         return [frozenset(a) for a in answers]
 
-    def level(
-        self,
-        level: str,
-        territoire: Territoire,
-        facts: dict[str, Any],
-        out: RuleOutcome,
-        candidates: Iterable[Offre],
-        capable: frozenset[str],
-        date: dt.date,
-        shown: dict[str, str] | None = None,
-        explain: bool = True,
-    ) -> tuple[Examen, list[Offre]]:
-        """One level's examination for a demande, and the offers that serve it there, in order of
-        preference (empty when the level is skipped or none serves)."""
-        skipped = self.skipped(level, territoire, out)
-        if skipped is not None:
-            return skipped, []
-        present = [o for o in candidates if o.niveau == level]
-        offers = self.on_topic_offers(present, facts)
-        verdicts = {o.id: self.verdict(o, facts, out, capable, date, shown, explain) for o in offers}
-        return self.assemble(level, offers, verdicts, len(present) - len(offers))
-
     def skipped(self, level: str, territoire: Territoire, out: RuleOutcome) -> Examen | None:
         """Why a level is not examined for a demande, if it is not."""
         if level not in existing_levels(territoire):
@@ -330,11 +247,11 @@ class Router:
         return None
 
     @staticmethod
-    def on_topic_offers(present: Iterable[Offre], facts: dict[str, Any]) -> list[Offre]:
-        """The offers on one of the demande's thematiques. The others are counted, not listed: a DT
-        reads why the offers that could have served did not."""
-        themes = set(facts["thematiques"])
-        return sorted((o for o in present if themes & set(o.thematiques)), key=lambda o: o.id)
+    def on_topic_offers(present: Iterable[Offre], thematiques: Iterable[str]) -> tuple[Offre, ...]:
+        """The offers on one of the demande's thematiques (its words and their ancestors). The others
+        are counted, not listed: a DT reads why the offers that could have served did not."""
+        themes = set(thematiques)
+        return tuple(sorted((o for o in present if themes & set(o.thematiques)), key=lambda o: o.id))
 
     def verdict(
         self,
@@ -365,38 +282,6 @@ class Router:
             return Examen(level, "retenu", offres=rejected, retenue=serving[0].id, hors_thematique=off_topic), serving
         status = "offres_ecartees" if offers else "aucune_offre"
         return Examen(level, status, offres=rejected, hors_thematique=off_topic), []
-
-    def _decide(
-        self,
-        demande: Demande,
-        territoire: Territoire,
-        facts: dict[str, Any],
-        out: RuleOutcome,
-        candidates: list[Offre],
-        capable: frozenset[str],
-        date: dt.date,
-        shown: dict[str, str] | None = None,
-    ) -> Decision:
-        examen: list[Examen] = []
-        for level in LEVELS:
-            examined, serving = self.level(level, territoire, facts, out, candidates, capable, date, shown)
-            examen.append(examined)
-            if serving:
-                break
-        chosen = serving[0]  # the agence level always exists and the repli always serves
-        return Decision(
-            demande=demande,
-            territoire=territoire,
-            niveau=chosen.niveau,
-            offre=chosen,
-            motif=self.motif(chosen, demande.thematiques, demande.besoins, out),
-            examen=tuple(examen),
-            avis_dt_requis=out.avis_dt,
-            alertes=tuple(out.alertes),
-            regles=tuple(out.regles),
-            version=self.version,
-            date=date,
-        )
 
     def _reasons(
         self,
@@ -463,26 +348,6 @@ class Router:
         parts.extend(out.motifs)
         return ". ".join(p.rstrip(".") for p in parts) + "."
 
-    def _annotate(self, decisions: list[Decision], facts: list[dict]) -> list[Decision]:
-        """Apply the rules that read the decision (avis du DT, alertes, motifs)."""
-        result = []
-        for decision, out in zip(decisions, self.rules_after(facts, [d.offre for d in decisions])):
-            if not out.regles:
-                result.append(decision)
-                continue
-            result.append(
-                Decision(
-                    **{
-                        **decision.__dict__,
-                        "motif": with_motifs(decision.motif, out.motifs),
-                        "avis_dt_requis": decision.avis_dt_requis or out.avis_dt,
-                        "alertes": decision.alertes + tuple(out.alertes),
-                        "regles": decision.regles + tuple(out.regles),
-                    }
-                )
-            )
-        return result
-
 
 def with_motifs(motif: str, motifs: Sequence[str]) -> str:
     """A decision's motif with the motifs of the rules that annotate it."""
@@ -516,4 +381,444 @@ def _absent_motif(level: str, territoire: Territoire) -> str:
     return f"le porteur est {_PORTEUR_KINDS[territoire.kind]} : pas de niveau {LEVEL_LABELS[level]} pour lui"
 
 
-__all__ = ["Router", "offer_condition", "demande_facts"]
+# =========================================================================== the one decider
+#
+# A row's decision is the first level whose examination finds a serving offer. A level's
+# examination depends only on: whether the level exists for the row's territory, the candidates
+# there, the outcome of the policy rules, the offers set aside, and the values of the facts that
+# those candidates' conditions can tell apart (their canonical projection). Rows are grouped by
+# that key, level by level, and each group is examined once on one of its rows; numpy spreads the
+# examinations back over the rows. A million rows have a few hundred thousand distinct keys at the
+# busiest level, not a million decisions to assemble; one demande is a group of one.
+#
+# Reasons hold placeholders for the values they show (population, montant, territory codes): the
+# rows of a group share an examination but not those values, which each row fills in.
+
+PLACEHOLDER = "\x1f{}\x1f"
+VALUE_FIELDS = ("population", "montant", "commune", "epci", "departement", "region", "zone")
+SHOWN = {f: PLACEHOLDER.format(f) for f in VALUE_FIELDS}
+
+
+def shown_value(value: Any) -> str:
+    """A value as a reason shows it."""
+    if value is None:
+        return "non renseigné"
+    if isinstance(value, (int, float)):
+        return fmt_number(value)
+    return str(value)
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    """A text with the placeholders of the values it shows filled in."""
+    if "\x1f" not in text:
+        return text
+    for name, value in values.items():
+        text = text.replace(SHOWN[name], value)
+    return text
+
+
+@dataclass
+class Decided:
+    """The decisions of some rows: per row a level and an offer, and codes into small lists of what
+    the decisions say (a million rows share a few thousand motifs and explanations)."""
+
+    rows: np.ndarray  # the rows decided, in order
+    level: np.ndarray  # index in LEVELS
+    offre: list[Offre]  # per row
+    motif: np.ndarray
+    motifs: list[str]
+    examen: np.ndarray  # (levels × rows): per level examined, the id of its examination (-1: not examined)
+    examens: list[Examen]  # reasons hold placeholders (SHOWN) for the row's values
+    avis_dt_requis: np.ndarray  # bool
+    instruisible: np.ndarray  # bool
+    alertes: np.ndarray
+    alertes_lists: list[tuple[Alerte, ...]]
+    regles: np.ndarray
+    regles_lists: list[tuple[str, ...]]
+    serving: list[list[Offre]] | None = None  # with `ranked`: every serving offer, in order of preference
+
+    def updated(self, again: "Decided") -> "Decided":
+        """These decisions, with those of `again` for its rows."""
+        position = np.full(int(self.rows.max()) + 1 if len(self.rows) else 0, -1, dtype=np.int64)
+        position[self.rows] = np.arange(len(self.rows))
+        at = position[again.rows]
+        level, offre = self.level.copy(), list(self.offre)
+        level[at] = again.level
+        for p, o in zip(at, again.offre):
+            offre[p] = o
+        avis, instruisible = self.avis_dt_requis.copy(), self.instruisible.copy()
+        avis[at], instruisible[at] = again.avis_dt_requis, again.instruisible
+
+        def merged(ids: np.ndarray, items: list, new_ids: np.ndarray, new_items: list) -> tuple[np.ndarray, list]:
+            ids = ids.copy()
+            ids[..., at] = np.where(new_ids >= 0, len(items) + new_ids, -1)
+            return ids, list(items) + list(new_items)
+
+        motif, motifs = merged(self.motif, self.motifs, again.motif, again.motifs)
+        examen, examens = merged(self.examen, self.examens, again.examen, again.examens)
+        alertes, alertes_lists = merged(self.alertes, self.alertes_lists, again.alertes, again.alertes_lists)
+        regles, regles_lists = merged(self.regles, self.regles_lists, again.regles, again.regles_lists)
+        return Decided(self.rows, level, offre, motif, motifs, examen, examens, avis, instruisible, alertes,
+                       alertes_lists, regles, regles_lists)
+
+
+def combine(keys: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """Fold one more column of codes into a row key (refactorizing keeps it small)."""
+    size = int(column.max()) + 1 if column.size else 1
+    if keys.size and (int(keys.max()) + 1) * size >= 2**62:
+        keys = group(keys)[0]
+    return keys * size + column.astype(np.int64)
+
+
+def group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row the id of its key (in order of first appearance), and per id its first row.
+
+    pandas' hash table when a backlog has brought pandas in; numpy's sort otherwise (`route`
+    does not import pandas for one row). Both give the same ids."""
+    pd = sys.modules.get("pandas")
+    if pd is not None:
+        ids, uniques = pd.factorize(keys)
+        first = np.full(len(uniques), -1, dtype=np.int64)
+        order = np.arange(len(ids))[::-1]
+        first[ids[order]] = order
+        return ids.astype(np.int64), first
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[inverse.reshape(-1)], first[order].astype(np.int64)
+
+
+class _Interned:
+    """Distinct items and their ids."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self._ids: dict[Any, int] = {}
+
+    def id(self, item: Any) -> int:
+        found = self._ids.get(item)
+        if found is None:
+            found = self._ids[item] = len(self.items)
+            self.items.append(item)
+        return found
+
+
+class Walk:
+    """The one decider: rows (a backlog, or demandes as a backlog of one) decided level by level."""
+
+    def __init__(self, router: Router, rows: Rows, day: dt.date):
+        self.router = router
+        self.rows = rows
+        self.day = day
+        self._facts_cache: dict[int, dict[str, Any]] = {}
+        self._canonicalizers: dict[str, Canonicalizer] = {}
+        # Per level, per territory: the id of its set of candidates there.
+        self._sets: dict[str, tuple[np.ndarray, list[tuple[Offre, ...]]]] = {}
+        # Territories alike share one list of candidates (the router remembers it): work per list.
+        lists: dict[int, int] = {}
+        distinct: list[list[Offre]] = []
+        list_of = np.zeros(len(rows.territoires), dtype=np.int64)
+        for i, t in enumerate(rows.territoires):
+            candidates = router.candidates(t) if t is not None else []
+            list_of[i] = lists.setdefault(id(candidates), len(lists))
+            if list_of[i] == len(distinct):
+                distinct.append(candidates)
+        for level in LEVELS:
+            by_ids: dict[tuple[str, ...], int] = {}
+            sets: list[tuple[Offre, ...]] = []
+            per_list = np.zeros(len(distinct), dtype=np.int64)
+            for j, candidates in enumerate(distinct):
+                offers = tuple(sorted((o for o in candidates if o.niveau == level), key=lambda o: o.id))
+                key = tuple(o.id for o in offers)  # hashing ids, not offers (their conditions are trees)
+                if key not in by_ids:
+                    by_ids[key] = len(sets)
+                    sets.append(offers)
+                per_list[j] = by_ids[key]
+            self._sets[level] = (per_list[list_of], sets)
+        kinds = ["commune", "epci", "departement", "region"]
+        self._kind = np.array([kinds.index(t.kind) if t is not None else 0 for t in rows.territoires] or [0])
+        levels = [existing_levels(t) if t is not None else set() for t in rows.territoires]
+        self._exists = {level: np.array([level in ls for ls in levels] or [False]) for level in LEVELS}
+
+    # ----------------------------------------------------------------- facts
+
+    def _facts(self, row: int) -> dict[str, Any]:
+        facts = self._facts_cache.get(row)
+        if facts is None:
+            facts = self._facts_cache[row] = self.rows.facts.row(row)
+        return facts
+
+    def _project(self, canon: Canonicalizer, rows: np.ndarray, exact: Sequence[str] = ()) -> np.ndarray:
+        """Per row, a code of its facts as `canon` sees them; `exact` fields count by their value."""
+        key = np.zeros(len(rows), dtype=np.int64)
+        for name in sorted(set(canon.fields) | set(exact)):
+            codes = self.rows.facts.codes.get(name)
+            if codes is None:
+                continue
+            values = self.rows.facts.values[name]
+            row_codes = codes[rows]
+            if name in exact:
+                key = combine(key, row_codes)
+                continue
+            mapped: dict[Any, int] = {}
+            table = np.zeros(len(values), dtype=np.int64)
+            for code in np.unique(row_codes).tolist():
+                table[code] = mapped.setdefault(canon.value(name, values[code]), len(mapped))
+            key = combine(key, table[row_codes])
+        return key
+
+    def _rules_before(self, rows: np.ndarray) -> tuple[np.ndarray, list[RuleOutcome]]:
+        ids, first = group(self._project(self.router.before_canonicalizer, rows))
+        outcomes = self.router.rules_before([self._facts(int(rows[r])) for r in first])
+        return ids, outcomes
+
+    # ----------------------------------------------------------------- levels
+
+    def _offer_canonicalizer(self, offre: Offre) -> Canonicalizer:
+        canon = self._canonicalizers.get(offre.id)
+        if canon is None:
+            canon = self._canonicalizers[offre.id] = Canonicalizer([self.router.on_topic[offre.id]])
+        return canon
+
+    def _on_topic(self, level: str, rows: np.ndarray) -> tuple[np.ndarray, list[tuple[Offre, ...]]]:
+        """Per row the id of its candidates at this level that are on its thematiques."""
+        set_ids, sets = self._sets[level]
+        row_sets = set_ids[self.rows.territory[rows]]
+        themes = self.rows.facts.codes["thematiques"][rows]
+        pair_ids, first = group(combine(row_sets, themes))
+        by_ids: dict[tuple[str, ...], int] = {}
+        subsets: list[tuple[Offre, ...]] = []
+        pair_subset = np.zeros(len(first), dtype=np.int64)
+        for pair, r in enumerate(first.tolist()):
+            offers = self.router.on_topic_offers(sets[row_sets[r]], self.rows.facts.values["thematiques"][themes[r]])
+            key = tuple(o.id for o in offers)
+            if key not in by_ids:
+                by_ids[key] = len(subsets)
+                subsets.append(offers)
+            pair_subset[pair] = by_ids[key]
+        return pair_subset[pair_ids], subsets
+
+    def _level(
+        self, level: str, rows: np.ndarray, rule_ids: np.ndarray, outcomes: list[RuleOutcome], explain: bool,
+    ) -> tuple[np.ndarray, list[Examen], list[list[Offre]]]:
+        """Examine one level for these rows: per row a group id, per group its examination and serving offers.
+
+        Each offer on a row's thematiques gets a verdict (serves, or why not) per distinct way its
+        own conditions read the row; rows share a group when the level exists alike for them, the
+        rules did the same, and every offer on their subject gave the same verdict."""
+        t = self.rows.territory[rows]
+        exists = self._exists[level][t]
+        subset_of_row, subsets = self._on_topic(level, rows)
+        key = combine(combine(np.where(exists, 0, 1 + self._kind[t]), rule_ids), subset_of_row)
+        # The rows of each subset of offers on their subject (rows where the level exists).
+        order = np.argsort(subset_of_row, kind="stable")
+        order = order[exists[order]]
+        positions = {int(subset_of_row[g[0]]): np.sort(g)
+                     for g in np.split(order, np.flatnonzero(np.diff(subset_of_row[order])) + 1) if len(g)}
+        by_offer: dict[str, list[np.ndarray]] = {}
+        offers: dict[str, Offre] = {}
+        for index, pos in positions.items():
+            for offre in subsets[index]:
+                offers[offre.id] = offre
+                by_offer.setdefault(offre.id, []).append(pos)
+        # Each offer's verdicts over the rows that have it on their subject (the engine asked
+        # once for all the offers of the level).
+        verdict_of: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # offer -> (positions, verdict ids)
+        cases: list[tuple[Offre, int, int]] = []  # an offer, a row standing for a case, its rule outcome
+        for oid in sorted(by_offer):
+            where = np.sort(np.concatenate(by_offer[oid]))
+            ids, first = self._verdict_cases(offers[oid], rows[where], rule_ids[where], outcomes)
+            verdict_of[oid] = (where, ids)
+            cases.extend((offers[oid], int(rows[where[r]]), int(rule_ids[where[r]])) for r in first.tolist())
+        facts = [self._facts(row) for _, row, _ in cases]
+        capable = self.router.capable(facts, [[offre] for offre, _, _ in cases])
+        verdicts: dict[str, list[tuple[bool, tuple[str, ...]]]] = {}
+        for (offre, _, rule_id), f, ok in zip(cases, facts, capable):
+            verdicts.setdefault(offre.id, []).append(
+                self.router.verdict(offre, f, outcomes[rule_id], ok, self.day, SHOWN, explain))
+
+        def verdict_ids(oid: str, pos: np.ndarray) -> np.ndarray:
+            where, ids = verdict_of[oid]
+            return ids[np.searchsorted(where, pos)]
+
+        local = np.zeros(len(rows), dtype=np.int64)
+        columns: dict[int, np.ndarray] = {}  # subset -> per row of the subset, each offer's verdict id
+        slot = np.zeros(len(rows), dtype=np.int64)  # a row's index among its subset's rows
+        for index, pos in positions.items():
+            if not subsets[index]:
+                continue  # nothing on their subject: one group per rule outcome
+            matrix = np.stack([verdict_ids(o.id, pos) for o in subsets[index]], axis=1)
+            k = np.zeros(len(pos), dtype=np.int64)
+            for column in matrix.T:
+                k = combine(k, column)
+            local[pos] = k
+            columns[index] = matrix
+            slot[pos] = np.arange(len(pos))
+        ids, first = group(combine(key, group(local)[0]))
+        examens, serving = [], []
+        for r, rule_id in zip(first.tolist(), rule_ids[first].tolist()):
+            row = int(rows[r])
+            skipped = self.router.skipped(level, self.rows.territoires[self.rows.territory[row]], outcomes[rule_id])
+            if skipped is not None:
+                examens.append(skipped)
+                serving.append([])
+                continue
+            index = int(subset_of_row[r])
+            on_topic = list(subsets[index])
+            chosen = {o.id: verdicts[o.id][v] for o, v in zip(on_topic, columns[index][slot[r]])} if on_topic else {}
+            examined, offers_serving = self.router.assemble(level, on_topic, chosen, 0)
+            examens.append(examined)
+            serving.append(offers_serving)
+        return ids, examens, serving
+
+    def _verdict_cases(self, offre: Offre, rows: np.ndarray, rule_ids: np.ndarray, outcomes: list[RuleOutcome]
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """The rows that have an offer on their subject, grouped by the way its conditions read them:
+        per row a case id, per case its first row."""
+        canon = self._offer_canonicalizer(offre)
+        exact = [f for f in canon.fields if f not in canon.list_fields and f not in SHOWN]
+        key = self._project(canon, rows, exact)
+        excluding = np.array([offre.id in out.exclues for out in outcomes] or [False])
+        key = combine(key, np.where(excluding[rule_ids], rule_ids + 1, 0))  # the reason names the rule
+        return group(key)
+
+    def decide(self, rows: np.ndarray, excluded: dict[int, dict[str, str]] | None = None,
+               ranked: bool = False, explain: bool = True, progress: Callable[[int], None] | None = None) -> Decided:
+        """Decide these rows; `excluded` sets offers aside for some rows (row -> offer -> why);
+        with `ranked`, every level is examined and every serving offer kept, in order; without
+        `explain`, the offers set aside are listed without their reasons (coverage needs none)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        rule_ids, outcomes = self._rules_before(rows)
+        if excluded:
+            rule_ids, outcomes = _with_exclusions(rows, rule_ids, outcomes, excluded)
+        n = len(rows)
+        level_of = np.full(n, -1, dtype=np.int8)
+        examen_ids = np.full((len(LEVELS), n), -1, dtype=np.int64)
+        examens = _Interned()  # one id per distinct examination: explanations are then distinct by their ids
+        chosen: list[Offre | None] = [None] * n
+        serving_all: list[list[Offre]] = [[] for _ in range(n)] if ranked else []
+        pending = np.arange(n)
+        for index, level in enumerate(LEVELS):
+            if not len(pending):
+                break
+            ids, examined, serving = self._level(level, rows[pending], rule_ids[pending], outcomes, explain)
+            examined_ids = np.array([examens.id(e) for e in examined], dtype=np.int64)
+            serves = np.array([bool(s) for s in serving])
+            hit = serves[ids]
+            if ranked:
+                for position, g in zip(pending.tolist(), ids.tolist()):
+                    serving_all[position].extend(serving[g])
+            undecided = level_of[pending] < 0
+            examen_ids[index, pending[undecided]] = examined_ids[ids[undecided]]
+            newly = pending[hit & undecided]
+            level_of[newly] = index
+            for position, g in zip(newly.tolist(), ids[hit & undecided].tolist()):
+                chosen[position] = serving[g][0]
+            if progress:
+                progress(len(newly))
+            if not ranked:
+                pending = pending[~hit]
+        decided = self._finish(rows, level_of, chosen, rule_ids, outcomes, examen_ids, examens.items)
+        self._facts_cache.clear()  # a fact dict per group: let a million-row run give them back
+        if ranked:
+            decided.serving = [[o for o in s if not o.repli] + [self.router.catalogue.repli] for s in serving_all]
+        return decided
+
+    # ----------------------------------------------------------------- what the decision says
+
+    def _finish(self, rows, level_of, chosen, rule_ids, outcomes, examen_ids, examens) -> Decided:
+        offer_ids = group(np.array([o.id for o in chosen], dtype=object))[0] if len(chosen) else np.zeros(0, np.int64)
+        # The motif: the chosen offer, the demande's words, the rules before the decision.
+        theme_codes = self.rows.facts.codes["thematiques"][rows]
+        need_codes = self.rows.facts.codes["besoins"][rows]
+        motif_ids, first = group(combine(combine(combine(offer_ids, rule_ids), theme_codes), need_codes))
+        words = self.rows.words
+        motifs = [
+            self.router.motif(chosen[r], words["thematiques"][theme_codes[r]], words["besoins"][need_codes[r]],
+                              outcomes[rule_ids[r]])
+            for r in first.tolist()
+        ]
+        # The rules that read the decision.
+        after_ids, after_first = group(combine(self._project(self.router.after_canonicalizer, rows), offer_ids))
+        after = self.router.rules_after([self._facts(int(rows[r])) for r in after_first.tolist()],
+                                        [chosen[r] for r in after_first.tolist()])
+        final_ids, final_first = group(combine(combine(motif_ids, after_ids), rule_ids))
+        texts, alertes, regles = _Interned(), _Interned(), _Interned()
+        motif_of, alert_of, rules_of, avis = [], [], [], []
+        for r in final_first.tolist():
+            before, post = outcomes[rule_ids[r]], after[after_ids[r]]
+            motif_of.append(texts.id(with_motifs(motifs[motif_ids[r]], post.motifs)))
+            alert_of.append(alertes.id((*before.alertes, *post.alertes)))
+            rules_of.append(regles.id((*before.regles, *post.regles)))
+            avis.append(before.avis_dt or post.avis_dt)
+        avis_row = np.array(avis, dtype=bool)[final_ids]
+        instruisible = ~(avis_row & (self.rows.avis_dt[rows] != "favorable"))
+        return Decided(rows, level_of, chosen, np.array(motif_of, dtype=np.int64)[final_ids], texts.items,
+                       examen_ids, examens, avis_row, instruisible, np.array(alert_of, dtype=np.int64)[final_ids],
+                       alertes.items, np.array(rules_of, dtype=np.int64)[final_ids], regles.items)
+
+    def shown(self, row: int) -> dict[str, str]:
+        """The values a row's reasons show, as they show them."""
+        facts = self.rows.facts
+        return {name: shown_value(facts.values[name][facts.codes[name][row]]) for name in VALUE_FIELDS}
+
+    def decisions(self, decided: Decided, demandes: Sequence[Demande]) -> list[Decision]:
+        """The decided rows as `Decision` objects (for `route`, `rules test`, coverage)."""
+        result = []
+        for i, (row, demande) in enumerate(zip(decided.rows.tolist(), demandes)):
+            values = self.shown(row)
+            territoire = self.rows.territoires[self.rows.territory[row]]
+            themes = self.rows.facts.values["thematiques"][self.rows.facts.codes["thematiques"][row]]
+            examen = tuple(self._off_topic(_filled(decided.examens[e], values), territoire, themes)
+                           for e in decided.examen[:, i].tolist() if e >= 0)
+            offre = decided.offre[i]
+            result.append(Decision(
+                demande=demande,
+                territoire=territoire,
+                niveau=offre.niveau,
+                offre=offre,
+                motif=fill(decided.motifs[decided.motif[i]], values),
+                examen=examen,
+                avis_dt_requis=bool(decided.avis_dt_requis[i]),
+                alertes=decided.alertes_lists[decided.alertes[i]],
+                regles=decided.regles_lists[decided.regles[i]],
+                version=self.router.version,
+                date=self.day,
+            ))
+        return result
+
+    def _off_topic(self, examen: Examen, territoire: Territoire, thematiques: Sequence[str]) -> Examen:
+        """An examined level with the count of its offers on other thematiques (a DT reads that the
+        level has offers, none on this subject)."""
+        if examen.statut in ("sans_objet", "ignore"):
+            return examen
+        present = [o for o in self.router.candidates(territoire) if o.niveau == examen.niveau]
+        off = len(present) - len(self.router.on_topic_offers(present, thematiques))
+        return replace(examen, hors_thematique=off) if off else examen
+
+
+def _filled(examen: Examen, values: dict[str, str]) -> Examen:
+    if not examen.offres:
+        return examen
+    offres = tuple(OffreEcartee(o.id, tuple(fill(r, values) for r in o.raisons)) for o in examen.offres)
+    return replace(examen, offres=offres)
+
+
+def _with_exclusions(rows: np.ndarray, rule_ids: np.ndarray, outcomes: list[RuleOutcome],
+                     excluded: dict[int, dict[str, str]]) -> tuple[np.ndarray, list[RuleOutcome]]:
+    """Rule outcomes with, for some rows, more offers set aside."""
+    keys = [(rule_id, tuple(sorted(excluded.get(r, {}).items()))) for rule_id, r in zip(rule_ids.tolist(), rows.tolist())]
+    ids, uniques = factorize(keys)
+    merged = []
+    for rule_id, extra in uniques:
+        base = outcomes[rule_id]
+        out = RuleOutcome(**{**base.__dict__, "exclues": {**base.exclues}})
+        for offre_id, reason in extra:
+            out.exclues.setdefault(offre_id, reason)
+        merged.append(out)
+    return ids, merged
+
+
+__all__ = ["Router", "Walk", "Decided", "offer_condition", "demande_facts", "existing_levels", "VALUE_FIELDS",
+           "SHOWN", "fill", "shown_value", "combine", "group"]
