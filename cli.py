@@ -239,7 +239,7 @@ def batch(
       aiguillage batch demandes.xlsx -o decisions.xlsx --previous decisions-2025.xlsx
       aiguillage batch demandes.parquet -o decisions.parquet --capacite --format json
     """
-    from matcher.batch import run_batch
+    from matcher.pipeline import run_batch
     from matcher.render import batch_summary_text
     from matcher.workspace import load_workspace
 
@@ -417,37 +417,16 @@ def rules_test(
       aiguillage rules test rules/tests/pilotes.yaml --date 2026-11-26
       aiguillage rules test mes-regles/ --format json
     """
-    from matcher.files import files_with_section
-    from matcher.alertrules import load_alert_cases, load_alert_rules
-    from matcher.alerts import cases_dict, cases_text
-    from matcher.alerts import run_cases as run_alert_cases
-    from matcher.ruletest import load_cases, report_dict, report_text, run_cases, sources
-    from matcher.workspace import load_workspace
+    from matcher.ruletest import run_dict, run_tests, run_text
 
-    day = _day(decision_date)
-    rules_root, files = sources(path, rules_dir)
-    alert_files = files_with_section(Path(path) if path is not None else rules_root, "tests_alertes")
-    if not files and not alert_files:
-        raise AiguillageError(f"aucun cas de test (fichier YAML à section « tests: » ou « tests_alertes: ») sous "
-                              f"{path or rules_root}")
-    workspace = load_workspace(catalogue_dir, rules_root, today=day)
-    issues = IssueCollector(stop_at_first=False)
-    cases = load_cases(files, workspace, issues)
-    alert_rules = load_alert_rules(rules_root, issues).rules
-    alert_cases = load_alert_cases(alert_files, alert_rules, issues)
-    if issues.errors:
-        _report_issues(issues.issues, {"cas_de_test": len(cases) + len(alert_cases)}, 0, "text", strict=False)
-    report = run_cases(cases, workspace, day) if files else None
-    alert_results = run_alert_cases(alert_cases, alert_rules) if alert_files else []
+    run = run_tests(path, catalogue_dir, rules_dir, _day(decision_date))
+    if run.invalid:
+        _report_issues(run.issues, {"cas_de_test": run.cases}, 0, "text", strict=False)
     if output_format == "json":
-        emit_json({**(report_dict(report) if report else {}),
-                   **({"alertes": cases_dict(alert_results, alert_rules)} if alert_files else {})})
+        emit_json(run_dict(run))
     else:
-        text = [report_text(report, explain=not short)] if report else []
-        if alert_files:
-            text.append("\n".join(cases_text(alert_results, alert_rules)))
-        click.echo("\n\n".join(text))
-    if (report and report.failed) or any(not r.passed for r in alert_results):
+        click.echo(run_text(run, explain=not short))
+    if run.failed:
         raise click.exceptions.Exit(EXIT_INVALID)
 
 

@@ -3,9 +3,10 @@
 starting Python with the same imports.
 
 Each measure is a fresh process; the two commands alternate so that the machine's noise hits
-both alike; medians are printed, and their ratio. Two cases: the usual one (the checked
-catalogue is in the user's cache) and the very first run (empty cache: the catalogue is
-parsed and checked).
+both alike; medians are printed, and their ratio. Three cases: the usual one (the checked
+catalogue is in the user's cache), the first run of a day (the cache was filled by a run of
+another day: what it holds does not depend on the day), and the very first run (empty cache:
+the catalogue is parsed and checked, the territorial graph built).
 
     python bench/route.py            # 21 runs of each
     python bench/route.py --runs 51
@@ -41,16 +42,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         warm = dict(os.environ, AIGUILLAGE_CACHE=cache)
         subprocess.run(ROUTE, env=warm, stdout=subprocess.DEVNULL, check=True)  # fills the cache
-        floor, route, first = [], [], []
+        floor, route, day, first = [], [], [], []
         for i in range(args.runs):
             floor.append(timed(FLOOR, warm))
             route.append(timed(ROUTE, warm))
+            with tempfile.TemporaryDirectory() as yesterday:  # filled by a decision of another day
+                env = dict(os.environ, AIGUILLAGE_CACHE=yesterday)
+                subprocess.run(ROUTE + ["--date", "2026-01-02"], env=env, stdout=subprocess.DEVNULL, check=True)
+                day.append(timed(ROUTE, env))
             with tempfile.TemporaryDirectory() as empty:
                 first.append(timed(ROUTE, dict(os.environ, AIGUILLAGE_CACHE=empty)))
-    f, r, c = (statistics.median(x) for x in (floor, route, first))
+    f, r, d, c = (statistics.median(x) for x in (floor, route, day, first))
     print(f"python + click, yaml, networkx, durable_rules : médiane {f * 1000:.0f} ms ({args.runs} lancements)")
     print(f"aiguillage route (catalogue en cache)       : médiane {r * 1000:.0f} ms — {r / f:.2f} × le plancher")
-    print(f"aiguillage route (premier lancement)        : médiane {c * 1000:.0f} ms — {c / f:.2f} × le plancher")
+    print(f"aiguillage route (premier du jour)          : médiane {d * 1000:.0f} ms — {d / f:.2f} × le plancher")
+    print(f"aiguillage route (cache vide)               : médiane {c * 1000:.0f} ms — {c / f:.2f} × le plancher")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -21,15 +20,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .backlog import Backlog, normalize_header, read_backlog, write_decisions
-from .decide import Decided, Router, Walk, fill, shown_value, VALUE_FIELDS, SHOWN, combine, group
+from .backlog import Backlog, normalize_header
+from .decide import SHOWN, VALUE_FIELDS, Decided, Router, Walk, combine, fill, group, shown_value
 from .demande import check_field
 from .errors import AiguillageError, BatchInputError, Location
-from .model import LEVELS, Demande, Territoire
-from .projets import from_projets_territoire, is_projets_territoire
+from .model import LEVELS, Territoire
 from .render import EXAMEN_SEPARATOR, NON_INSTRUISIBLE, examen_level_text
-from .territory import resolve
 from .rows import Rows, fact_columns
+from .territory import resolve
 from .workspace import Workspace
 
 # Header names offices use for each field (after normalize_header).
@@ -175,38 +173,7 @@ def _attribute_checker(kind: str) -> Callable[[str], Any]:
 
 
 
-# --------------------------------------------------------------------------- the run
-
-
-def run_batch(
-    workspace: Workspace,
-    source: Path,
-    output: Path,
-    day: dt.date,
-    previous: Path | None = None,
-    capacity: bool = False,
-    encoding: str | None = None,
-    separator: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
-    """Read a backlog, route it, assign and compare if asked, write the decisions; the summary."""
-    backlog = read_backlog(source, encoding, separator)
-    if is_projets_territoire(backlog):
-        backlog = from_projets_territoire(backlog, workspace)
-    router = workspace.router()
-    tick = (lambda done: progress(done, backlog.table.num_rows)) if progress else None
-    result = route_backlog(workspace, router, backlog, day, tick)
-    if capacity:
-        from .capacity import assign_capacities
-
-        result = assign_capacities(workspace, result, day)
-    if previous is not None:
-        from .compare import compare_with_previous
-
-        result = compare_with_previous(workspace, result, read_backlog(previous))
-    write_decisions(result.table, output, separator=backlog.separator or ";")
-    return {**result.summary, "fichier": str(output), "entree": str(source), "format_entree": backlog.format,
-            "encodage_entree": backlog.encoding, "version": dict(router.version)}
+# --------------------------------------------------------------------------- deciding
 
 
 def prepare_backlog(workspace: Workspace, router: Router, backlog: Backlog, day: dt.date) -> Backlogged:
@@ -443,4 +410,4 @@ def _summary(table: pa.Table, levels: np.ndarray, errors: int) -> dict[str, Any]
     }
 
 
-__all__ = ["run_batch", "route_backlog", "prepare_backlog", "decisions_table", "map_columns", "BatchResult"]
+__all__ = ["route_backlog", "prepare_backlog", "decisions_table", "map_columns", "BatchResult"]

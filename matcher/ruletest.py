@@ -299,4 +299,68 @@ def report_dict(report: RuleTestReport) -> dict[str, Any]:
     }
 
 
-__all__ = ["RuleCase", "RuleTestReport", "sources", "load_cases", "run_cases", "report_text", "report_dict"]
+# --------------------------------------------------------------------------- `aiguillage rules test`
+
+
+@dataclass
+class TestRun:
+    """Everything `rules test` ran: the routing cases and the alert rules' cases, and the problems
+    found in the test files (then nothing was run)."""
+
+    issues: list
+    cases: int
+    report: RuleTestReport | None = None
+    alert_rules: list = field(default_factory=list)
+    alert_results: list = field(default_factory=list)
+    with_alert_cases: bool = False
+    invalid: bool = False  # a test file has an error: nothing was run
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.report and self.report.failed) or any(not r.passed for r in self.alert_results)
+
+
+def run_tests(path: Path | None, catalogue_dir: Path | None, rules_dir: Path | None, day: dt.date) -> TestRun:
+    """Read the test files that PATH designates (see `sources`), the routing cases and the alert
+    rules' cases, and run them with the real engine (nothing runs when a test file is invalid)."""
+    from .alertrules import load_alert_cases, load_alert_rules
+    from .alerts import run_cases as run_alert_cases
+    from .workspace import load_workspace
+
+    rules_root, files = sources(path, rules_dir)
+    alert_files = files_with_section(Path(path) if path is not None else rules_root, "tests_alertes")
+    if not files and not alert_files:
+        raise AiguillageError(f"aucun cas de test (fichier YAML à section « tests: » ou « tests_alertes: ») sous "
+                              f"{path or rules_root}")
+    workspace = load_workspace(catalogue_dir, rules_root, today=day)
+    issues = IssueCollector(stop_at_first=False)
+    cases = load_cases(files, workspace, issues)
+    alert_rules = load_alert_rules(rules_root, issues).rules
+    alert_cases = load_alert_cases(alert_files, alert_rules, issues)
+    run = TestRun(issues.issues, len(cases) + len(alert_cases), alert_rules=alert_rules,
+                  with_alert_cases=bool(alert_files))
+    if issues.errors:
+        run.invalid = True
+        return run
+    run.report = run_cases(cases, workspace, day) if files else None
+    run.alert_results = run_alert_cases(alert_cases, alert_rules) if alert_files else []
+    return run
+
+
+def run_text(run: TestRun, explain: bool = True) -> str:
+    from .alerts import cases_text
+
+    text = [report_text(run.report, explain=explain)] if run.report else []
+    if run.with_alert_cases:
+        text.append("\n".join(cases_text(run.alert_results, run.alert_rules)))
+    return "\n\n".join(text)
+
+
+def run_dict(run: TestRun) -> dict[str, Any]:
+    from .alerts import cases_dict
+
+    return {**(report_dict(run.report) if run.report else {}),
+            **({"alertes": cases_dict(run.alert_results, run.alert_rules)} if run.with_alert_cases else {})}
+
+
+__all__ = ["TestRun", "run_tests", "run_text", "run_dict", "RuleCase", "RuleTestReport", "sources", "load_cases", "run_cases", "report_text", "report_dict"]

@@ -9,9 +9,10 @@ An EPCI has no edge to a département: one EPCI in 89 spans two, and its commune
 inherit the other's perimeters through it. An EPCI porteur is placed in the département where
 most of its inhabitants live (the derived data computes it).
 
-Upper levels (régions, départements, EPCI) are always in the graph; communes are read from
-the derived file one at a time when a single demande needs one, or all at once for a batch,
-so that `aiguillage route` does not parse 35,000 communes to route one.
+Communes are read from the derived file one at a time when a single demande needs one, or all at
+once for a batch, so that `aiguillage route` does not parse 35,000 communes to route one; the graph
+itself is built once per catalogue, and what it says a territory lies in is kept in the
+workspace's cache (`perimeters_of`), so that `route` does not import networkx either.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ import unicodedata
 from functools import cache
 from pathlib import Path
 from typing import Iterable, NamedTuple
-
-import networkx as nx
 
 from .errors import TerritoryError
 from .model import Perimetre, Territoire
@@ -247,49 +246,77 @@ def parse_ref(ref: str) -> tuple[str, str]:
 
 
 class TerritoryGraph:
-    """The networkx graph of levels, with the catalogue's named perimeters attached."""
+    """The networkx graph of levels, with the catalogue's named perimeters attached.
 
-    def __init__(self, index: TerritoryIndex | None = None, perimetres: Iterable[Perimetre] = ()):
+    What a territory lies in is read from the graph once per catalogue: the named perimeters each
+    member lies in (`perimeters_of`, kept in the workspace's cache with the catalogue); a
+    commune's chain comes from the division file. A command that reuses the cache neither
+    imports networkx nor builds the graph."""
+
+    def __init__(self, index: TerritoryIndex | None = None, perimetres: Iterable[Perimetre] = (),
+                 perimeters_of: dict[str, frozenset[str]] | None = None):
         self.index = index or default_index()
         self.perimetres = {p.id: p for p in perimetres}
-        g = nx.DiGraph()
-        g.add_node(NATIONAL)
-        for r in self.index.regions.values():
-            g.add_edge(f"region:{r.code}", NATIONAL)
-        for d in self.index.departements.values():
-            g.add_edge(f"departement:{d.code}", f"region:{d.region}")
-        self.graph = g  # EPCI and communes come in as they are needed
+        self._graph = None
+        self._perimeters_of = perimeters_of
         self._all_communes = False
-        self._materialized: set[str] = set()  # communes whose own edges are in the graph
-        self._above_cache: dict[str, frozenset[str]] = {}
-        for p in self.perimetres.values():
-            for member in p.membres:
-                if member.startswith("commune:"):
-                    self._add_commune(member.partition(":")[2])
-                g.add_edge(member, f"perimetre:{p.id}")
 
-    # -- building
+    @property
+    def graph(self):
+        """The networkx graph: an edge `u -> v` says u lies in v. Built when first needed."""
+        if self._graph is None:
+            import networkx as nx
 
-    def _add_commune(self, code: str) -> bool:
-        if code in self._materialized:
-            return True
-        commune = self.index.commune(code)
-        if commune is None:
-            return False
-        node = f"commune:{code}"
-        self._materialized.add(code)
-        self.graph.add_edge(node, f"departement:{commune.departement}")
-        if commune.epci:
-            self.graph.add_edge(node, f"epci:{commune.epci}")
-        return True
+            g = nx.DiGraph()
+            g.add_node(NATIONAL)
+            for r in self.index.regions.values():
+                g.add_edge(f"region:{r.code}", NATIONAL)
+            for d in self.index.departements.values():
+                g.add_edge(f"departement:{d.code}", f"region:{d.region}")
+            for e in self.index.epcis.values():
+                g.add_node(f"epci:{e.siren}")  # no edge to a département: one EPCI in 89 spans two
+            for p in self.perimetres.values():
+                for member in p.membres:
+                    g.add_edge(member, f"perimetre:{p.id}")
+            self._graph = g
+            if self._all_communes:
+                self._add_communes(self.index.all_communes())
+        return self._graph
+
+    def _add_communes(self, codes: Iterable[str]) -> None:
+        g = self._graph
+        for code in codes:
+            commune = self.index.commune(code)
+            if commune is None:
+                continue
+            g.add_edge(f"commune:{code}", f"departement:{commune.departement}")
+            if commune.epci:
+                g.add_edge(f"commune:{code}", f"epci:{commune.epci}")
 
     def add_all_communes(self) -> None:
-        """Put every commune in the graph (batches, coverage, lint)."""
-        if self._all_communes:
-            return
-        for code in self.index.all_communes():
-            self._add_commune(code)
-        self._all_communes = True
+        """Put every commune in the graph (lint, coverage)."""
+        if not self._all_communes:
+            self._all_communes = True
+            if self._graph is not None:
+                self._add_communes(self.index.all_communes())
+
+    @property
+    def perimeters_of(self) -> dict[str, frozenset[str]]:
+        """Per territory reference that a named perimeter lists, the perimeters it lies in (through
+        perimeters of perimeters too), read from the graph."""
+        if self._perimeters_of is None:
+            import networkx as nx
+
+            g = self.graph
+            table = {}
+            for p in self.perimetres.values():
+                for member in p.membres:
+                    if member not in table:
+                        table[member] = frozenset(n for n in nx.descendants(g, member) if n.startswith("perimetre:"))
+                table.setdefault(f"perimetre:{p.id}", frozenset(
+                    n for n in nx.descendants(g, f"perimetre:{p.id}") if n.startswith("perimetre:")))
+            self._perimeters_of = table
+        return self._perimeters_of
 
     # -- queries
 
@@ -304,27 +331,34 @@ class TerritoryGraph:
             return code in self.perimetres
         return self.index.exists(kind, code)
 
-    def _above(self, ref: str) -> frozenset[str]:
-        """A node and what it lies in, by the graph's edges. Above the communes the graph does not
-        change once built, so this is remembered for EPCI, départements, régions and perimeters."""
-        found = self._above_cache.get(ref)
-        if found is None:
-            self.graph.add_node(ref)
-            found = self._above_cache[ref] = frozenset({ref} | nx.descendants(self.graph, ref))
-        return found
+    def chain(self, ref: str) -> tuple[str, ...]:
+        """A territory and the levels above it, without named perimeters: a commune in its EPCI and
+        its département, an EPCI porteur in the département where most of its people live."""
+        kind, code = parse_ref(ref)
+        if kind == "commune":
+            commune = self.index.commune(code)
+            if commune is None:
+                return (ref,)
+            epci = (f"epci:{commune.epci}",) if commune.epci else ()
+            return (ref, *epci, f"departement:{commune.departement}", f"region:{commune.region}", NATIONAL)
+        if kind == "epci":
+            departement = self.index.epcis[code].departement
+            region = self.index.departements[departement].region
+            return (ref, f"departement:{departement}", f"region:{region}", NATIONAL)
+        if kind == "departement":
+            return (ref, f"region:{self.index.departements[code].region}", NATIONAL)
+        if kind == "region":
+            return (ref, NATIONAL)
+        return (ref,) if ref == NATIONAL else (ref,)
 
     def lies_in(self, ref: str) -> frozenset[str]:
         """Every reference the territory `ref` lies in, itself included."""
-        kind, code = parse_ref(ref)
-        if kind == "commune":
-            self._add_commune(code)
-            found = {ref}
-            for parent in self.graph.successors(ref):
-                found |= self._above(parent)
-            return frozenset(found)
-        if kind == "epci":  # an EPCI porteur sits in the département where most of its people live
-            return self._above(ref) | self._above(f"departement:{self.index.epcis[code].departement}")
-        return self._above(ref)
+        chain = self.chain(ref)
+        table = self.perimeters_of
+        found = set(chain)
+        for member in chain:
+            found |= table.get(member, frozenset())
+        return frozenset(found)
 
     def expand(self, refs: Iterable[str]) -> set[str]:
         """The references, with every named perimeter replaced by its members (recursively)."""

@@ -75,7 +75,7 @@ class Workspace:
         return demande, self.graph.territoire(ref, notes)
 
 
-def _cache_path(catalogue_root: Path, rules_root: Path, today: dt.date) -> Path | None:
+def _cache_path(catalogue_root: Path, rules_root: Path) -> Path | None:
     folder = cache_dir()
     if folder is None:
         return None
@@ -83,7 +83,7 @@ def _cache_path(catalogue_root: Path, rules_root: Path, today: dt.date) -> Path 
         parts = [
             fingerprint(catalogue_root, yaml_files(catalogue_root)) if catalogue_root.exists() else "absent",
             fingerprint(rules_root, yaml_files(rules_root)) if rules_root.exists() else "absent",
-            _code_fingerprint(), today.isoformat(), str(catalogue_root.resolve()), str(rules_root.resolve()),
+            _code_fingerprint(), str(catalogue_root.resolve()), str(rules_root.resolve()),
         ]
     except OSError:
         return None
@@ -91,7 +91,9 @@ def _cache_path(catalogue_root: Path, rules_root: Path, today: dt.date) -> Path 
 
 
 def _load_checked(catalogue_root: Path, rules_root: Path, issues: IssueCollector, today: dt.date
-                  ) -> tuple[Catalogue, Policy]:
+                  ) -> tuple[Catalogue, Policy, dict[str, frozenset[str]]]:
+    """The checked catalogue and rules, and the named perimeters each territory lies in (read on
+    the territorial graph once, kept in the cache with them)."""
     from .catalogue import load_catalogue
     from .policy import load_policy
 
@@ -102,7 +104,7 @@ def _load_checked(catalogue_root: Path, rules_root: Path, issues: IssueCollector
     policy = load_policy(rules_root, catalogue, issues, index)
     if policy is None:
         raise AiguillageError("règles invalides")
-    return catalogue, policy
+    return catalogue, policy, TerritoryGraph(index, catalogue.perimetres.values()).perimeters_of
 
 
 def load_workspace(
@@ -114,12 +116,13 @@ def load_workspace(
     """Load and check a catalogue and rules (the shipped ones by default); raise on the first error.
 
     Only a load that stops at the first error uses the cache: it reports no warnings, so none
-    is lost by not reading the files again."""
+    is lost by not reading the files again. What is cached does not depend on the day (the day
+    only adds warnings, such as an expired offer), so the first run of a day reuses it."""
     issues = issues or IssueCollector(stop_at_first=True)
     today = today or dt.date.today()
     catalogue_root = Path(catalogue_dir or shipped_catalogue())
     rules_root = Path(rules_dir or shipped_rules())
-    path = _cache_path(catalogue_root, rules_root, today) if issues.stop_at_first else None
+    path = _cache_path(catalogue_root, rules_root) if issues.stop_at_first else None
     loaded = None
     if path is not None:
         try:
@@ -138,5 +141,5 @@ def load_workspace(
                 os.replace(tmp, path)
             except OSError:  # a read-only home is not a reason to fail
                 pass
-    catalogue, policy = loaded
-    return Workspace(catalogue, policy, TerritoryGraph(default_index(), catalogue.perimetres.values()))
+    catalogue, policy, perimeters_of = loaded
+    return Workspace(catalogue, policy, TerritoryGraph(default_index(), catalogue.perimetres.values(), perimeters_of))

@@ -1,0 +1,49 @@
+"""`aiguillage batch` as a pipeline of steps: read → decide → capacity → compare → write.
+
+Each step is a module that knows only the steps before it: `batch` reads and decides a backlog,
+`capacity` re-assigns its decisions under the offers' capacities, `compare` sets them beside an
+earlier run's; this module, above them all, chains the steps a command asks for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Callable
+
+from .backlog import read_backlog, write_decisions
+from .batch import route_backlog
+from .capacity import assign_capacities
+from .compare import compare_with_previous
+from .projets import from_projets_territoire, is_projets_territoire
+from .workspace import Workspace
+
+
+def run_batch(
+    workspace: Workspace,
+    source: Path,
+    output: Path,
+    day: dt.date,
+    previous: Path | None = None,
+    capacity: bool = False,
+    encoding: str | None = None,
+    separator: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Read a backlog, route it, assign and compare if asked, write the decisions; the summary."""
+    backlog = read_backlog(source, encoding, separator)
+    if is_projets_territoire(backlog):
+        backlog = from_projets_territoire(backlog, workspace)
+    router = workspace.router()
+    tick = (lambda done: progress(done, backlog.table.num_rows)) if progress else None
+    result = route_backlog(workspace, router, backlog, day, tick)
+    if capacity:
+        result = assign_capacities(workspace, result, day)
+    if previous is not None:
+        result = compare_with_previous(workspace, result, read_backlog(previous))
+    write_decisions(result.table, output, separator=backlog.separator or ";")
+    return {**result.summary, "fichier": str(output), "entree": str(source), "format_entree": backlog.format,
+            "encodage_entree": backlog.encoding, "version": dict(router.version)}
+
+
+__all__ = ["run_batch"]
