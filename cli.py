@@ -20,7 +20,7 @@ from typing import Any, Callable
 import click
 
 from matcher import __version__, clickfr
-from matcher.errors import AiguillageError, IssueCollector
+from matcher.errors import AiguillageError, OptionValueError
 
 clickfr.install()  # click's usage errors and help words in French, before any command is declared
 
@@ -527,32 +527,18 @@ def coverage(
       aiguillage coverage --format html > couverture.html
       aiguillage coverage --departement 16 --format csv > charente.csv
     """
-    import csv
-    import io
-
-    from matcher.conditions import did_you_mean
-    from matcher.coverage import CSV_COLUMNS, as_json, compute, csv_rows, summary_text
+    from matcher.coverage import as_json, check_filters, compute, csv_text, summary_text
     from matcher.coverage_map import render_html, render_svg
     from matcher.workspace import load_workspace
 
     day = _day(decision_date)
     workspace = load_workspace(catalogue_dir, rules_dir, today=day)
-    known = workspace.graph.index.departements
-    voc = workspace.catalogue.vocabularies
-    for option, values, pool in (("--departement", departements, known), ("--thematique", thematiques,
-                                 voc["thematiques"].terms), ("--besoin", besoins, voc["besoins"].terms)):
-        for value in values:
-            if value not in pool:
-                raise click.BadParameter(f"« {value} » inconnu{did_you_mean(value, pool)}", param_hint=option)
+    check_filters(workspace, departements, thematiques, besoins)
     result = compute(workspace, day, departements or None, thematiques or None, besoins or None)
     if output_format == "json":
         emit_json(as_json(result))
     elif output_format == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, CSV_COLUMNS, delimiter=";", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(csv_rows(result))
-        click.echo(out.getvalue(), nl=False)
+        click.echo(csv_text(result), nl=False)
     elif output_format == "svg":
         click.echo(render_svg(result))
     elif output_format == "html":
@@ -585,28 +571,8 @@ def _output_kind(output: Path | None, allowed: tuple[str, ...]) -> str | None:
     return suffix
 
 
-def _read_period(decisions_file: Path, start: dt.datetime | None, end: dt.datetime | None):
-    """The decisions file, limited to the demandes filed in the period; and how many undated rows that left out."""
-    from matcher.decisions import read_decisions, within
-
-    if start and end and start > end:
-        raise click.BadParameter("--du est après --au", param_hint="--du")
-    decisions = read_decisions(decisions_file)
-    if start is None and end is None:
-        return decisions, 0
-    undated = int(decisions.rows["date_depot"].isna().sum())
-    return decisions.subset(within(decisions.rows, start.date() if start else None, end.date() if end else None)), undated
-
-
-def _known_code(value: str, known: dict, option: str) -> str:
-    from matcher.conditions import did_you_mean
-
-    value = value.strip().upper() if value.strip().upper() in ("2A", "2B") else value.strip()
-    if value.isdigit() and len(value) == 1:
-        value = "0" + value
-    if value not in known:
-        raise click.BadParameter(f"« {value} » inconnu{did_you_mean(value, known)}", param_hint=option)
-    return value
+def _period(start: dt.datetime | None, end: dt.datetime | None) -> tuple[dt.date | None, dt.date | None]:
+    return (start.date() if start else None, end.date() if end else None)
 
 
 def _written(path: Path, what: str) -> None:
@@ -658,17 +624,18 @@ def report_comite_local(
       aiguillage report comite-local --departement 16 --decisions decisions.csv -o comite-16.html
       aiguillage report comite-local --departement 29 --decisions decisions.xlsx --du 2026-01-01 --au 2026-06-30 > comite.html
     """
+    from matcher.decisions import read_period
     from matcher.report.comite_local import build
     from matcher.report.page import write_text
+    from matcher.territory import known_code
     from matcher.workspace import load_workspace
 
     _output_kind(output, ("html", "htm"))
     day = _day(decision_date)
     workspace = load_workspace(catalogue_dir, rules_dir, today=day)
-    code = _known_code(departement, workspace.graph.index.departements, "--departement")
-    decisions, undated = _read_period(decisions_file, start, end)
-    page = build(workspace, decisions, code, day, start.date() if start else None, end.date() if end else None,
-                 undated)
+    code = known_code(departement, workspace.graph.index.departements, "--departement")
+    decisions, undated = read_period(decisions_file, *_period(start, end))
+    page = build(workspace, decisions, code, day, *_period(start, end), undated)
     if output is None:
         click.echo(page)
     else:
@@ -704,15 +671,17 @@ def report_comite_regional(
       aiguillage report comite-regional --region 75 --decisions decisions.csv --du 2026-07-01 -o liste.csv
       aiguillage report comite-regional --region 84 --decisions decisions.parquet -o comite.html
     """
+    from matcher.decisions import read_period
     from matcher.report.comite_regional import build_html, select, sheet, summary_text, write_sheet
     from matcher.report.page import write_text
+    from matcher.territory import known_code
     from matcher.workspace import load_workspace
 
     kind = _output_kind(output, ("xlsx", "csv", "html", "htm"))
     day = _day(decision_date)
     workspace = load_workspace(catalogue_dir, rules_dir, today=day)
-    code = _known_code(region, workspace.graph.index.regions, "--region")
-    decisions, _ = _read_period(decisions_file, start, end)
+    code = known_code(region, workspace.graph.index.regions, "--region")
+    decisions, _ = read_period(decisions_file, *_period(start, end))
     if kind in ("html", "htm"):
         write_text(build_html(workspace, decisions, code, day), output)
         _written(output, f"comité régional des financeurs, région {code}")
@@ -758,7 +727,7 @@ def report_impact(
       aiguillage report impact --decisions decisions.csv --pas trimestre -o impact.html
       aiguillage report impact --decisions decisions.csv --previous decisions-2025.csv -o impact.json
     """
-    from matcher.decisions import read_decisions, within
+    from matcher.decisions import read_period
     from matcher.report.impact import measures, render_html, render_text
     from matcher.report.page import write_text
     from matcher.workspace import load_workspace
@@ -766,14 +735,9 @@ def report_impact(
     kind = _output_kind(output, ("html", "htm", "json"))
     day = _day(decision_date)
     workspace = load_workspace(catalogue_dir, rules_dir, today=day)
-    decisions, _ = _read_period(decisions_file, start, end)
-    before = None
-    if previous is not None:
-        before = read_decisions(previous)
-        if start or end:
-            before = before.subset(within(before.rows, start.date() if start else None, end.date() if end else None))
-    result = measures(workspace, decisions, day, step, before, start.date() if start else None,
-                      end.date() if end else None)
+    decisions, _ = read_period(decisions_file, *_period(start, end))
+    before = read_period(previous, *_period(start, end))[0] if previous is not None else None
+    result = measures(workspace, decisions, day, step, before, *_period(start, end))
     if kind is None:
         click.echo(render_text(result))
     elif kind == "json":
@@ -821,9 +785,8 @@ def alertes(
       aiguillage alertes --decisions decisions.csv --regle avis-dt-en-attente --date 2026-11-26
       aiguillage alertes --indicateurs
     """
-    from matcher.alertrules import describe_indicators, load_alert_rules
+    from matcher.alertrules import describe_indicators, selected_rules
     from matcher.alerts import AlertEngine, as_json, render_text, run_alerts
-    from matcher.conditions import did_you_mean
     from matcher.decisions import read_decisions
     from matcher.indicators import Indicators
     from matcher.paths import shipped_rules
@@ -836,16 +799,7 @@ def alertes(
         raise click.UsageError("indiquez --decisions FICHIER (ou --indicateurs)")
     day = _day(decision_date)
     workspace = load_workspace(catalogue_dir, rules_dir, today=day)
-    issues = IssueCollector(stop_at_first=True)
-    rules = load_alert_rules(Path(rules_dir or shipped_rules()), issues).rules
-    known = {r.id for r in rules}
-    for rule_id in only:
-        if rule_id not in known:
-            raise click.BadParameter(f"« {rule_id} » inconnue{did_you_mean(rule_id, known)}", param_hint="--regle")
-    if only:
-        rules = [r for r in rules if r.id in only]
-    if not rules:
-        raise AiguillageError(f"aucune règle d'alerte (section « alertes: ») sous {rules_dir or shipped_rules()}")
+    rules = selected_rules(Path(rules_dir or shipped_rules()), only)
     decisions = read_decisions(decisions_file)
     alerts = run_alerts(Indicators(decisions, workspace.catalogue, workspace.graph, window), AlertEngine(rules), day)
     if output_format == "json":
@@ -868,6 +822,9 @@ def main(argv: list[str] | None = None) -> int:
         result = main_group.main(args=argv, prog_name="aiguillage", standalone_mode=False)
         # Without standalone mode, click returns the code of a `click.exceptions.Exit` instead of raising it.
         return result if isinstance(result, int) else 0
+    except OptionValueError as exc:  # a value that names nothing known: a usage error, as click's own
+        click.BadParameter(exc.message, param_hint=exc.option).show()
+        return EXIT_USAGE
     except AiguillageError as exc:
         click.echo(str(exc), err=True)
         return EXIT_INVALID

@@ -316,5 +316,21 @@ def describe_indicators() -> str:
     return "\n".join(lines)
 
 
-__all__ = ["INDICATORS", "Indicator", "IndicatorField", "AlertRule", "AlertCase", "AlertRules", "load_alert_rules",
+def selected_rules(rules_root: Path, only: tuple[str, ...] = ()) -> list[AlertRule]:
+    """The alert rules of a rules folder, or only those named (`--regle`); none at all is an error."""
+    from .errors import OptionValueError
+
+    rules = load_alert_rules(Path(rules_root), IssueCollector(stop_at_first=True)).rules
+    known = {r.id for r in rules}
+    for rule_id in only:
+        if rule_id not in known:
+            raise OptionValueError(f"« {rule_id} » inconnue{did_you_mean(rule_id, known)}", "--regle")
+    if only:
+        rules = [r for r in rules if r.id in only]
+    if not rules:
+        raise AiguillageError(f"aucune règle d'alerte (section « alertes: ») sous {rules_root}")
+    return rules
+
+
+__all__ = ["selected_rules", "INDICATORS", "Indicator", "IndicatorField", "AlertRule", "AlertCase", "AlertRules", "load_alert_rules",
            "load_alert_cases", "placeholders", "describe_indicators"]

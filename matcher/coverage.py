@@ -81,6 +81,22 @@ def typical_commune(workspace: Workspace, departement: str) -> Commune | None:
     return pool[(len(pool) - 1) // 2] if pool else None
 
 
+def check_filters(workspace: Workspace, departements: Iterable[str] = (), thematiques: Iterable[str] = (),
+                  besoins: Iterable[str] = ()) -> None:
+    """Every département, thématique and besoin asked for exists (`--departement`, `--thematique`,
+    `--besoin`), else an error on that option with the nearest known values."""
+    from .conditions import did_you_mean
+    from .errors import OptionValueError
+
+    voc = workspace.catalogue.vocabularies
+    for option, values, pool in (("--departement", departements, workspace.graph.index.departements),
+                                 ("--thematique", thematiques, voc["thematiques"].terms),
+                                 ("--besoin", besoins, voc["besoins"].terms)):
+        for value in values:
+            if value not in pool:
+                raise OptionValueError(f"« {value} » inconnu{did_you_mean(value, pool)}", option)
+
+
 def compute(
     workspace: Workspace,
     day: dt.date,
@@ -137,6 +153,18 @@ def csv_rows(coverage: Coverage) -> list[dict[str, Any]]:
     return [{**row, "zone_blanche": "oui" if row["zone_blanche"] else "non"} for row in table(coverage)]
 
 
+def csv_text(coverage: Coverage) -> str:
+    """The table as a CSV a French spreadsheet opens (`;`)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_COLUMNS, delimiter=";", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(csv_rows(coverage))
+    return out.getvalue()
+
+
 def summary(coverage: Coverage) -> list[dict[str, Any]]:
     """One row per département: how many pairs each level serves, local share, zones blanches."""
     out = []
@@ -190,4 +218,4 @@ def summary_text(coverage: Coverage) -> str:
 
 
 __all__ = ["Coverage", "DepartementCoverage", "CoverageRow", "compute", "typical_commune", "table", "summary",
-           "as_json", "summary_text", "csv_rows", "CSV_COLUMNS", "LOCAL_LEVELS"]
+           "as_json", "summary_text", "csv_rows", "csv_text", "check_filters", "CSV_COLUMNS", "LOCAL_LEVELS"]

@@ -244,6 +244,20 @@ def opinion_status(rows: pd.DataFrame, day: dt.date) -> pd.DataFrame:
 # --------------------------------------------------------------------------- periods
 
 
+def read_period(path: Path, start: dt.date | None, end: dt.date | None) -> tuple[Decisions, int]:
+    """A decisions file limited to the demandes filed in the period (`--du`, `--au`), and how many
+    undated rows that left out."""
+    from .errors import OptionValueError
+
+    if start and end and start > end:
+        raise OptionValueError("--du est après --au", "--du")
+    decisions = read_decisions(path)
+    if start is None and end is None:
+        return decisions, 0
+    undated = int(decisions.rows["date_depot"].isna().sum())
+    return decisions.subset(within(decisions.rows, start, end)), undated
+
+
 def within(rows: pd.DataFrame, start: dt.date | None, end: dt.date | None) -> pd.Series:
     """The rows filed between two days (inclusive); without bounds, every row."""
     mask = pd.Series(True, index=rows.index)

@@ -42,6 +42,15 @@ class AiguillageError(Exception):
         return f"{self.location}: {self.message}"
 
 
+class OptionValueError(AiguillageError):
+    """A value given to a command (an option of the command line, a parameter of the web page)
+    that names nothing known: a usage error, reported against that option."""
+
+    def __init__(self, message: str, option: str):
+        super().__init__(message, None, "option")
+        self.option = option
+
+
 class YamlSourceError(AiguillageError):
     """The file is not readable YAML text (syntax, encoding, size, aliases)."""
 

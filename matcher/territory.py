@@ -235,6 +235,20 @@ def departement_of_commune(code: str) -> str:
     return code[:3] if code.startswith(("97", "98")) else code[:2]
 
 
+def known_code(value: str, known: dict, option: str) -> str:
+    """A département or région code as people type it (« 1 » for 01, « 2a » for 2A), checked
+    against the known ones; an unknown code is an error on `option`, with the nearest ones."""
+    from .conditions import did_you_mean
+    from .errors import OptionValueError
+
+    value = value.strip().upper() if value.strip().upper() in ("2A", "2B") else value.strip()
+    if value.isdigit() and len(value) == 1:
+        value = "0" + value
+    if value not in known:
+        raise OptionValueError(f"« {value} » inconnu{did_you_mean(value, known)}", option)
+    return value
+
+
 def parse_ref(ref: str) -> tuple[str, str]:
     """Split `kind:code` (or `national`) without checking that it exists."""
     if ref == NATIONAL:
