@@ -256,3 +256,119 @@ def test_batch_and_route_agree(tmp_path: Path):
             decision.niveau, decision.offre.id, decision.motif, examen_summary(decision)
         ), row.id
         assert row.avis_dt_requis == ("oui" if decision.avis_dt_requis else "non")
+
+
+def test_route_and_batch_are_decided_by_the_same_function(tmp_path: Path, monkeypatch):
+    """One decider: `route` is a backlog of one, and every command goes through `Walk.decide`."""
+    from matcher.decide import Walk
+
+    decided: list[int] = []
+    original = Walk.decide
+
+    def spy(self, rows, *args, **kwargs):
+        decided.append(len(rows))
+        return original(self, rows, *args, **kwargs)
+
+    monkeypatch.setattr(Walk, "decide", spy)
+    mini = ["--catalogue", MINI, "--rules", MINI_RULES, *DATE]
+    route = run("route", "--porteur", "16089", "--thematique", "urbanisme", "--besoin", "conseil", "--format", "json",
+                *mini)
+    backlog = tmp_path / "carnet.csv"
+    backlog.write_text("porteur;thematiques;besoins\n16089;urbanisme;conseil\n16015;eau;diagnostic\n", encoding="utf-8")
+    batch = run("batch", backlog, "-o", tmp_path / "d.csv", *mini)
+    assert (route.code, batch.code) == (0, 0)
+    assert decided == [1, 2]
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("décideur hors service")
+
+    monkeypatch.setattr(Walk, "decide", broken)  # nothing else can decide
+    assert run("route", "--porteur", "16089", "--thematique", "urbanisme", "--besoin", "conseil", *mini).code == 3
+    assert run("batch", backlog, "-o", tmp_path / "e.csv", *mini).code == 3
+
+
+def test_parquet_input_keeps_its_types_as_text(tmp_path: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"id": [1, 2, 3], "porteur": [16089, 1001, 16015],  # numbers, as a tool may write them
+                      "thematiques": ["urbanisme", "friches", "eau"], "besoins": ["conseil", "diagnostic", "etude"],
+                      "population": [None, 700, 41908]})
+    pq.write_table(table, tmp_path / "carnet.parquet")
+    result = run("batch", tmp_path / "carnet.parquet", "-o", tmp_path / "d.parquet", "--catalogue", MINI,
+                 "--rules", MINI_RULES, *DATE)
+    assert result.code == 0, result.stderr
+    d = pd.read_parquet(tmp_path / "d.parquet")
+    assert list(d["offre_id"]) == ["caue-16", "sur-mesure", ""]
+    assert list(d["id"]) == ["1", "2", "3"] and d.loc[1, "population"] == "700"
+    assert d.loc[1, "territoire"] == "commune:01001"  # the INSEE code that lost its leading zero
+    assert d.loc[2, "erreur"] == "ligne 3, colonne besoins : mot inconnu « etude »"  # a Parquet file has no header line
+
+
+def test_attribute_columns_are_facts_of_the_demande(tmp_path: Path):
+    catalogue = tmp_path / "catalogue"
+    shutil.copytree(MINI, catalogue)
+    (catalogue / "quartiers.yaml").write_text(dump({"offres": [{
+        "id": "qpv-16", "nom": "Appui aux quartiers", "structure": "Ville", "niveau": "communal",
+        "perimetre": ["departement:16"], "thematiques": ["urbanisme"], "besoins": ["conseil"],
+        "conditions": {"qpv": True, "logements": {"min": 50}}, "cout": "gratuit",
+        "source": "https://www.charente.gouv.fr/"}]}), encoding="utf-8")
+    backlog = tmp_path / "carnet.csv"
+    backlog.write_text("id;porteur;thematiques;besoins;QPV;Logements\n"
+                       "a;16089;urbanisme;conseil;oui;120\n"
+                       "b;16089;urbanisme;conseil;non;120\n"
+                       "c;16089;urbanisme;conseil;oui;12\n"
+                       "d;16089;urbanisme;conseil;peut-être;120\n"
+                       "e;16089;urbanisme;conseil;;\n", encoding="utf-8")
+    result = run("batch", backlog, "-o", tmp_path / "d.csv", "--catalogue", catalogue, "--rules", MINI_RULES, *DATE)
+    assert result.code == 0, result.stderr
+    d = read_csv(tmp_path / "d.csv")
+    assert list(d["offre_id"]) == ["qpv-16", "caue-16", "caue-16", "", "caue-16"]
+    assert d.loc[3, "erreur"] == "ligne 5, colonne QPV : oui ou non attendu, pas « peut-être »"
+    assert "qpv-16: attribut « logements » 12 < min 50" in d.loc[2, "examen"]
+    assert "qpv-16: attribut « qpv » non renseigné" in d.loc[4, "examen"]
+    workspace = load_workspace(catalogue, MINI_RULES, today=TODAY)
+    one = workspace.router().route(*workspace.prepare(
+        {"porteur": "16089", "thematiques": ["urbanisme"], "besoins": ["conseil"],
+         "attributs": {"qpv": True, "logements": 120}}), TODAY)
+    assert one.offre.id == "qpv-16"
+
+
+def test_each_cause_of_change_is_named(tmp_path: Path):
+    backlog = tmp_path / "carnet.csv"
+    backlog.write_text("id;porteur;thematiques;besoins;complexite\n"
+                       "a;16089;urbanisme;conseil;simple\n"     # caue-16, then withdrawn from the catalogue
+                       "b;16015;friches;diagnostic;simple\n"    # epf-na, then atd-16 widened
+                       "c;16089;eau;conseil;simple\n"           # atd-16, then a new communal offer
+                       "d;16089;urbanisme;diagnostic;complexe\n"  # the rule projet-complexe, then removed
+                       "e;16089;eau;diagnostic;simple\n",       # unchanged
+                       encoding="utf-8")
+    mini = ["--rules", MINI_RULES, *DATE]
+    run("batch", backlog, "-o", tmp_path / "v1.csv", "--catalogue", MINI, *mini)
+    edited = tmp_path / "catalogue"
+    shutil.copytree(MINI, edited)
+    offres = edited / "offres.yaml"
+    text = offres.read_text()
+    caue = text[text.index("  - id: caue-16"):text.index("  - id: epf-na")]
+    offres.write_text(text.replace(caue, "").replace("      population: {max: 20000}", "      population: {max: 50000}"))
+    (edited / "commune.yaml").write_text(dump({"offres": [{
+        "id": "eau-chateaubernard", "nom": "Régie des eaux", "structure": "Châteaubernard", "niveau": "communal",
+        "perimetre": ["commune:16089"], "thematiques": ["eau"], "besoins": ["conseil"], "cout": "gratuit",
+        "source": "https://www.chateaubernard.fr/"}]}), encoding="utf-8")
+    rules = tmp_path / "rules"
+    shutil.copytree(MINI_RULES, rules)
+    regles = rules / "regles.yaml"
+    text = regles.read_text()
+    regles.write_text(text.replace(text[text.index("  - id: projet-complexe"):text.index("  - id: saisine-directe")], ""))
+    result = run("batch", backlog, "-o", tmp_path / "v2.csv", "--previous", tmp_path / "v1.csv",
+                 "--catalogue", edited, "--rules", rules, *DATE)
+    assert result.code == 0, result.stderr
+    v2 = read_csv(tmp_path / "v2.csv")
+    assert list(v2["changement"]) == ["modifie", "modifie", "modifie", "modifie", "inchange"]
+    assert list(v2["cause"]) == [
+        "offre retirée du catalogue : caue-16",
+        "offre atd-16 retenue désormais : ses conditions tiennent",
+        "offre nouvelle ou élargie : eau-chateaubernard",
+        "règle qui ne s'applique plus : projet-complexe",
+        "",
+    ]

@@ -19,3 +19,24 @@ def test_every_data_file_is_installed():
     sub_packages = {"matcher." + p.parent.relative_to(ROOT / "matcher").as_posix().replace("/", ".")
                     for p in (ROOT / "matcher").rglob("__init__.py") if p.parent != ROOT / "matcher"}
     assert sub_packages <= packages
+
+
+def test_every_imported_package_is_declared_and_every_declared_one_imported():
+    import ast
+    import re
+    import sys
+    from importlib.metadata import packages_distributions
+
+    imported: set[str] = set()
+    for path in [ROOT / "cli.py", *(ROOT / "matcher").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {name for name in imported - set(sys.stdlib_module_names) if name not in ("matcher", "cli")}
+    distributions = packages_distributions()
+    needed = {distributions[name][0].lower().replace("_", "-") for name in third_party}
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = {re.split(r"[<>=!~ ]", requirement)[0].lower() for requirement in config["dependencies"]}
+    assert needed == declared
