@@ -209,7 +209,9 @@ def territoire(code: str, output_format: str, catalogue_dir: Path | None, rules_
               help="Encodage du CSV d'entrée (détecté sinon).")
 @click.option("--separateur", "separator", type=click.Choice([";", ",", "tab"]),
               help="Séparateur du CSV d'entrée (détecté sinon) ; la sortie CSV reprend celui de l'entrée.")
-@click.option("--strict", is_flag=True, help="Une ligne en erreur fait échouer la commande (code 1) ; le fichier est écrit.")
+@click.option("--strict", is_flag=True,
+              help="Une ligne en erreur, ou un carnet sans aucune demande, fait échouer la commande (code 1) ; le "
+                   "fichier des décisions est écrit quand même.")
 @date_option
 @format_option("text", "json")
 @workspace_options
@@ -230,8 +232,10 @@ def batch(
 
     Lit un CSV (« ; » ou « , », UTF-8 ou Windows-1252), un classeur Excel, un Parquet ou le
     schéma « projets-territoire » ; écrit chaque colonne d'entrée et les colonnes de décision.
-    Une ligne qui ne peut pas être orientée reçoit son erreur (ligne, colonne, raison). Le résumé
-    va sur stderr (ou en JSON sur stdout avec --format json).
+    Une ligne qui ne peut pas être orientée reçoit son erreur (ligne, colonne, raison) et le
+    fichier est écrit, une ligne de décision par ligne de demande, même si aucune ne peut être
+    orientée (code 0 ; code 1 avec --strict). Le résumé va sur stderr (ou en JSON sur stdout avec
+    --format json).
 
     \b
     Exemples :
@@ -240,9 +244,14 @@ def batch(
       aiguillage batch demandes.parquet -o decisions.parquet --capacite --format json
     """
     from matcher.pipeline import run_batch
+    from matcher.errors import BatchInputError, Location
+    from matcher.files import input_problem, output_folder
     from matcher.render import batch_summary_text
     from matcher.workspace import load_workspace
 
+    output_folder(output)  # a folder that cannot take the file, or a missing previous file, before the work
+    if previous is not None and input_problem(previous):
+        raise BatchInputError(input_problem(previous) or "", Location(str(previous)))
     workspace = load_workspace(catalogue_dir, rules_dir, today=_day(decision_date))
     with _progress_bar() as progress:
         summary = run_batch(
@@ -253,7 +262,7 @@ def batch(
         emit_json(summary)
     else:
         click.echo(batch_summary_text(summary), err=True)
-    if strict and summary["erreurs"]:
+    if strict and (summary["erreurs"] or not summary["lignes"]):
         raise click.exceptions.Exit(EXIT_INVALID)
 
 
@@ -467,6 +476,10 @@ def rules_diff(
 
     if output is not None and backlog is None:
         raise click.UsageError("-o/--output écrit les lignes d'un carnet : donnez aussi --backlog")
+    if output is not None:
+        from matcher.files import output_folder
+
+        output_folder(output)
     day = _day(decision_date)
     before, after = load_sides(old, new, catalogue_dir, rules_dir, day)
     diff = compare(before, after)
@@ -564,10 +577,13 @@ def decisions_options(func: Callable) -> Callable:
 def _output_kind(output: Path | None, allowed: tuple[str, ...]) -> str | None:
     if output is None:
         return None
+    from matcher.files import output_folder
+
     suffix = output.suffix.lower().lstrip(".")
     if suffix not in allowed:
         raise click.BadParameter(f"extension « .{suffix} » : {', '.join('.' + a for a in allowed)} attendue",
                                  param_hint="-o/--output")
+    output_folder(output)
     return suffix
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import os
 import re
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +21,15 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .errors import BatchInputError, Location
-from .files import input_problem, output_folder
+from .files import atomic_output, input_problem
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "excel", ".xlsm": "excel", ".parquet": "parquet",
            ".pq": "parquet"}
 SEPARATORS = (";", ",", "\t")
 MAX_BACKLOG_BYTES = 4 * 1024**3
+# A cell longer than a spreadsheet's cell (Excel keeps 32,767 characters) is a mistake or an attack:
+# its row gets the error, the other rows are decided.
+MAX_CELL_CHARS = 32_767
 # OWASP: a cell starting with one of these is run as a formula by spreadsheets.
 _FORMULA = re.compile(r"^[=+\-@\t\r]")
 _NUMBER = re.compile(r"^[+-]?\d+([.,]\d+)?$")
@@ -100,10 +101,12 @@ def read_backlog(path: Path, encoding: str | None = None, separator: str | None 
         raise BatchInputError("fichier trop volumineux (4 Go au plus)", Location(str(path)))
     try:
         if fmt == "csv":
-            return _read_csv(path, encoding, separator)
-        if fmt == "excel":
-            return _read_excel(path)
-        return _read_parquet(path)
+            backlog = _read_csv(path, encoding, separator)
+        elif fmt == "excel":
+            backlog = _read_excel(path)
+        else:
+            backlog = _read_parquet(path)
+        return _with_long_cells(backlog)
     except BatchInputError:
         raise
     except (OSError, ValueError, pa.ArrowException, KeyError, IndexError) as exc:
@@ -119,12 +122,19 @@ def _read_csv(path: Path, encoding: str | None, separator: str | None) -> Backlo
     if b"\x00" in raw[:65536] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise BatchInputError("fichier binaire : ce n'est pas un CSV", Location(str(path)))
     encoding = encoding or detect_encoding(raw)
-    end = raw.find(b"\n")
     try:
-        header_line = raw[: end if end >= 0 else len(raw)].decode(encoding).lstrip("\ufeff").rstrip("\r")
         codecs.lookup(encoding)
+        if encoding.startswith("utf-16"):  # the CSV reader reads 8-bit encodings only
+            raw, encoding = raw.decode(encoding).encode("utf-8"), "utf-8"
+        # Excel for Mac ends lines with CR alone: the header ends at the first line break of any kind.
+        ends = [at for at in (raw.find(b"\n"), raw.find(b"\r")) if at >= 0]
+        header_line = raw[: min(ends) if ends else len(raw)].decode(encoding).lstrip("\ufeff")
     except (UnicodeDecodeError, LookupError) as exc:
-        raise BatchInputError(f"encodage {encoding} impossible : {exc}", Location(str(path))) from None
+        raise BatchInputError(f"encodage {encoding} impossible : {_decode_problem(exc)}", Location(str(path))
+                              ) from None
+    if not raw.strip():
+        raise BatchInputError("fichier vide : une ligne d'en-tête avec les noms de colonnes est attendue",
+                              Location(str(path), 1, 1))
     if not header_line.strip():
         raise BatchInputError("première ligne vide : une ligne d'en-tête avec les noms de colonnes est attendue",
                               Location(str(path), 1, 1))
@@ -132,29 +142,75 @@ def _read_csv(path: Path, encoding: str | None, separator: str | None) -> Backlo
     header = next(csv.reader([header_line], delimiter=separator))
     names = _unique_names(header, path)
     bad: list[str] = []
-    try:
-        table = pacsv.read_csv(
+
+    def read(block_size: int) -> pa.Table:
+        return pacsv.read_csv(
             io.BytesIO(raw),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=True,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=True, block_size=block_size,
                                            encoding="utf8" if encoding.startswith("utf-8") else encoding),
             parse_options=pacsv.ParseOptions(delimiter=separator, newlines_in_values=True,
                                               invalid_row_handler=lambda row: bad.append(row.text) or "skip"),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
+
+    try:
+        try:
+            table = read(1 << 20)
+        except pa.ArrowInvalid as exc:
+            if "straddl" not in str(exc):
+                raise
+            # A line longer than a block (a very long cell): read in one block; the cell becomes its row's error.
+            bad.clear()
+            table = read(min(max(len(raw) + 1, 1 << 20), (1 << 31) - 1))
     except pa.ArrowInvalid as exc:
-        raise BatchInputError(f"CSV illisible en {encoding} : {exc}", Location(str(path))) from None
+        if not bad and "CSV parse error" not in str(exc):
+            raise BatchInputError(f"CSV illisible en {encoding} : {exc}", Location(str(path))) from None
+        bad.append("")  # the reader could not place every cell: read again line by line
     if not bad:
         return Backlog(table, str(path), "csv", encoding, separator)
     # Some lines do not have as many cells as the header: read again line by line to keep each
     # one in its place, with what it has, and say which.
-    return _read_csv_slowly(raw.decode(encoding).lstrip("\ufeff"), names, path, encoding, separator)
+    try:
+        text = raw.decode(encoding).lstrip("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise BatchInputError(f"encodage {encoding} impossible : {_decode_problem(exc)}", Location(str(path))
+                              ) from None
+    return _read_csv_slowly(text, names, path, encoding, separator)
+
+
+def _with_long_cells(backlog: Backlog) -> Backlog:
+    """Mark the rows that hold a cell longer than MAX_CELL_CHARS (the first such cell of each row)."""
+    bad_rows = dict(backlog.bad_rows or {})
+    for name, column in zip(backlog.table.column_names, backlog.table.columns):
+        lengths = pc.utf8_length(column)
+        if not pc.any(pc.greater(lengths, MAX_CELL_CHARS)).as_py():
+            continue
+        for row, length in enumerate(lengths.to_pylist()):
+            if length > MAX_CELL_CHARS and row not in bad_rows:
+                bad_rows[row] = (f"colonne {name} : cellule de {_thousands(length)} caractères, "
+                                 f"{_thousands(MAX_CELL_CHARS)} au plus (la taille d'une cellule de tableur)")
+    if bad_rows == (backlog.bad_rows or {}):
+        return backlog
+    backlog.bad_rows = bad_rows
+    return backlog
+
+
+def _thousands(n: int) -> str:
+    return f"{n:,}".replace(",", " ")
+
+
+def _decode_problem(exc: UnicodeDecodeError | LookupError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"octet 0x{exc.object[exc.start]:02x} invalide à la position {exc.start}"
+    return "encodage inconnu"
 
 
 def _read_csv_slowly(text: str, names: list[str], path: Path, encoding: str, separator: str) -> Backlog:
     columns: list[list[str]] = [[] for _ in names]
     bad_rows: dict[int, str] = {}
-    reader = csv.reader(io.StringIO(text), delimiter=separator)
+    csv.field_size_limit(1 << 30)  # a long cell is its row's error (check_cells), not the file's
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)  # CR, LF or CRLF; CR kept in quotes
     next(reader)
     for i, cells in enumerate(reader):
         if len(cells) != len(names):
@@ -246,25 +302,15 @@ def write_decisions(table: pa.Table, path: Path, separator: str = ";", encoding:
     """Write the decisions by the output's extension, atomically."""
     path = Path(path)
     fmt = format_of(path)
-    folder = output_folder(path)
     if fmt != "parquet":
         table = pa.table({n: neutralize_formulas(c) for n, c in zip(table.column_names, table.columns)})
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(handle)
-    try:
+    with atomic_output(path) as tmp:
         if fmt == "csv":
-            _write_csv(table, Path(tmp), separator, encoding)
+            _write_csv(table, tmp, separator, encoding)
         elif fmt == "excel":
-            _write_excel(table, Path(tmp))
+            _write_excel(table, tmp)
         else:
-            _write_parquet(table, Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # a temporary file is private; the decisions are not
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            _write_parquet(table, tmp)
 
 
 def _write_parquet(table: pa.Table, path: Path) -> None:

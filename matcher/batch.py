@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .backlog import Backlog, normalize_header
+from .backlog import MAX_CELL_CHARS, Backlog, normalize_header
 from .decide import SHOWN, VALUE_FIELDS, Decided, Router, Walk, combine, fill, group, shown_value
 from .demande import check_field
 from .errors import AiguillageError, BatchInputError, Location
@@ -110,6 +110,8 @@ def _distinct(table: pa.Table, column: str | None, n: int, check: Callable[[str]
     values, errors = [], []
     for raw in encoded.dictionary.to_pylist():
         try:
+            if len(raw) > MAX_CELL_CHARS:  # its row is in error already (read_backlog): not worth checking
+                raise AiguillageError("cellule trop longue")
             values.append(check(raw.strip()))
             errors.append(None)
         except AiguillageError as exc:
@@ -258,7 +260,8 @@ def _row_errors(backlog: Backlog, checked: dict[str, _Column], n: int) -> np.nda
     """Per row, the first problem in column order ('ligne N, colonne X : raison'), or None."""
     errors = np.full(n, None, dtype=object)
     for row, reason in (backlog.bad_rows or {}).items():
-        errors[row] = f"ligne {backlog.line(row)} : {reason}"
+        place = ", " if reason.startswith("colonne ") else " : "  # a reason may name its column already
+        errors[row] = f"ligne {backlog.line(row)}{place}{reason}"
     porteur, commune = checked.get("porteur"), checked.get("commune")
     for name, col in checked.items():
         failing = np.array([e is not None for e in col.errors] or [False])

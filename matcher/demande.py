@@ -7,7 +7,6 @@ so that every problem is reported where the user can fix it.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import re
 from pathlib import Path
@@ -177,14 +176,12 @@ def read_demande_file(path: Path) -> tuple[dict[str, Any], Where]:
 
     name = str(path)
     if path.suffix.lower() == ".json":
-        text = read_text(path)
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DemandeError(f"JSON invalide : {exc.msg}", Location(name, exc.lineno, exc.colno), "json") from None
-        if not isinstance(data, dict):
+        from .jsonsource import parse_json
+
+        document = parse_json(read_text(path), name)
+        if not isinstance(document.data, dict):
             raise DemandeError("une demande est un objet JSON {…}", Location(name, 1, 1), "demande")
-        return data, lambda key: _json_position(text, name, key)
+        return document.data, lambda key: document.key_positions.get(key, Location(name, 1, 1))
     text = read_text(path)
     doc = parse(text, name)
     if not isinstance(doc.data, dict):
@@ -204,12 +201,3 @@ CODE_KEYS = ("porteur", "commune", "id")
 def _as_written(text: str, where: Location) -> str:
     line = text.splitlines()[where.line - 1]
     return re.match(r"[^\s,\]}#]*", line[where.column - 1 :]).group(0)  # type: ignore[union-attr]
-
-
-def _json_position(text: str, name: str, key: str) -> Location:
-    at = text.find(f'"{key}"')
-    if at < 0:
-        return Location(name, 1, 1)
-    line = text.count("\n", 0, at) + 1
-    column = at - (text.rfind("\n", 0, at) + 1) + 1
-    return Location(name, line, column)

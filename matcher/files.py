@@ -11,7 +11,10 @@ import hashlib
 import os
 import re
 import stat
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from .errors import Location, OutputError
 
@@ -125,3 +128,31 @@ def output_folder(path: Path) -> Path:
         raise OutputError(f"écriture impossible dans le dossier {folder} (lecture seule ou accès refusé)", where,
                           "sortie")
     return folder
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path` to write into; once written it replaces `path`, with the user's
+    usual permissions (a temporary file is private). An interrupted run leaves the previous file in
+    place; a folder that refuses the file, or a full disk, is said plainly (OutputError)."""
+    path = Path(path)
+    folder = output_folder(path)
+    where = Location(str(path))
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"écriture impossible dans le dossier {folder} : {os_problem(exc)}", where, "sortie") from None
+    os.close(handle)
+    tmp = Path(name)
+    try:
+        yield tmp
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"écriture impossible : {os_problem(exc)}", where, "sortie") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

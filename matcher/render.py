@@ -234,6 +234,8 @@ def batch_summary_text(summary: dict[str, Any]) -> str:
     total, errors = summary["lignes"], summary["erreurs"]
     routed = total - errors
     lines = [f"{plural(total, 'demande')} : {plural(routed, 'orientée')}, {errors} en erreur → {summary['fichier']}"]
+    if not total:
+        lines.append("Le carnet ne contient aucune demande : rien qu'une ligne d'en-tête.")
     lines.append("Par niveau : " + ", ".join(
         f"{LEVEL_LABELS[level].split(' ')[0]} {_share(count, routed)}"
         for level, count in summary["par_niveau"].items()))

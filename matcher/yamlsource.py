@@ -78,14 +78,63 @@ _YAML_PROBLEMS_FR = {
     "expected <block end>, but found '-'": "élément de liste mal indenté",
     "expected <block end>, but found '<scalar>'": "indentation incohérente",
     "block sequence entries are not allowed in this context": "élément de liste (« - ») interdit à cet endroit",
+    "mapping values are not allowed in this context": "« : » inattendu ici (une valeur ne peut pas contenir « : » "
+    "suivi d'une espace sans guillemets ; mettez le texte entre guillemets)",
+    "mapping keys are not allowed in this context": "clé (« ? ») interdite à cet endroit",
+    "found a tab character that violates indentation": "tabulation interdite en YAML : indentez avec des espaces",
+    "found a tab character where an indentation space is expected": "tabulation interdite en YAML : indentez avec "
+    "des espaces",
+    "found invalid Unicode character escape code": "séquence \\u invalide : ce n'est pas un caractère Unicode "
+    "(demi-caractère UTF-16 isolé ?)",
+    "did not find expected hexdecimal number": "chiffres hexadécimaux attendus après \\x, \\u ou \\U",
+    "found unexpected document indicator": "« --- » ou « ... » inattendu (dans une chaîne entre guillemets ?)",
+    "did not find expected whitespace or line break": "espace ou fin de ligne attendue",
+    "did not find expected comment or line break": "commentaire ou fin de ligne attendu",
+    "found an indentation indicator equal to 0": "indicateur d'indentation nul",
+    "did not find expected alphabetic or numeric character": "lettre ou chiffre attendu",
+    "did not find expected tag URI": "étiquette YAML mal formée",
+    "did not find expected <document start>": "début de document attendu (« --- ») après une directive",
+    "found duplicate %YAML directive": "directive %YAML en double",
+    "found incompatible YAML document": "version de YAML non prise en charge (1.1 attendue)",
+    "found duplicate %TAG directive": "directive %TAG en double",
+    "found undefined tag handle": "préfixe d'étiquette non défini",
+    "found an incorrect leading UTF-8 octet": "octet UTF-8 invalide",
+    "found an incorrect trailing UTF-8 octet": "octet UTF-8 invalide",
+    "did not find URI escaped octet": "séquence %XX invalide",
+    "expected a comment or a line break": "commentaire ou fin de ligne attendu",
+    "expected <block end>": "indentation incohérente",
+    "expected <document start>": "début de document attendu",
+    "expected ',' or ']'": "« , » ou « ] » attendu",
+    "expected ',' or '}'": "« , » ou « } » attendu",
+    "expected ':'": "« : » attendu",
+    "expected alphabetic or numeric character": "lettre ou chiffre attendu",
+    "expected hexdecimal number": "chiffres hexadécimaux attendus après \\x, \\u ou \\U",
+    "expected escape sequence of": "séquence d'échappement incomplète",
+    "found unknown escape character": "séquence d'échappement inconnue dans une chaîne entre guillemets",
+    "found unexpected ':'": "« : » inattendu ici (mettez le texte entre guillemets)",
+    "found unexpected end of stream": "fin de fichier inattendue (guillemet ou crochet non fermé ?)",
+    "while scanning": "syntaxe YAML invalide",
 }
+_CANNOT_START = "caractère qui ne peut pas commencer une valeur YAML"
 
 
-def _french_problem(problem: str) -> str:
+def _french_problem(problem: str, text: str = "", mark: Any = None) -> str:
+    """PyYAML's (or libyaml's) problem in French; a tab is named as a tab, wherever it is on the line."""
+    character = text[mark.index] if mark is not None and 0 <= mark.index < len(text) else ""
+    line = text.splitlines()[mark.line] if mark is not None and mark.line < len(text.splitlines()) else ""
+    if "cannot start any token" in problem:
+        if character == "\t":
+            return "tabulation interdite en YAML : indentez avec des espaces"
+        return f"« {character} » ne peut pas commencer une valeur YAML : mettez le texte entre guillemets" \
+            if character.strip() else _CANNOT_START
     for english, french in _YAML_PROBLEMS_FR.items():
         if problem.startswith(english):
-            return french
-    return f"syntaxe YAML invalide ({problem})"
+            break
+    else:
+        french = "syntaxe YAML invalide à cet endroit"
+    if "\t" in line[: mark.column + 1 if mark is not None else 0] and "tabulation" not in french:
+        french += " ; la ligne contient une tabulation, interdite en YAML pour indenter ou séparer"
+    return french
 
 
 def _position_of_offset(raw: bytes, offset: int) -> tuple[int, int]:
@@ -158,8 +207,10 @@ def _scalar_value(event: yaml.ScalarEvent, path: str) -> Any:
             return _SCALARS.construct_yaml_float(node)
         if tag == "tag:yaml.org,2002:timestamp":
             return _SCALARS.construct_yaml_timestamp(node)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise YamlSourceError(f"valeur illisible ({exc})", _location(path, event.start_mark), "yaml-valeur") from None
+    except (ValueError, OverflowError, yaml.YAMLError):
+        hint = " : cette date n'existe pas" if tag == "tag:yaml.org,2002:timestamp" else ""
+        raise YamlSourceError(f"valeur illisible « {event.value} »{hint}", _location(path, event.start_mark),
+                              "yaml-valeur") from None
     raise YamlSourceError(
         f"étiquette YAML non autorisée : {tag}", _location(path, event.start_mark), "yaml-etiquette"
     )
@@ -282,7 +333,7 @@ def parse(text: str, path: str = "<texte>") -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         location = _location(path, mark) if mark else Location(path)
-        raise YamlSourceError(_french_problem(exc.problem or str(exc)), location, "yaml-syntaxe") from None
+        raise YamlSourceError(_french_problem(exc.problem or str(exc), text, mark), location, "yaml-syntaxe") from None
     except yaml.YAMLError as exc:  # reader errors (control characters) carry a position of their own
         position = getattr(exc, "position", None)
         if position is not None:
@@ -293,7 +344,7 @@ def parse(text: str, path: str = "<texte>") -> Document:
                 Location(path, line, column),
                 "yaml-caractere",
             ) from None
-        raise YamlSourceError(f"syntaxe YAML invalide ({exc})", Location(path), "yaml-syntaxe") from None
+        raise YamlSourceError("syntaxe YAML invalide", Location(path), "yaml-syntaxe") from None
     return doc
 
 

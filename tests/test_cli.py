@@ -232,3 +232,34 @@ def test_territoire_shows_the_chain_and_the_dt():
     data = json.loads(run("territoire", "commune:98735", "--format", "json").stdout)
     assert data["delegue_territorial"]["libelle"] == "Haut-commissaire de la République en Polynésie française"
     assert data["niveaux"]["intercommunal"] is None
+
+
+def test_a_folder_that_refuses_the_file_is_the_users_environment(tmp_path: Path, monkeypatch):
+    """A read-only folder (said by the system when writing: the superuser passes the permission check)."""
+    import errno
+    import tempfile
+
+    backlog = tmp_path / "carnet.csv"
+    backlog.write_text("porteur;thematiques;besoins\n16015;eau;amo\n", encoding="utf-8")
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    result = run("batch", backlog, "-o", tmp_path / "decisions.csv", *DATE)
+    assert result.code == 1 and "Traceback" not in result.stderr
+    assert result.stderr == (f"{tmp_path}/decisions.csv: écriture impossible dans le dossier {tmp_path} : système de "
+                             "fichiers en lecture seule\n")
+
+
+def test_an_os_error_anywhere_is_said_in_french(monkeypatch):
+    import errno
+
+    import matcher.workspace
+
+    def gone(*args, **kwargs):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "/nulle/part.yaml")
+
+    monkeypatch.setattr(matcher.workspace, "load_workspace", gone)
+    result = route("--porteur", "16015", "--thematique", "eau", "--besoin", "amo")
+    assert (result.code, result.stderr) == (1, "/nulle/part.yaml: introuvable\n")

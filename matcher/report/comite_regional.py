@@ -21,11 +21,11 @@ from ..backlog import neutralize_formulas, write_decisions
 from ..charts import Bar, Segment, hbar_chart
 from ..coverage_map import LEVEL_COLOURS
 from ..decisions import AVIS_LABELS, Decisions, opinion_status
-from ..files import output_folder
+from ..files import atomic_output
 from ..render import NON_INSTRUISIBLE
 from ..workspace import Workspace
 from .measures import SHORT_LEVELS, groups, refs
-from .page import Trace, document, figures, fmt_date, fmt_euros, readable, table
+from .page import Trace, document, figures, fmt_date, fmt_euros, table
 
 LEVELS_FOR_FINANCIERS = ("agence", "operateur")
 DECISION_CHOICES = ("accord", "accord sous conditions", "ajournement", "refus")
@@ -102,12 +102,9 @@ def write_sheet(frame: pd.DataFrame, path: Path) -> None:
         write_decisions(pa.table({c: pa.array(cells(c), pa.string()) for c in frame.columns}), path)
     else:
         _write_xlsx(frame, path)
-    readable(path)
 
 
 def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
-    import os
-    import tempfile
 
     import openpyxl
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -168,15 +165,8 @@ def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
         summary.column_dimensions[letter].width = width
     for cell in summary["E"][1:]:
         cell.number_format = '#,##0 "€"'
-    folder = output_folder(path)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(handle)
-    try:
+    with atomic_output(path) as tmp:
         book.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def summary_text(frame: pd.DataFrame, region: str) -> str:

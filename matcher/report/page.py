@@ -5,13 +5,11 @@ and an annex that lists, for every figure, the rows of the decisions file behind
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from html import escape
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from ..files import output_folder
+from ..files import atomic_output
 
 # Beyond this many row references in the annex, an entry gives its filter and no longer every id
 # (a page for a million rows would not open); the JSON output always carries them all.
@@ -162,25 +160,9 @@ def document(title: str, meta: Sequence[str], sections: Sequence[tuple[str, str,
 
 def write_text(text: str, path: Path) -> None:
     """Write a report atomically: an interrupted run leaves the previous file in place."""
-    path = Path(path)
-    folder = output_folder(path)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    readable(path)
+    with atomic_output(Path(path)) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
-def readable(path: Path) -> None:
-    """The permissions of a file the user created (a temporary file is private: 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-
-
-__all__ = ["Trace", "table", "figures", "document", "write_text", "readable", "fmt_int", "fmt_share", "fmt_euros",
+__all__ = ["Trace", "table", "figures", "document", "write_text", "fmt_int", "fmt_share", "fmt_euros",
            "fmt_date", "STYLE"]

@@ -1,0 +1,230 @@
+"""Inputs that real people write, given to the command line in a separate process: whatever the file,
+the command ends with 0 or 1 and a French message naming the place, never a traceback nor a signal
+(a crash in the C code of the rules engine, of the CSV reader or of the JSON parser kills a process:
+only a process of its own shows it), and a batch writes one decision row per input row.
+
+To stay within seconds, the cases of a family run one after the other in one Python process (this
+checkout's `cli.main`, as `aiguillage` runs it); the families run side by side. A case that killed its
+process would fail its whole family, with the signal.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from conftest import TODAY
+
+ROOT = Path(__file__).resolve().parent.parent
+DATE = ["--date", TODAY.isoformat()]
+HEADER = "porteur;thematiques;besoins;intitule"
+
+
+@dataclass
+class Case:
+    name: str
+    args: Callable[[Path], list[str]]  # the command line, given the folder of the case's files
+    files: dict[str, bytes] = field(default_factory=dict)
+    code: int = 1
+    stderr: str | None = None  # a line stderr must hold ({dir} is the case's folder)
+    rows: int | None = None  # a batch: the input rows its output must have, one for one
+    errors: list[str] = field(default_factory=list)  # a batch: each row's `erreur`, in order
+
+
+def _json(**fields: object) -> bytes:
+    return json.dumps({"porteur": "16015", "thematiques": ["eau"], "besoins": ["amo"], **fields}).encode()
+
+
+CASES = [
+    # ---- backlogs that stopped with exit 3
+    Case("carnet-en-tete-seul", lambda d: ["batch", d / "c.csv", "-o", d / "o.csv"], {"c.csv": b"porteur;thematiques;besoins\n"},
+         code=0, stderr="Le carnet ne contient aucune demande : rien qu'une ligne d'en-tête.", rows=0),
+    Case("carnet-en-tete-seul-strict", lambda d: ["batch", d / "c.csv", "-o", d / "o.parquet", "--strict"],
+         {"c.csv": b"porteur;thematiques;besoins\r\n"}, code=1, rows=0),
+    Case("aucune-ligne-orientable", lambda d: ["batch", d / "c.csv", "-o", d / "o.csv"],
+         {"c.csv": b"porteur;thematiques;besoins\nxx;eau;amo\n99999;eau;amo\n"}, code=0, rows=2,
+         errors=["ligne 2, colonne porteur : porteur inconnu : « xx » (ni code INSEE, ni SIREN, ni departement:NN, ni "
+                 "nom de commune)", "ligne 3, colonne porteur : commune inconnue : 99999 (code INSEE 2026)"]),
+    Case("aucune-ligne-orientable-strict", lambda d: ["batch", d / "c.csv", "-o", d / "o.xlsx", "--strict"],
+         {"c.csv": b"porteur;thematiques;besoins\nxx;eau;amo\n"}, code=1, rows=1),
+    Case("csv-excel-mac-cr", lambda d: ["batch", d / "c.csv", "-o", d / "o.csv"],
+         {"c.csv": f"{HEADER}\r16015;eau;amo;\"deux\rlignes\"\r29155;eau;amo;Ouessant\r".encode("cp1252")},
+         code=0, rows=2, errors=["", ""]),
+    Case("cellule-de-3-mo", lambda d: ["batch", d / "c.csv", "-o", d / "o.csv"],
+         {"c.csv": f"{HEADER}\n16015;eau;amo;{'x' * 3_000_000}\n29155;eau;amo;court\n".encode()}, code=0, rows=2,
+         errors=["ligne 2, colonne intitule : cellule de 3 000 000 caractères, 32 767 au plus (la taille d'une "
+                 "cellule de tableur)", ""]),
+    Case("csv-utf16", lambda d: ["batch", d / "c.csv", "-o", d / "o.csv"],
+         {"c.csv": "porteur;thematiques;besoins\n16015;eau;amo\n".encode("utf-16")}, code=0, rows=1, errors=[""]),
+    Case("csv-vide", lambda d: ["batch", d / "c.csv", "-o", d / "o.csv"], {"c.csv": b""},
+         stderr="{dir}/c.csv:1:1: fichier vide : une ligne d'en-tête avec les noms de colonnes est attendue"),
+    Case("carnet-dossier", lambda d: ["batch", d / "c.csv", "-o", d / "o.csv"], {"c.csv/x": b""},
+         stderr="{dir}/c.csv: c'est un dossier : un fichier est attendu"),
+    Case("carnet-introuvable", lambda d: ["batch", d / "absent.csv", "-o", d / "o.csv"],
+         stderr="{dir}/absent.csv: fichier introuvable"),
+    Case("precedent-introuvable", lambda d: ["batch", d / "c.csv", "-o", d / "o.csv", "--previous", d / "p.csv"],
+         {"c.csv": b"porteur;thematiques;besoins\n16015;eau;amo\n"}, stderr="{dir}/p.csv: fichier introuvable"),
+    # ---- where the decisions go: the user's environment, exit 1
+    Case("dossier-de-sortie-absent", lambda d: ["batch", d / "c.csv", "-o", d / "absent" / "o.csv"],
+         {"c.csv": b"porteur;thematiques;besoins\n16015;eau;amo\n"},
+         stderr="{dir}/absent/o.csv: dossier de sortie introuvable : {dir}/absent"),
+    Case("sortie-est-un-dossier", lambda d: ["batch", d / "c.csv", "-o", d / "o.csv"],
+         {"c.csv": b"porteur;thematiques;besoins\n16015;eau;amo\n", "o.csv/x": b""},
+         stderr="{dir}/o.csv: c'est un dossier : indiquez le nom du fichier à écrire"),
+    Case("rapport-dossier-absent", lambda d: ["report", "impact", "--decisions", d / "c.csv", "-o", d / "non" / "i.html"],
+         {"c.csv": b"x\n"}, stderr="{dir}/non/i.html: dossier de sortie introuvable : {dir}/non"),
+    # ---- demandes in JSON and YAML
+    Case("json-demi-caractere", lambda d: ["route", d / "d.json"],
+         {"d.json": _json(intitule="\ud800").replace(b"\\ud800", b"a\\ud800")},
+         stderr="{dir}/d.json:1:78: demi-caractère UTF-16 isolé (\\ud800 à \\udfff) : ce n'est pas un texte valide"),
+    Case("json-100000-niveaux", lambda d: ["route", d / "d.json"],
+         {"d.json": b'{"porteur": "16015", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"},
+         stderr="{dir}/d.json:1:66: imbrication trop profonde (plus de 40 niveaux)"),
+    Case("json-cle-en-double", lambda d: ["route", d / "d.json"],
+         {"d.json": b'{"porteur": "16015",\n "thematiques": ["eau"],\n "besoins": ["amo"],\n "porteur": "29155"}'},
+         stderr="{dir}/d.json:4:2: clé « porteur » en double (déjà définie en 1:2)"),
+    Case("json-virgule-en-trop", lambda d: ["route", d / "d.json"], {"d.json": b'{"porteur": "16015",}'},
+         stderr="{dir}/d.json:1:21: JSON invalide : nom de clé entre guillemets doubles attendu"),
+    Case("yaml-tabulation", lambda d: ["route", d / "d.yaml"],
+         {"d.yaml": b'porteur: "16015"\nthematiques:\n\t- eau\nbesoins: [amo]\n'},
+         stderr="{dir}/d.yaml:3:1: tabulation interdite en YAML : indentez avec des espaces"),
+    Case("yaml-deux-points", lambda d: ["route", d / "d.yaml"],
+         {"d.yaml": b'porteur: "16015"\nintitule: Projet: centre-bourg\n'},
+         stderr="{dir}/d.yaml:2:17: « : » inattendu ici (une valeur ne peut pas contenir « : » suivi d'une espace sans "
+                "guillemets ; mettez le texte entre guillemets)"),
+    Case("yaml-demi-caractere", lambda d: ["route", d / "d.yaml"],
+         {"d.yaml": b'porteur: "16015"\nintitule: "a\\ud800"\n'},
+         stderr="{dir}/d.yaml:2:15: séquence \\u invalide : ce n'est pas un caractère Unicode (demi-caractère UTF-16 "
+                "isolé ?)"),
+    Case("yaml-windows-1252", lambda d: ["route", d / "d.yaml"], {"d.yaml": "intitule: été\n".encode("cp1252")},
+         stderr="{dir}/d.yaml:1:11: octet 0xe9 invalide en UTF-8 ; il semble encodé en Windows-1252 (Latin-1) : "
+                "enregistrez-le en UTF-8"),
+    Case("yaml-date-impossible", lambda d: ["route", d / "d.yaml"], {"d.yaml": b"date_depot: 2026-02-30\n"},
+         stderr="{dir}/d.yaml:1:13: valeur illisible « 2026-02-30 » : cette date n'existe pas"),
+    Case("demande-introuvable", lambda d: ["route", d / "absent.yaml"], stderr="{dir}/absent.yaml: fichier introuvable"),
+    Case("demande-dossier", lambda d: ["route", d / "d.yaml"], {"d.yaml/x": b""},
+         stderr="{dir}/d.yaml: c'est un dossier : un fichier est attendu"),
+    Case("regles-dossier-sans-yaml", lambda d: ["rules", "check", d / "r.yaml"], {"r.yaml/x.txt": b""}),
+    # ---- what users type
+    Case("code-postal-et-ancien-code", lambda d: ["territoire", "75001"],
+         stderr="75001 est ambigu : ancien code INSEE de la commune Alfortville (94002) ; code postal de la commune "
+                "Paris (75056) — écrivez commune:75001 pour le lire comme code INSEE, sinon le code INSEE de la "
+                "commune voulue"),
+    Case("code-de-4-chiffres", lambda d: ["route", "--porteur", "1001", "--thematique", "eau", "--besoin", "amo"], code=0),
+]
+if hasattr(os, "mkfifo"):
+    CASES.append(Case("carnet-tube", lambda d: ["batch", d / "c.csv", "-o", d / "o.csv"],
+                      stderr="{dir}/c.csv: ce n'est pas un fichier ordinaire (tube, périphérique…) : un fichier est "
+                             "attendu"))
+if hasattr(os, "geteuid") and os.geteuid() != 0:  # the superuser writes in a read-only folder
+    CASES.append(Case("dossier-en-lecture-seule", lambda d: ["batch", d / "c.csv", "-o", d / "ro" / "o.csv"],
+                      {"c.csv": b"porteur;thematiques;besoins\n16015;eau;amo\n", "ro/.keep": b""},
+                      stderr="{dir}/ro/o.csv: écriture impossible dans le dossier {dir}/ro (lecture seule ou accès "
+                             "refusé)"))
+
+
+@dataclass
+class Ran:
+    folder: Path
+    code: int
+    stdout: str
+    stderr: str
+
+
+# Runs each command line given on stdin through `cli.main`, as the `aiguillage` entry point does, and
+# says what each returned and wrote.
+DRIVER = """
+import contextlib, io, json, sys
+import cli
+results = []
+for args in json.loads(sys.stdin.read()):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(args)
+    results.append({"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()})
+sys.__stdout__.write(json.dumps(results))
+"""
+
+
+def _prepare(case: Case, base: Path) -> list[str]:
+    folder = base / case.name
+    folder.mkdir()
+    for name, content in case.files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    if case.name == "carnet-tube":
+        os.mkfifo(folder / "c.csv")
+    if case.name == "dossier-en-lecture-seule":
+        (folder / "ro").chmod(0o555)
+    args = [str(a) for a in case.args(folder)]
+    return args + DATE if args[0] in ("batch", "route") else args
+
+
+def _run_family(cases: list[Case], base: Path, cache: Path) -> dict[str, Ran]:
+    command_lines = [_prepare(case, base) for case in cases]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "AIGUILLAGE_CACHE": str(cache), "PYTHONUTF8": "1"}
+    done = subprocess.run([sys.executable, "-c", DRIVER], input=json.dumps(command_lines).encode(), cwd=ROOT,
+                          env=env, capture_output=True, timeout=600)
+    stderr = done.stderr.decode("utf-8", "replace")
+    assert done.returncode == 0 and "Traceback" not in stderr, (done.returncode, stderr[-3000:])
+    results = json.loads(done.stdout)
+    return {case.name: Ran(base / case.name, r["code"], r["stdout"], r["stderr"]) for case, r in zip(cases, results)}
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory) -> dict[str, Ran]:
+    base, cache = tmp_path_factory.mktemp("robustesse"), tmp_path_factory.mktemp("cache")
+    families = [[c for c in CASES if c.args(base)[0] == "batch"], [c for c in CASES if c.args(base)[0] != "batch"]]
+    with ThreadPoolExecutor(max_workers=len(families)) as pool:
+        found: dict[str, Ran] = {}
+        for part in pool.map(lambda cases: _run_family(cases, base, cache), families):
+            found.update(part)
+    return found
+
+
+def _output_rows(folder: Path) -> list[dict[str, str]] | None:
+    outputs = [p for p in folder.glob("o.*") if p.is_file()]
+    if not outputs:
+        return None
+    path = outputs[0]
+    if path.suffix == ".csv":
+        csv.field_size_limit(1 << 30)
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            return list(csv.DictReader(handle, delimiter=";"))
+    import pandas as pd
+
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_excel(path, dtype=str)
+    return frame.fillna("").astype(str).to_dict("records")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_no_crash_a_french_message_and_nothing_lost(ran, case):
+    result = ran[case.name]
+    assert result.code == case.code, (result.code, result.stderr)
+    assert "Traceback" not in result.stderr and "Error" not in result.stderr and "erreur interne" not in result.stderr
+    if case.stderr is not None:
+        assert case.stderr.format(dir=result.folder) in result.stderr.splitlines(), result.stderr
+    if case.code == 1 and case.rows is None:
+        assert result.stdout == "" and result.stderr.strip(), "a refusal says why, on stderr only"
+    if case.rows is not None:
+        rows = _output_rows(result.folder)
+        assert rows is not None, "the decisions file is written, even when no row can be routed"
+        assert len(rows) == case.rows
+        if case.errors:
+            assert [r["erreur"] for r in rows] == case.errors
+
+
+def test_a_cr_inside_a_quoted_cell_is_kept(ran):
+    rows = _output_rows(ran["csv-excel-mac-cr"].folder)
+    assert [r["intitule"] for r in rows] == ["deux\rlignes", "Ouessant"]
+    assert [r["territoire"] for r in rows] == ["commune:16015", "commune:29155"]
