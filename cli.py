@@ -161,8 +161,7 @@ def route(
             "montant": montant,
         }
         where = _option_name
-    demande, territoire = workspace.prepare(data, where)
-    decision = workspace.router().route(demande, territoire, day)
+    decision = workspace.route(data, day, where)
     if output_format == "json":
         emit_json(decision_dict(decision))
     else:

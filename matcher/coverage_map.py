@@ -8,7 +8,6 @@ on every map produced.
 
 from __future__ import annotations
 
-import html
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -105,63 +104,47 @@ def _outre_mer(svg: ET.Element, x: int, y: int, deps: list[DepartementCoverage],
             x=x + 22, y=top + 11, font_size=11)
 
 
-_STYLE = """
-body { font-family: sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-h1 { font-size: 1.5em; } p.note { color: #555; max-width: 60em; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.85em; }
-th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
-th { background: #f0f0f0; } td.t { text-align: left; }
-td.lv { text-align: center; font-size: 0.8em; }
-"""
+# The level shown in a cell of the matrix: short enough for a cell, the full label in its tooltip.
+SHORT_LEVELS = {"communal": "commune", "intercommunal": "EPCI", "departemental": "départ.", "regional": "région",
+                "operateur": "opérateur", "agence": "agence"}
+
+
+def page_context(coverage: Coverage) -> dict:
+    """What the coverage page shows (templates/couverture.html): the map, the table by département,
+    and for a single département the thématique × besoin matrix."""
+    from markupsafe import Markup
+
+    departements = [{
+        "code": dep.code, "nom": dep.nom, "commune": f"{dep.commune.nom} ({dep.commune.code})",
+        "population": dep.commune.population, "levels": [dep.levels[lv] for lv in LEVELS],
+        "local": _percent(dep.local_share), "agence": _percent(dep.agence_share),
+    } for dep in coverage.departements]
+    matrix = None
+    if len(coverage.departements) == 1:
+        dep = coverage.departements[0]
+        cell = {(r.thematique, r.besoin): r for r in dep.rows}
+        matrix = {
+            "title": f"{dep.code} {dep.nom}",
+            "besoins": list(coverage.besoins),
+            "rows": [(theme, [{"niveau": cell[(theme, need)].niveau, "short": SHORT_LEVELS[cell[(theme, need)].niveau],
+                               "title": f"{LEVEL_LABELS[cell[(theme, need)].niveau]} : {cell[(theme, need)].offre} — "
+                                        f"{cell[(theme, need)].structure}"} for need in coverage.besoins])
+                     for theme in coverage.thematiques],
+        }
+    return {
+        "title": "Couverture en ingénierie — Aiguillage", "n_thematiques": len(coverage.thematiques),
+        "n_besoins": len(coverage.besoins), "date": f"{coverage.date:%d/%m/%Y}", "svg": Markup(render_svg(coverage)),
+        "level_heads": [LEVEL_LABELS[lv] if lv not in ("operateur", "agence") else lv for lv in LEVELS],
+        "departements": departements, "matrix": matrix, "attribution": ATTRIBUTION,
+    }
 
 
 def render_html(coverage: Coverage) -> str:
     """One self-contained page: the map, the table by département, and for a single département
     the thématique × besoin matrix."""
-    e = html.escape
-    rows = []
-    for dep in coverage.departements:
-        levels = dep.levels
-        cells = "".join(f"<td>{levels[lv]}</td>" for lv in LEVELS)
-        rows.append(f"<tr><td class=t>{e(dep.code)}</td><td class=t>{e(dep.nom)}</td>"
-                    f"<td class=t>{e(dep.commune.nom)} ({dep.commune.code})</td><td>{dep.commune.population}</td>"
-                    f"{cells}<td>{_percent(dep.local_share)}</td><td>{_percent(dep.agence_share)}</td></tr>")
-    heads = "".join(f"<th>{e(LEVEL_LABELS[lv] if lv not in ('operateur', 'agence') else lv)}</th>" for lv in LEVELS)
-    parts = [
-        "<!doctype html>", '<html lang="fr"><head><meta charset="utf-8">',
-        "<title>Couverture en ingénierie — Aiguillage</title>", f"<style>{_STYLE}</style></head><body>",
-        "<h1>Couverture en ingénierie par département</h1>",
-        f'<p class="note">Pour chaque département, la commune de population médiane parmi ses communes membres '
-        f"d'un EPCI (« commune type ») dépose une demande simple, par le délégué territorial, pour chacun des "
-        f"{len(coverage.thematiques)} × {len(coverage.besoins)} couples thématique × besoin du vocabulaire. La part "
-        f"locale compte les couples servis aux niveaux communal, intercommunal, départemental ou régional ; une "
-        f"zone blanche est un couple que seule l'agence sert. Décisions au {coverage.date:%d/%m/%Y}.</p>",
-        f"<figure>{render_svg(coverage)}</figure>",
-        "<h2>Par département</h2>",
-        f"<table><tr><th>Dép.</th><th>Département</th><th>Commune type</th><th>Population</th>{heads}"
-        f"<th>Part locale</th><th>Zones blanches</th></tr>", *rows, "</table>",
-    ]
-    if len(coverage.departements) == 1:
-        parts += _matrix(coverage.departements[0], coverage)
-    parts += [f'<p class="note">{e(ATTRIBUTION)}. Produit par Aiguillage.</p>', "</body></html>"]
-    return "\n".join(parts)
+    from .templating import inline_stylesheet, render
 
-
-def _matrix(dep: DepartementCoverage, coverage: Coverage) -> list[str]:
-    e = html.escape
-    cell = {(r.thematique, r.besoin): r for r in dep.rows}
-    lines = [f"<h2>{e(dep.code)} {e(dep.nom)} : niveau retenu par thématique et besoin</h2>",
-             "<table><tr><th></th>" + "".join(f"<th>{e(b)}</th>" for b in coverage.besoins) + "</tr>"]
-    for theme in coverage.thematiques:
-        tds = []
-        for need in coverage.besoins:
-            row = cell[(theme, need)]
-            text_colour = "#fff" if row.niveau in LOCAL_LEVELS[:3] else "#000"
-            tds.append(f'<td class=lv style="background:{LEVEL_COLOURS[row.niveau]};color:{text_colour}" '
-                       f'title="{e(row.offre)} — {e(row.structure)}">{e(row.niveau[:5])}</td>')
-        lines.append(f"<tr><td class=t>{e(theme)}</td>{''.join(tds)}</tr>")
-    lines.append("</table>")
-    return lines
+    return render("couverture.html", inline_css=inline_stylesheet(), **page_context(coverage))
 
 
 __all__ = ["render_svg", "render_html", "colour", "CLASSES"]

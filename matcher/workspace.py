@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import os
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from . import __version__
 from .demande import Where, build_demande, error_at, porteur_field
 from .errors import AiguillageError, IssueCollector, TerritoryError
 from .files import fingerprint, yaml_files
-from .model import Catalogue, Demande, Policy, Territoire
+from .model import Catalogue, Decision, Demande, Policy, Territoire
 from .paths import shipped_catalogue, shipped_rules
 from .territory import DATA_FILE, TerritoryGraph, default_index, resolve
 
@@ -55,11 +55,22 @@ class Workspace:
     catalogue: Catalogue
     policy: Policy
     graph: TerritoryGraph
+    _router: Any = field(default=None, init=False, repr=False, compare=False)
 
     def router(self):
         from .decide import Router
 
         return Router(self.catalogue, self.policy, self.graph)
+
+    def route(self, data: dict[str, Any], day: dt.date, where: Where = _field_name) -> Decision:
+        """The decision on one demande given as fields (options, a file, a form); errors say `where`.
+
+        The router is built once per workspace: a long-running process (the web page) reuses its
+        compiled rules and its caches."""
+        if self._router is None:
+            self._router = self.router()
+        demande, territoire = self.prepare(data, where)
+        return self._router.route(demande, territoire, day)
 
     def prepare(self, data: dict[str, Any], where: Where = _field_name) -> tuple[Demande, Territoire]:
         """A demande and its territory from fields as a user gave them; errors say `where` they are."""

@@ -10,52 +10,15 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..files import atomic_output
+from ..templating import Markup, inline_stylesheet, render, stylesheet
+from ..templating import text as element_text
 
 # Beyond this many row references in the annex, an entry gives its filter and no longer every id
 # (a page for a million rows would not open); the JSON output always carries them all.
 ANNEX_LIMIT = 200_000
 
-STYLE = """
-:root { --ink: #1e1e1e; --muted: #5a5a5a; --line: #cfcfcf; --head: #eef2f7; --accent: #1f4e8c; }
-* { box-sizing: border-box; }
-body { font-family: "Marianne", Arial, Helvetica, sans-serif; color: var(--ink); margin: 1.5em auto;
-       max-width: 1100px; padding: 0 1em; line-height: 1.35; font-size: 14px; }
-h1 { font-size: 1.6em; margin: 0 0 .2em; color: var(--accent); }
-h2 { font-size: 1.25em; margin: 1.6em 0 .5em; border-bottom: 2px solid var(--accent); padding-bottom: .15em; }
-h3 { font-size: 1.05em; margin: 1.1em 0 .4em; }
-p.meta { color: var(--muted); margin: .1em 0; }
-p.note { color: var(--muted); font-size: .9em; max-width: 62em; }
-nav ol { columns: 2; margin: .5em 0 0; padding-left: 1.4em; }
-.figures { display: flex; flex-wrap: wrap; gap: .6em; margin: .8em 0; }
-.figure { border: 1px solid var(--line); border-left: 4px solid var(--accent); padding: .4em .8em; min-width: 11em; }
-.figure .v { font-size: 1.6em; font-weight: bold; display: block; }
-.figure .l { color: var(--muted); font-size: .85em; }
-table { border-collapse: collapse; margin: .6em 0 1em; font-size: .86em; width: auto; }
-th, td { border: 1px solid var(--line); padding: 3px 6px; vertical-align: top; }
-th { background: var(--head); text-align: left; }
-td.n, th.n { text-align: right; white-space: nowrap; }
-td.c { text-align: center; }
-tr.total td { font-weight: bold; background: #f7f7f7; }
-a { color: var(--accent); }
-a.n { text-decoration: none; border-bottom: 1px dotted var(--accent); }
-svg.chart, svg.map { max-width: 100%; height: auto; display: block; margin: .5em 0; }
-.warn { background: #fff4e5; border-left: 4px solid #e67e22; padding: .4em .8em; }
-.annex { font-size: .78em; color: var(--muted); }
-.annex li { margin: .15em 0; }
-.annex b { color: var(--ink); }
-.cell-ok { background: #e5f5e0; } .cell-blank { background: #fde0dd; font-weight: bold; }
-footer { margin-top: 2em; color: var(--muted); font-size: .8em; border-top: 1px solid var(--line); padding-top: .4em; }
-@page { size: A4; margin: 12mm; }
-@media print {
-  body { max-width: none; margin: 0; padding: 0; font-size: 10pt; }
-  nav { display: none; }
-  a, a.n { color: inherit; text-decoration: none; border: 0; }
-  h2 { break-after: avoid; page-break-after: avoid; }
-  table, svg, .figure { break-inside: avoid; page-break-inside: avoid; }
-  section.annex-section { break-before: page; page-break-before: always; }
-  .annex { columns: 2; font-size: 7pt; }
-}
-"""
+# The one stylesheet of every HTML output (templates/aiguillage.css), inlined: the page is self-contained.
+STYLE = stylesheet()
 
 
 def fmt_int(n: float | int) -> str:
@@ -140,22 +103,11 @@ def figures(items: Iterable[tuple[str, str]]) -> str:
 def document(title: str, meta: Sequence[str], sections: Sequence[tuple[str, str, str]], trace: Trace,
              footer: str) -> str:
     """The page: title, meta lines, a table of contents, the sections (anchor, heading, HTML) and the
-    annex of the rows behind each figure."""
-    nav = "".join(f'<li><a href="#{a}">{escape(h, quote=False)}</a></li>' for a, h, _ in sections)
-    body = "".join(f'<section id="{a}"><h2>{escape(h, quote=False)}</h2>{html}</section>' for a, h, html in sections)
-    annex = ('<section id="annexe" class="annex-section"><h2>Annexe : les demandes derrière chaque chiffre</h2>'
-             '<p class="note">Chaque chiffre souligné renvoie ici : la liste des demandes qu\'il compte, par leur '
-             "identifiant dans le fichier de décisions (ou leur numéro de ligne quand le fichier n'a pas "
-             "d'identifiants uniques).</p>" + trace.annex() + "</section>")
-    return "\n".join([
-        "<!doctype html>", '<html lang="fr"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(title, quote=False)}</title><style>{STYLE}</style></head><body>",
-        f"<header><h1>{escape(title, quote=False)}</h1>" + "".join(f'<p class="meta">{m}</p>' for m in meta) + "</header>",
-        f'<nav><b>Sommaire</b><ol>{nav}<li><a href="#annexe">Annexe : les demandes derrière chaque chiffre</a></li>'
-        "</ol></nav>",
-        body, annex, f"<footer>{footer}</footer>", "</body></html>",
-    ])
+    annex of the rows behind each figure. `meta`, the sections' HTML and `footer` are HTML already
+    escaped by their builders; the title and headings are text."""
+    return render("report.html", title=element_text(title), meta=[Markup(m) for m in meta],
+                  sections=[(a, element_text(h), Markup(html)) for a, h, html in sections], annex=Markup(trace.annex()),
+                  footer=Markup(footer), inline_css=inline_stylesheet())
 
 
 def write_text(text: str, path: Path) -> None:
