@@ -823,6 +823,56 @@ def alertes(
         click.echo(render_text(alerts, rules, str(decisions_file), len(decisions.rows), day))
 
 
+@main_group.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Adresse d'écoute (127.0.0.1 : cette machine seulement).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port d'écoute.")
+@click.option("--dsfr", "dsfr_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="Dossier du Système de design de l'État installé localement (npm @gouvfr/dsfr) : ses styles "
+                   "s'ajoutent aux styles neutres.")
+@click.option("--max-lignes", "max_rows", type=click.IntRange(1), default=50_000, show_default=True,
+              help="Lignes au plus d'un carnet envoyé.")
+@click.option("--max-mo", "max_mb", type=click.IntRange(1, 1024), default=20, show_default=True,
+              help="Taille au plus d'un fichier envoyé, en Mo.")
+@click.option("--delai", "seconds", type=click.FloatRange(1, 3600), default=60, show_default=True,
+              help="Durée au plus d'une requête, en secondes (au-delà : message d'erreur).")
+@date_option
+@workspace_options
+def serve(
+    host: str,
+    port: int,
+    dsfr_dir: Path | None,
+    max_rows: int,
+    max_mb: int,
+    seconds: float,
+    decision_date: dt.datetime | None,
+    catalogue_dir: Path | None,
+    rules_dir: Path | None,
+) -> None:
+    """La page web du bureau du délégué territorial : orienter une demande et partager la décision
+    (son adresse est le lien), réorienter un carnet déposé, la couverture, la page du comité local.
+
+    Un seul processus ; le moteur de règles est appelé une requête à la fois.
+
+    \b
+    Exemples :
+      aiguillage serve                          (http://127.0.0.1:8000/)
+      aiguillage serve --port 8080 --date 2026-11-26
+      aiguillage serve --dsfr node_modules/@gouvfr/dsfr
+    """
+    import uvicorn
+
+    from matcher.web import Limits, Service, create_app
+
+    service = Service(catalogue_dir, rules_dir, decision_date.date() if decision_date else None, dsfr_dir,
+                      Limits(upload_bytes=max_mb * 1024 * 1024, rows=max_rows, seconds=seconds))
+    click.echo(f"Aiguillage : http://{host}:{port}/ (Ctrl-C pour arrêter)", err=True)
+    try:
+        uvicorn.run(create_app(service), host=host, port=port, log_level="warning", workers=1)
+    finally:
+        service.close()
+
+
 def _internal_error(exc: BaseException) -> int:
     handle, path = tempfile.mkstemp(prefix="aiguillage-erreur-", suffix=".txt")
     with os.fdopen(handle, "w", encoding="utf-8") as out:

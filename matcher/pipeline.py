@@ -15,6 +15,7 @@ from .backlog import read_backlog, write_decisions
 from .batch import route_backlog
 from .capacity import assign_capacities
 from .compare import compare_with_previous
+from .errors import BatchInputError, Location
 from .projets import from_projets_territoire, is_projets_territoire
 from .workspace import Workspace
 
@@ -29,9 +30,14 @@ def run_batch(
     encoding: str | None = None,
     separator: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    max_rows: int | None = None,
 ) -> dict[str, Any]:
-    """Read a backlog, route it, assign and compare if asked, write the decisions; the summary."""
+    """Read a backlog, route it, assign and compare if asked, write the decisions; the summary.
+    `max_rows`: a longer backlog is refused before any routing (the web page's limit)."""
     backlog = read_backlog(source, encoding, separator)
+    if max_rows is not None and backlog.table.num_rows > max_rows:
+        raise BatchInputError(f"{backlog.table.num_rows} lignes : au plus {max_rows} par envoi (découpez le carnet, "
+                              "ou utilisez « aiguillage batch »)", Location(str(source)), "trop-de-lignes")
     if is_projets_territoire(backlog):
         backlog = from_projets_territoire(backlog, workspace)
     router = workspace.router()

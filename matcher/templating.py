@@ -26,7 +26,6 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("matcher", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "svg"), default_for_string=True),
-        undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )

@@ -110,8 +110,36 @@ def region_map(coverage: Coverage, departement: str, region_departements: list[s
     return "".join(parts)
 
 
+def departement_map(departement: str, region_departements: list[str], label: str, width: int = 300) -> str | None:
+    """A small map of a département within its région (the decision page): the département filled,
+    the région's other départements outlined; None when it has no shape on the base map (outre-mer)."""
+    base = ET.parse(BASE_MAP).getroot()
+    shapes = {p.get("id", ""): p for p in base.iter(f"{{{SVG_NS}}}path") if p.get("id", "") in region_departements}
+    if departement not in shapes:
+        return None
+    boxes = {code: _bbox(path_points(p.get("d", ""))) for code, p in shapes.items()}
+    x0, y0 = min(b[0] for b in boxes.values()), min(b[1] for b in boxes.values())
+    x1, y1 = max(b[2] for b in boxes.values()), max(b[3] for b in boxes.values())
+    margin = 0.04 * max(x1 - x0, y1 - y0)
+    x0, y0, x1, y1 = x0 - margin, y0 - margin, x1 + margin, y1 + margin
+    height = int(width * (y1 - y0) / (x1 - x0)) + 14
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="departement" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" aria-labelledby="carte-titre" font-family="sans-serif">',
+             f'<title id="carte-titre">{escape(label)}</title>',
+             f'<svg x="0" y="0" width="{width}" height="{height - 14}" viewBox="{x0:.1f} {y0:.1f} {x1 - x0:.1f} '
+             f'{y1 - y0:.1f}" preserveAspectRatio="xMidYMid meet">']
+    for code, path in shapes.items():
+        chosen = code == departement
+        parts.append(f'<path d="{escape(path.get("d", ""))}" fill="{"#1f4e8c" if chosen else "#eef2f7"}" '
+                     f'stroke="{"#000000" if chosen else "#8c8c8c"}" stroke-width="{2 if chosen else 0.8}" '
+                     'vector-effect="non-scaling-stroke"/>')
+    parts.append("</svg>")
+    parts.append(f'<text x="2" y="{height - 3}" font-size="7.5" fill="#555555">{escape(ATTRIBUTION)}</text></svg>')
+    return "".join(parts)
+
+
 def _percent(share: float) -> str:
     return f"{share:.0%}".replace("%", "\u00a0%")
 
 
-__all__ = ["region_map", "path_points"]
+__all__ = ["region_map", "departement_map", "path_points"]
