@@ -40,3 +40,14 @@ def test_every_imported_package_is_declared_and_every_declared_one_imported():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     declared = {re.split(r"[<>=!~ ]", requirement)[0].lower() for requirement in config["dependencies"]}
     assert needed == declared
+
+
+def test_every_template_and_static_file_is_installed():
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+        "package-data"]
+    for package, folder in (("matcher", "templates"), ("matcher.web", "static")):
+        base = ROOT / package.replace(".", "/")
+        files = [p.relative_to(base).as_posix() for p in (base / folder).rglob("*") if p.is_file()]
+        assert files
+        missing = [f for f in files if not any(fnmatch.fnmatch(f, pattern) for pattern in package_data[package])]
+        assert missing == []
