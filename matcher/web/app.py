@@ -25,7 +25,6 @@ from urllib.parse import urlencode
 
 import anyio
 from starlette.applications import Starlette
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -303,10 +302,9 @@ def create_app(service: Service) -> Starlette:
     async def batch(request: Request) -> Response:
         try:
             token, folder = service.session_folder(request.cookies.get("aiguillage"))
-            upload, shown, suffix = await _upload(request, service.limits)
-            source = folder / f"demandes{suffix}"
-            await _save(upload, source, service.limits)
+            source, shown = await _receive_file(request, folder, "demandes", service.limits)
             day = _query_day(request) or service.today()
+            suffix = source.suffix
             for old in folder.glob("decisions.*"):
                 old.unlink()
             output = folder / f"decisions{suffix}"
@@ -350,10 +348,7 @@ def create_app(service: Service) -> Starlette:
         if request.method == "POST":
             try:
                 token, folder = service.session_folder(token)
-                upload, shown, suffix = await _upload(request, service.limits)
-                for old in folder.glob("decisions.*"):
-                    old.unlink()
-                await _save(upload, folder / f"decisions{suffix}", service.limits)
+                _, shown = await _receive_file(request, folder, "decisions", service.limits)
                 (folder / "nom-decisions.txt").write_text(shown, encoding="utf-8")
             except InputError as exc:
                 return error_page(exc.message, exc.status, "Fichier refusé")
@@ -452,31 +447,71 @@ def _query_day(request: Request) -> dt.date | None:
         raise InputError(f"paramètre « date » : « {text} » n'est pas une date AAAA-MM-JJ") from None
 
 
-async def _upload(request: Request, limits: Limits) -> tuple[UploadFile, str, str]:
-    """The uploaded file (field `fichier`), its name as the user gave it, and its format's suffix."""
+async def _receive_file(request: Request, folder: Path, stem: str, limits: Limits) -> tuple[Path, str]:
+    """The file of the multipart field `fichier`, streamed to `folder/STEM.EXT` (EXT: its format) as it
+    arrives, at most `limits.upload_bytes`; and its name as the user gave it (to show, never to open)."""
+    from python_multipart.multipart import MultipartParser, parse_options_header
+
+    kind, options = parse_options_header(request.headers.get("content-type", ""))
+    if kind != b"multipart/form-data" or not options.get(b"boundary"):
+        raise InputError("envoi illisible : un formulaire multipart/form-data avec le champ « fichier » est attendu")
+    partial = folder / "envoi.partiel"
+    state: dict[str, Any] = {"headers": {}, "field": b"", "value": b"", "name": None, "shown": None, "size": 0}
+    out = open(partial, "wb")
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state["field"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state["value"] += data[start:end]
+
+    def on_header_end() -> None:
+        state["headers"][state["field"].lower()] = state["value"]
+        state["field"] = state["value"] = b""
+
+    def on_headers_finished() -> None:
+        _, disposition = parse_options_header(state["headers"].get(b"content-disposition", b""))
+        state["name"] = disposition.get(b"name", b"").decode("utf-8", "replace")
+        if state["name"] == "fichier" and disposition.get(b"filename"):
+            if state["shown"] is not None:
+                raise InputError("un seul fichier par envoi")
+            state["shown"] = disposition[b"filename"].decode("utf-8", "replace")
+        state["headers"] = {}
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if state["name"] == "fichier" and state["shown"] is not None:
+            state["size"] += end - start
+            if state["size"] > limits.upload_bytes:
+                raise InputError(f"fichier trop gros : au plus {limits.upload_bytes // (1024 * 1024)} Mo", 413)
+            out.write(data[start:end])
+
+    parser = MultipartParser(options[b"boundary"], {
+        "on_header_field": on_header_field, "on_header_value": on_header_value, "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished, "on_part_data": on_part_data})
     try:
-        form = await request.form(max_files=1, max_fields=5, max_part_size=64 * 1024)
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except InputError:
+        raise
     except Exception as exc:  # noqa: BLE001 - a malformed body is the sender's error, said in French
         raise InputError(f"envoi illisible ({type(exc).__name__}) : envoyez un fichier dans le champ « fichier »") \
             from None
-    upload = form.get("fichier")
-    if not isinstance(upload, UploadFile) or not upload.filename:
+    finally:
+        out.close()
+    if not state["shown"]:
+        partial.unlink(missing_ok=True)
         raise InputError("aucun fichier : choisissez un carnet (.csv, .xlsx ou .parquet) dans le champ « fichier »")
-    shown = Path(upload.filename.replace("\\", "/")).name[:120]
+    shown = Path(state["shown"].replace("\\", "/")).name[:120]
     suffix = Path(shown).suffix.lower()
     if suffix not in UPLOAD_FORMATS:
+        partial.unlink(missing_ok=True)
         raise InputError(f"« {shown} » : format non pris en charge (.csv, .xlsx ou .parquet attendu)", 415)
-    return upload, shown, suffix
-
-
-async def _save(upload: UploadFile, path: Path, limits: Limits) -> None:
-    written = 0
-    with open(path, "wb") as out:
-        while chunk := await upload.read(1 << 20):
-            written += len(chunk)
-            if written > limits.upload_bytes:
-                raise InputError(f"fichier trop gros : au plus {limits.upload_bytes // (1024 * 1024)} Mo", 413)
-            out.write(chunk)
+    for old in folder.glob(f"{stem}.*"):
+        old.unlink()
+    path = folder / f"{stem}{suffix}"
+    partial.replace(path)
+    return path, shown
 
 
 def _one_row_backlog(data: dict[str, Any], path: Path) -> None:
