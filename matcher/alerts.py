@@ -8,7 +8,10 @@ with the rows of the decisions file behind it.
 
 Since when: the rule is asked again about earlier days, the file read as it stood then — week by
 week back until it no longer holds, then day by day (a binary search) inside that week. An alert
-that already held on the first day of the file holds « depuis au moins » that day.
+that already held on the first day of the file holds « depuis au moins » that day. Alerts whose
+facts read the same on every day (`Indicators.history_keys`) are searched once together, and the
+engine is asked once per distinct way the facts read: the cost follows the distinct cases, not the
+rows.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .alertrules import INDICATORS, AlertCase, AlertRule
-from .conditions import compile_condition, fmt_number
+from .alertrules import INDICATORS, AlertCase, AlertRule, placeholders
+from .conditions import compile_condition, fields_of, fmt_number
 from .engine import EngineRule, Program
-from .indicators import Fact, Indicators
+from .indicators import Fact, Indicators, hashable
 from .render import plural
 
 GRAVITY_ORDER = {"urgence": 0, "attention": 1, "information": 2}
@@ -48,22 +51,34 @@ class AlertEngine:
     def __init__(self, rules: list[AlertRule]):
         self.rules = {r.id: r for r in rules}
         self.programs: dict[str, Program] = {}
+        self.read: dict[str, tuple[str, ...]] = {}  # per kind, the fields its rules read
         for kind in INDICATORS:
             mine = [r for r in rules if r.indicateur == kind]
             if mine:
                 self.programs[kind] = Program([EngineRule(r.id, compile_condition(r.quand)) for r in mine])
+                self.read[kind] = tuple(sorted(set().union(*(fields_of(r.quand) for r in mine))))
 
     @property
     def kinds(self) -> list[str]:
         return list(self.programs)
 
     def raised(self, facts: dict[str, list[Fact]]) -> list[tuple[AlertRule, Fact]]:
+        """The (rule, fact) pairs that hold. The engine is asked once per distinct way the facts read
+        in the fields the rules look at: thousands of demandes awaiting an opinion are a few cases."""
         found = []
         for kind, program in self.programs.items():
             batch = facts.get(kind, [])
-            matched = program.matches([{k: v for k, v in f.values.items() if v is not None} for f in batch])
-            for fact, names in zip(batch, matched):
-                found += [(self.rules[name], fact) for name in sorted(names)]
+            read = self.read[kind]
+            cases: dict[tuple, dict[str, Any]] = {}
+            keys = []
+            for f in batch:
+                key = tuple(hashable(f.values.get(name)) for name in read)
+                if key not in cases:
+                    cases[key] = {name: f.values[name] for name in read if f.values.get(name) is not None}
+                keys.append(key)
+            verdicts = dict(zip(cases, program.matches(list(cases.values()))))
+            for fact, key in zip(batch, keys):
+                found += [(self.rules[name], fact) for name in sorted(verdicts[key])]
         return found
 
 
@@ -91,8 +106,15 @@ def _value(value: Any, unit: str) -> str:
 def message(rule: AlertRule, values: dict[str, Any]) -> str:
     """The rule's text with each {champ} replaced by the field's value, written for a person."""
     fields = INDICATORS[rule.indicateur].fields
-    shown = {name: _value(values.get(name), f.unit) for name, f in fields.items()}
+    shown = {name: _value(values.get(name), fields[name].unit) for name in placeholders(rule.alerte)}
     return string.Formatter().vformat(rule.alerte, (), shown)
+
+
+def _by_rule(raised: list[tuple[AlertRule, Fact]]) -> dict[str, list[tuple[AlertRule, Fact]]]:
+    groups: dict[str, list[tuple[AlertRule, Fact]]] = {}
+    for rule, fact in raised:
+        groups.setdefault(rule.id, []).append((rule, fact))
+    return groups
 
 
 def run_alerts(indicators: Indicators, engine: AlertEngine, day: dt.date) -> list[Alert]:
@@ -102,13 +124,21 @@ def run_alerts(indicators: Indicators, engine: AlertEngine, day: dt.date) -> lis
     def holding(when: dt.date, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of these alerts hold on `when` (only their facts are computed)."""
         kinds = {kind_of[rule] for rule, _ in keys}
-        facts = indicators.facts(when, kinds, {fact for _, fact in keys})
+        facts = indicators.facts(when, kinds, {fact for _, fact in keys}, with_rows=False)
         return {(r.id, f.key) for r, f in engine.raised(facts)} & keys
 
     now = engine.raised(indicators.facts(day, engine.kinds))
     dates = indicators.rows["date_depot"].dropna()
     earliest = min(dates.min().date(), day) if len(dates) else day - dt.timedelta(days=366)
-    since = {(r.id, f.key): day for r, f in now}
+    # Facts whose values are the same on every day (thousands of demandes filed the same day and awaiting
+    # an opinion alike) share their history: the search is made once, for the first of them.
+    represented_by: dict[tuple[str, str], tuple[str, str]] = {}
+    for rule_id, group in _by_rule(now).items():
+        history = indicators.history_keys(kind_of[rule_id], [f for _, f in group], engine.read[kind_of[rule_id]])
+        first: dict[Any, tuple[str, str]] = {}
+        for (_, fact), signature in zip(group, history):
+            represented_by[(rule_id, fact.key)] = first.setdefault(signature, (rule_id, fact.key))
+    since = {key: day for key in set(represented_by.values())}
     open_keys = set(since)
     at_least: set[tuple[str, str]] = set()
     bounds: dict[tuple[str, str], list[dt.date]] = {}  # [failed on, held on]
@@ -138,8 +168,10 @@ def run_alerts(indicators: Indicators, engine: AlertEngine, day: dt.date) -> lis
                 bounds[key][1 if key in held else 0] = middle
     for key, (_, held_on) in bounds.items():
         since[key] = held_on
-    alerts = [Alert(rule, fact, message(rule, fact.values), since[(rule.id, fact.key)], (rule.id, fact.key) in at_least)
-              for rule, fact in now]
+    alerts = []
+    for rule, fact in now:
+        first = represented_by[(rule.id, fact.key)]
+        alerts.append(Alert(rule, fact, message(rule, fact.values), since[first], first in at_least))
     return sorted(alerts, key=lambda a: (GRAVITY_ORDER.get(a.rule.gravite, 9), a.rule.id, a.fact.key))
 
 

@@ -24,6 +24,14 @@ from .reach import reach
 from .territory import TerritoryGraph
 
 DEFAULT_WINDOW = 90  # days
+_EPOCH = dt.date(1970, 1, 1).toordinal()
+# The fields of a demande's fact that change with the day asked about (the others are read once).
+_DAY_DEPENDENT = ("avis_dt", "attente_depuis", "jours_attente", "jours_depuis_depot")
+
+
+def hashable(value: Any) -> Any:
+    """A fact's value as a key (a list as a tuple)."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,6 @@ class Indicators:
         self.departements = sorted(set(self.departement) - {""})
         self.regions = sorted(set(self.region) - {""})
         self.dep_rows = {d: self.departement == d for d in self.departements}
-        self.region_rows = {r: self.region == r for r in self.regions}
         self.dep_region = {d: str(self.region[self.dep_rows[d]][0]) for d in self.departements}
         self.dep_names = {d: idx.departements[d].nom if d in idx.departements else d for d in self.departements}
         self.region_names = {r: idx.regions[r].nom if r in idx.regions else r for r in self.regions}
@@ -96,34 +103,58 @@ class Indicators:
         self.refused_rows = {o.id: refused_at.get(o.id, empty) for o in self.offers}
         exploded = rows["thematiques"].reset_index(drop=True).explode().dropna()
         positions = exploded.groupby(exploded.astype(str)).indices
-        self.theme_rows = {}
-        for word in catalogue.vocabularies["thematiques"].terms:
-            mask = np.zeros(len(rows), dtype=bool)
-            mask[exploded.index.to_numpy()[positions[word]] if word in positions else []] = True
-            self.theme_rows[word] = mask
+        rows_of_exploded = exploded.index.to_numpy()
+        self.theme_index = {word: np.unique(rows_of_exploded[positions[word]]) if word in positions else empty
+                            for word in catalogue.vocabularies["thematiques"].terms}
+        # Each row's région as a position in self.regions (len(self.regions) for none), to count by bincount.
+        position = {r: k for k, r in enumerate(self.regions)}
+        self.region_position = np.array([position.get(r, len(self.regions)) for r in self.region], dtype=np.int64)
         decided = decisions.date_decision
         self.undated_year = decided.year if decided else None
         self._opinion_rows = np.flatnonzero(self.needed)
         self._static: dict[int, tuple[dict[str, Any], str]] = {}
+        self._word_offers: dict[str, list[Offre]] = {}
+        self._demande_rows: dict[str, int] = {}  # fact key -> row, for the rows whose opinion is required
 
     # ----------------------------------------------------------------- the file as of a day
 
     def filed_by(self, day: dt.date) -> np.ndarray:
         return self.depot <= day.toordinal()  # a missing date (NO_DAY) counts on every day
 
-    def opinions(self, day: dt.date) -> tuple[np.ndarray, np.ndarray]:
-        """Per row, the DT's opinion as of `day` and since which ordinal day it has been awaited."""
-        return opinions_as_of(self.avis, self.avis_date, self.depot, day)
+    def opinions(self, day: dt.date, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per row (of `rows`, or every row), the DT's opinion as of `day` and since which ordinal day it
+        has been awaited."""
+        if rows is None:
+            return opinions_as_of(self.avis, self.avis_date, self.depot, day)
+        return opinions_as_of(self.avis[rows], self.avis_date[rows], self.depot[rows], day)
 
-    def facts(self, day: dt.date, kinds: Iterable[str] | None = None, only: set[str] | None = None
-              ) -> dict[str, list[Fact]]:
-        """The facts of these kinds as of `day`; with `only`, just the facts with those keys."""
+    def facts(self, day: dt.date, kinds: Iterable[str] | None = None, only: set[str] | None = None,
+              with_rows: bool = True) -> dict[str, list[Fact]]:
+        """The facts of these kinds as of `day`; with `only`, just the facts with those keys; without
+        `with_rows`, the rows behind each fact are not listed (asking whether an alert held on an
+        earlier day needs only the values)."""
         kinds = list(kinds) if kinds is not None else ["departement", "region_thematique", "offre", "demande"]
-        return {kind: getattr(self, f"_{kind}")(day, only) for kind in kinds}
+        return {kind: getattr(self, f"_{kind}")(day, only, with_rows) for kind in kinds}
+
+    def history_keys(self, kind: str, facts: list[Fact], read: tuple[str, ...]) -> list[Any]:
+        """Per fact, a signature such that facts with equal signatures read the same in the fields
+        `read` on every day. A demande's day-dependent values follow from its filing day and opinion;
+        the other kinds are each their own history."""
+        if kind != "demande":
+            return [f.key for f in facts]
+        if not self._demande_rows:
+            self._demande_rows = {f"demande:{self.ref[i]}": int(i) for i in self._opinion_rows}
+        fixed = [name for name in read if name not in _DAY_DEPENDENT]
+        signatures = []
+        for f in facts:
+            i = self._demande_rows[f.key]
+            signatures.append((tuple(hashable(f.values.get(name)) for name in fixed),
+                               self.avis[i], int(self.avis_date[i]), int(self.depot[i])))
+        return signatures
 
     # ----------------------------------------------------------------- kinds
 
-    def _departement(self, day: dt.date, only: set[str] | None) -> list[Fact]:
+    def _departement(self, day: dt.date, only: set[str] | None, with_rows: bool) -> list[Fact]:
         end = day.toordinal()
         middle, start = end - self.window, end - 2 * self.window
         current = self.dated & (self.depot > middle) & (self.depot <= end)
@@ -153,35 +184,46 @@ class Indicators:
                 "avis_attendus": int((here & waiting).sum()), "non_instruisibles": int((here & blocked).sum()),
             }
             facts.append(Fact("departement", f"departement:{dep}", values, f"departement:{dep}",
-                              f"Département {dep} {self.dep_names[dep]}", tuple(self.ref[now | then])))
+                              f"Département {dep} {self.dep_names[dep]}",
+                              tuple(self.ref[now | then]) if with_rows else ()))
         return facts
 
-    def _region_thematique(self, day: dt.date, only: set[str] | None) -> list[Fact]:
+    def _region_thematique(self, day: dt.date, only: set[str] | None, with_rows: bool) -> list[Fact]:
         voc = self.catalogue.vocabularies["thematiques"]
-        filed = self.filed_by(day)
-        far = ~self.local
-        valid = [o for o in self.offers if o.niveau in LOCAL_LEVELS and o.validite.covers(day)]
+        today, bins = day.toordinal(), len(self.regions) + 1
         facts = []
         for word in voc.terms:
-            regions = [r for r in self.regions if only is None or f"region:{r}|{word}" in only]
+            regions = [(k, r) for k, r in enumerate(self.regions) if only is None or f"region:{r}|{word}" in only]
             if not regions:
                 continue
-            accepted = {word, *voc.ancestors(word)}
-            serving = [o for o in valid if accepted & set(o.thematiques)]
-            carried_anywhere = filed & self.theme_rows[word]
-            for region in regions:
-                carried = carried_anywhere & self.region_rows[region]
+            serving = [o for o in self._local_offers_of(word) if o.validite.covers(day)]
+            rows = self.theme_index[word]
+            rows = rows[self.depot[rows] <= today]  # filed by that day (an undated row, always)
+            where = self.region_position[rows]
+            carried = np.bincount(where, minlength=bins)
+            far = np.bincount(where, weights=~self.local[rows], minlength=bins)
+            agence = np.bincount(where, weights=self.agence[rows], minlength=bins)
+            for k, region in regions:
                 values = {"region": region, "nom": self.region_names[region], "thematique": word,
                           "libelle": voc.label(word),
                           "offres_locales": sum(region in self.offer_regions[o.id] for o in serving),
-                          "demandes": int(carried.sum()), "demandes_hors_local": int((carried & far).sum()),
-                          "demandes_agence": int((carried & self.agence).sum())}
+                          "demandes": int(carried[k]), "demandes_hors_local": int(far[k]),
+                          "demandes_agence": int(agence[k])}
                 facts.append(Fact("region_thematique", f"region:{region}|{word}", values, f"region:{region}",
                                   f"Région {region} {self.region_names[region]}, thématique « {voc.label(word)} »",
-                                  tuple(self.ref[carried])))
+                                  tuple(self.ref[rows[where == k]]) if with_rows else ()))
         return facts
 
-    def _offre(self, day: dt.date, only: set[str] | None) -> list[Fact]:
+    def _local_offers_of(self, word: str) -> list[Offre]:
+        """The local offers that serve a thématique (declaring it or a broader word), whatever the day."""
+        if word not in self._word_offers:
+            voc = self.catalogue.vocabularies["thematiques"]
+            accepted = {word, *voc.ancestors(word)}
+            self._word_offers[word] = [o for o in self.offers
+                                       if o.niveau in LOCAL_LEVELS and accepted & set(o.thematiques)]
+        return self._word_offers[word]
+
+    def _offre(self, day: dt.date, only: set[str] | None, with_rows: bool) -> list[Fact]:
         today = day.toordinal()
         this_year = self.dated & (self.depot_year == day.year) & (self.depot <= today)
         if self.undated_year == day.year:
@@ -206,7 +248,7 @@ class Indicators:
             }
             facts.append(Fact("offre", f"offre:{offre.id}", values, f"offre:{offre.id}",
                               f"Offre « {offre.nom} » ({offre.structure}, {offre.id})",
-                              tuple(self.ref[np.concatenate([routed, refused])])))
+                              tuple(self.ref[np.concatenate([routed, refused])]) if with_rows else ()))
         return facts
 
     def _demande_static(self) -> dict[int, tuple[dict[str, Any], str]]:
@@ -227,27 +269,30 @@ class Indicators:
                 self._static[int(i)] = (values, f"Demande {ref}" + (f" — {title}" if title else "") + f" ({dep})")
         return self._static
 
-    def _demande(self, day: dt.date, only: set[str] | None) -> list[Fact]:
+    def _demande(self, day: dt.date, only: set[str] | None, with_rows: bool) -> list[Fact]:
         today = day.toordinal()
-        rows = self._opinion_rows[self.depot[self._opinion_rows] <= today]
+        rows = self._opinion_rows
         if only is not None:
-            rows = rows[np.fromiter((f"demande:{r}" in only for r in self.ref[rows]), dtype=bool, count=len(rows))]
-        status, since = self.opinions(day)
+            if not self._demande_rows:
+                self._demande_rows = {f"demande:{self.ref[i]}": int(i) for i in self._opinion_rows}
+            rows = np.array(sorted(self._demande_rows[k] for k in only if k in self._demande_rows), dtype=np.int64)
+        rows = rows[self.depot[rows] <= today]
+        status, since = self.opinions(day, rows)
+        waited = since != NO_DAY
+        # Day-dependent values by column, as Python objects (the engine reads JSON, not numpy scalars).
+        since_iso = np.where(waited, since - _EPOCH, 0).astype("datetime64[D]").astype(str)
+        attente_depuis = np.where(waited, since_iso, None).tolist()
+        jours_attente = np.where(waited, today - since, None).tolist()
+        depot = self.depot[rows]
+        jours_depuis_depot = np.where(depot != NO_DAY, today - depot, None).tolist()
         statics = self._demande_static()
         facts = []
-        for i in rows:
-            static, label = statics[int(i)]
-            waited = since[i]
-            values = {
-                **static,
-                "avis_dt": str(status[i]),
-                "attente_depuis": dt.date.fromordinal(int(waited)).isoformat() if waited != NO_DAY else None,
-                "jours_attente": today - int(waited) if waited != NO_DAY else None,
-                "jours_depuis_depot": today - int(self.depot[i]) if self.depot[i] != NO_DAY else None,
-            }
+        for n, (i, avis) in enumerate(zip(rows.tolist(), status.tolist())):
+            static, label = statics[i]
+            values = {**static, "avis_dt": avis, "attente_depuis": attente_depuis[n],
+                      "jours_attente": jours_attente[n], "jours_depuis_depot": jours_depuis_depot[n]}
             ref = static["id"]
             facts.append(Fact("demande", f"demande:{ref}", values, f"demande:{ref}", label, (ref,)))
         return facts
-
 
 __all__ = ["Fact", "Indicators", "DEFAULT_WINDOW"]
