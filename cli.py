@@ -545,7 +545,7 @@ def coverage(
 
     day = _day(decision_date)
     workspace = load_workspace(catalogue_dir, rules_dir, today=day)
-    check_filters(workspace, departements, thematiques, besoins)
+    departements = check_filters(workspace, departements, thematiques, besoins)
     result = compute(workspace, day, departements or None, thematiques or None, besoins or None)
     if output_format == "json":
         emit_json(as_json(result))

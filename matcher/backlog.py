@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .errors import BatchInputError, Location
-from .files import atomic_output, input_problem
+from .files import atomic_output, input_problem, os_problem
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "excel", ".xlsm": "excel", ".parquet": "parquet",
            ".pq": "parquet"}
@@ -109,12 +109,22 @@ def read_backlog(path: Path, encoding: str | None = None, separator: str | None 
         return _with_long_cells(backlog)
     except BatchInputError:
         raise
-    except (OSError, ValueError, pa.ArrowException, KeyError, IndexError) as exc:
-        raise BatchInputError(f"fichier illisible comme {fmt} : {exc}", Location(str(path))) from None
+    except OSError as exc:
+        raise BatchInputError(f"fichier {os_problem(exc)}", Location(str(path))) from None
+    except (ValueError, pa.ArrowException, KeyError, IndexError):
+        raise BatchInputError(_UNREADABLE[fmt], Location(str(path))) from None
     except Exception as exc:  # openpyxl raises its own zip/xml errors on a file that is not a workbook
         if type(exc).__module__.startswith(("zipfile", "openpyxl", "xml")):
-            raise BatchInputError(f"fichier illisible comme {fmt} : {exc}", Location(str(path))) from None
+            raise BatchInputError(_UNREADABLE[fmt], Location(str(path))) from None
         raise
+
+
+# What the readers' own (English) messages mean for the user.
+_UNREADABLE = {
+    "csv": "CSV illisible",
+    "excel": "ce n'est pas un classeur Excel lisible (.xlsx) : enregistrez-le au format .xlsx, ou en CSV",
+    "parquet": "ce n'est pas un fichier Parquet lisible (fichier abîmé, ou d'un autre format sous ce nom)",
+}
 
 
 def _read_csv(path: Path, encoding: str | None, separator: str | None) -> Backlog:
@@ -165,18 +175,27 @@ def _read_csv(path: Path, encoding: str | None, separator: str | None) -> Backlo
             table = read(min(max(len(raw) + 1, 1 << 20), (1 << 31) - 1))
     except pa.ArrowInvalid as exc:
         if not bad and "CSV parse error" not in str(exc):
-            raise BatchInputError(f"CSV illisible en {encoding} : {exc}", Location(str(path))) from None
+            _check_decodable(raw, encoding, path)
+            raise BatchInputError(f"CSV illisible en {encoding}", Location(str(path))) from None
         bad.append("")  # the reader could not place every cell: read again line by line
     if not bad:
         return Backlog(table, str(path), "csv", encoding, separator)
     # Some lines do not have as many cells as the header: read again line by line to keep each
     # one in its place, with what it has, and say which.
+    _check_decodable(raw, encoding, path)
+    return _read_csv_slowly(raw.decode(encoding).lstrip("\ufeff"), names, path, encoding, separator)
+
+
+def _check_decodable(raw: bytes, encoding: str, path: Path) -> None:
+    """Say where the first byte that the encoding cannot read is (line and column)."""
     try:
-        text = raw.decode(encoding).lstrip("\ufeff")
+        raw.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise BatchInputError(f"encodage {encoding} impossible : {_decode_problem(exc)}", Location(str(path))
-                              ) from None
-    return _read_csv_slowly(text, names, path, encoding, separator)
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        hint = " : le fichier semble en Windows-1252 (--encoding cp1252)" if encoding.startswith("utf") else ""
+        raise BatchInputError(f"octet 0x{raw[exc.start]:02x} illisible en {encoding}{hint}",
+                              Location(str(path), line, column)) from None
 
 
 def _with_long_cells(backlog: Backlog) -> Backlog:

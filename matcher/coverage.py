@@ -82,19 +82,22 @@ def typical_commune(workspace: Workspace, departement: str) -> Commune | None:
 
 
 def check_filters(workspace: Workspace, departements: Iterable[str] = (), thematiques: Iterable[str] = (),
-                  besoins: Iterable[str] = ()) -> None:
+                  besoins: Iterable[str] = ()) -> tuple[str, ...]:
     """Every département, thématique and besoin asked for exists (`--departement`, `--thematique`,
-    `--besoin`), else an error on that option with the nearest known values."""
+    `--besoin`), else an error on that option with the nearest known values; the départements' codes
+    as the division writes them (« 2a » is 2A, « 1 » is 01)."""
     from .conditions import did_you_mean
     from .errors import OptionValueError
+    from .territory import known_code
 
+    codes = tuple(known_code(d, workspace.graph.index.departements, "--departement") for d in departements)
     voc = workspace.catalogue.vocabularies
-    for option, values, pool in (("--departement", departements, workspace.graph.index.departements),
-                                 ("--thematique", thematiques, voc["thematiques"].terms),
+    for option, values, pool in (("--thematique", thematiques, voc["thematiques"].terms),
                                  ("--besoin", besoins, voc["besoins"].terms)):
         for value in values:
             if value not in pool:
                 raise OptionValueError(f"« {value} » inconnu{did_you_mean(value, pool)}", option)
+    return codes
 
 
 def compute(

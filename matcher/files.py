@@ -35,6 +35,8 @@ def yaml_files(root: Path) -> list[Path]:
 
 def sections_of(path: Path) -> set[str]:
     """The top-level keys a YAML file seems to have (read leniently: the file may be broken)."""
+    if input_problem(path):  # a pipe would wait for a writer: whoever reads the file says what is wrong
+        return set()
     try:
         text = path.read_text(encoding="utf-8", errors="replace")[:1_000_000]
     except OSError:

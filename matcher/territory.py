@@ -241,7 +241,7 @@ def known_code(value: str, known: dict, option: str) -> str:
     from .conditions import did_you_mean
     from .errors import OptionValueError
 
-    value = value.strip().upper() if value.strip().upper() in ("2A", "2B") else value.strip()
+    value = value.strip().upper()
     if value.isdigit() and len(value) == 1:
         value = "0" + value
     if value not in known:
@@ -506,6 +506,8 @@ def resolve(text: object, index: TerritoryIndex | None = None, insee: bool = Fal
     if sep and kind.strip().lower() in ("commune", "epci", "departement", "region"):
         return _resolve_kind(kind.strip().lower(), code.translate(_SPACES).upper(), idx)
     compact = raw.translate(_SPACES).upper()
+    if not compact.isascii():  # digits of other scripts are not codes
+        return _resolve_name(raw, idx)
     if compact.isdigit() and len(compact) == 14:  # SIRET: the first nine digits are the SIREN
         compact = compact[:9]
     if compact.isdigit() and len(compact) == 9:

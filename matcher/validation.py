@@ -34,7 +34,7 @@ from .policy import load_policy
 from .ruletest import load_cases
 from .territory import TerritoryGraph, TerritoryIndex, default_index
 from .workspace import Workspace
-from .files import files_with_section, sections_of, yaml_files
+from .files import files_with_section, input_problem, sections_of, yaml_files
 
 CATALOGUE_SECTIONS = ("offres", "perimetres", "thematiques", "besoins", "programmes")
 RULES_SECTIONS = ("regles", "tests", "alertes", "tests_alertes")
@@ -79,6 +79,9 @@ def target_for(path: Path | None, catalogue_dir: Path | None = None, rules_dir: 
     if path is None:
         return CheckTarget(catalogue, rules)
     path = Path(path).absolute()
+    problem = None if path.is_dir() else input_problem(path)
+    if problem:
+        raise AiguillageError(problem, Location(str(path)))
     if path.is_dir() and (path / "catalogues").is_dir() and (path / "rules").is_dir():
         return CheckTarget(path / "catalogues", path / "rules")
     if _inside(path, catalogue) or _inside(path, rules):

@@ -33,7 +33,7 @@ HEADER = "porteur;thematiques;besoins;intitule"
 class Case:
     name: str
     args: Callable[[Path], list[str]]  # the command line, given the folder of the case's files
-    files: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, bytes | None] = field(default_factory=dict)  # None: a named pipe
     code: int = 1
     stderr: str | None = None  # a line stderr must hold ({dir} is the case's folder)
     rows: int | None = None  # a batch: the input rows its output must have, one for one
@@ -42,6 +42,17 @@ class Case:
 
 def _json(**fields: object) -> bytes:
     return json.dumps({"porteur": "16015", "thematiques": ["eau"], "besoins": ["amo"], **fields}).encode()
+
+
+def _parquet(**columns: list[str]) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = io.BytesIO()
+    pq.write_table(pa.table(columns), out)
+    return out.getvalue()
 
 
 CASES = [
@@ -65,6 +76,21 @@ CASES = [
                  "cellule de tableur)", ""]),
     Case("csv-utf16", lambda d: ["batch", d / "c.csv", "-o", d / "o.csv"],
          {"c.csv": "porteur;thematiques;besoins\n16015;eau;amo\n".encode("utf-16")}, code=0, rows=1, errors=[""]),
+    Case("csv-force-en-utf8", lambda d: ["batch", d / "c.csv", "-o", d / "o.csv", "--encoding", "utf-8"],
+         {"c.csv": "porteur;thematiques;besoins\n16015;été;amo\n".encode("cp1252")},
+         stderr="{dir}/c.csv:2:7: octet 0xe9 illisible en utf-8 : le fichier semble en Windows-1252 (--encoding cp1252)"),
+    Case("classeur-qui-n-en-est-pas-un", lambda d: ["batch", d / "c.xlsx", "-o", d / "o.csv"],
+         {"c.xlsx": b"porteur;thematiques;besoins\n"},
+         stderr="{dir}/c.xlsx: ce n'est pas un classeur Excel lisible (.xlsx) : enregistrez-le au format .xlsx, ou en CSV"),
+    Case("parquet-qui-n-en-est-pas-un", lambda d: ["batch", d / "c.parquet", "-o", d / "o.csv"],
+         {"c.parquet": b"PAR1"},
+         stderr="{dir}/c.parquet: ce n'est pas un fichier Parquet lisible (fichier abîmé, ou d'un autre format sous ce "
+                "nom)"),
+    Case("parquet-cellule-de-3-mo", lambda d: ["batch", d / "c.parquet", "-o", d / "o.parquet"],
+         {"c.parquet": _parquet(porteur=["16015", "29155"], thematiques=["eau", "eau"], besoins=["amo", "amo"],
+                                intitule=["x" * 3_000_000, "court"])}, code=0, rows=2,
+         errors=["ligne 1, colonne intitule : cellule de 3 000 000 caractères, 32 767 au plus (la taille d'une cellule "
+                 "de tableur)", ""]),
     Case("csv-vide", lambda d: ["batch", d / "c.csv", "-o", d / "o.csv"], {"c.csv": b""},
          stderr="{dir}/c.csv:1:1: fichier vide : une ligne d'en-tête avec les noms de colonnes est attendue"),
     Case("carnet-dossier", lambda d: ["batch", d / "c.csv", "-o", d / "o.csv"], {"c.csv/x": b""},
@@ -110,6 +136,11 @@ CASES = [
                 "enregistrez-le en UTF-8"),
     Case("yaml-date-impossible", lambda d: ["route", d / "d.yaml"], {"d.yaml": b"date_depot: 2026-02-30\n"},
          stderr="{dir}/d.yaml:1:13: valeur illisible « 2026-02-30 » : cette date n'existe pas"),
+    Case("attribut-de-100-000-caracteres", lambda d: ["route", d / "d.yaml"],
+         {"d.yaml": b'porteur: "16015"\nthematiques: [eau]\nbesoins: [amo]\nattributs: {adhesions: "' + b"z" * 100_000
+          + b'"}\n'}, code=0),
+    Case("regles-tube", lambda d: ["rules", "check", d / "r.yaml"], {"r.yaml": None},
+         stderr="{dir}/r.yaml: ce n'est pas un fichier ordinaire (tube, périphérique…) : un fichier est attendu"),
     Case("demande-introuvable", lambda d: ["route", d / "absent.yaml"], stderr="{dir}/absent.yaml: fichier introuvable"),
     Case("demande-dossier", lambda d: ["route", d / "d.yaml"], {"d.yaml/x": b""},
          stderr="{dir}/d.yaml: c'est un dossier : un fichier est attendu"),
@@ -122,9 +153,11 @@ CASES = [
     Case("code-de-4-chiffres", lambda d: ["route", "--porteur", "1001", "--thematique", "eau", "--besoin", "amo"], code=0),
 ]
 if hasattr(os, "mkfifo"):
-    CASES.append(Case("carnet-tube", lambda d: ["batch", d / "c.csv", "-o", d / "o.csv"],
+    CASES.append(Case("carnet-tube", lambda d: ["batch", d / "c.csv", "-o", d / "o.csv"], {"c.csv": None},
                       stderr="{dir}/c.csv: ce n'est pas un fichier ordinaire (tube, périphérique…) : un fichier est "
                              "attendu"))
+else:
+    CASES = [c for c in CASES if None not in c.files.values()]
 if hasattr(os, "geteuid") and os.geteuid() != 0:  # the superuser writes in a read-only folder
     CASES.append(Case("dossier-en-lecture-seule", lambda d: ["batch", d / "c.csv", "-o", d / "ro" / "o.csv"],
                       {"c.csv": b"porteur;thematiques;besoins\n16015;eau;amo\n", "ro/.keep": b""},
@@ -161,9 +194,10 @@ def _prepare(case: Case, base: Path) -> list[str]:
     for name, content in case.files.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-    if case.name == "carnet-tube":
-        os.mkfifo(folder / "c.csv")
+        if content is None:
+            os.mkfifo(path)  # reading it would wait for a writer that never comes
+        else:
+            path.write_bytes(content)
     if case.name == "dossier-en-lecture-seule":
         (folder / "ro").chmod(0o555)
     args = [str(a) for a in case.args(folder)]
@@ -174,7 +208,7 @@ def _run_family(cases: list[Case], base: Path, cache: Path) -> dict[str, Ran]:
     command_lines = [_prepare(case, base) for case in cases]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "AIGUILLAGE_CACHE": str(cache), "PYTHONUTF8": "1"}
     done = subprocess.run([sys.executable, "-c", DRIVER], input=json.dumps(command_lines).encode(), cwd=ROOT,
-                          env=env, capture_output=True, timeout=600)
+                          env=env, capture_output=True, timeout=600)  # a file that makes a command wait fails here
     stderr = done.stderr.decode("utf-8", "replace")
     assert done.returncode == 0 and "Traceback" not in stderr, (done.returncode, stderr[-3000:])
     results = json.loads(done.stdout)

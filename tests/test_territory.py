@@ -248,3 +248,16 @@ def test_a_departement_porteur_has_its_collectivity_population(graph, code, popu
     if code == "69":  # the Métropole de Lyon's communes make the difference
         metropole = sum(c.population for c in default_index().all_communes().values() if c.epci == "200046977")
         assert population + metropole == default_index().departements["69"].population
+
+
+@pytest.mark.parametrize("typed, code", [("2a", "2A"), (" 2b ", "2B"), ("1", "01"), ("974", "974")])
+def test_option_codes_in_any_case(typed, code):
+    from matcher.territory import known_code
+
+    assert known_code(typed, default_index().departements, "--departement") == code
+
+
+def test_digits_of_another_script_are_not_a_code():
+    with pytest.raises(TerritoryError) as err:
+        resolve("١٦٠١٥")
+    assert str(err.value).startswith("porteur inconnu : « ١٦٠١٥ »")
