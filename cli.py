@@ -554,7 +554,7 @@ def coverage(
     elif output_format == "svg":
         click.echo(render_svg(result))
     elif output_format == "html":
-        click.echo(render_html(result))
+        click.echo(render_html(result, workspace.catalogue.vocabularies))
     else:
         click.echo(summary_text(result))
 

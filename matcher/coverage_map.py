@@ -109,10 +109,13 @@ SHORT_LEVELS = {"communal": "commune", "intercommunal": "EPCI", "departemental":
                 "operateur": "opérateur", "agence": "agence"}
 
 
-def page_context(coverage: Coverage) -> dict:
+def page_context(coverage: Coverage, vocabularies: dict | None = None) -> dict:
     """What the coverage page shows (templates/couverture.html): the map, the table by département,
-    and for a single département the thématique × besoin matrix."""
+    and for a single département the thématique × besoin matrix, headed by the vocabulary's labels."""
     from markupsafe import Markup
+
+    def label(kind: str, word: str) -> str:
+        return vocabularies[kind].label(word) if vocabularies else word
 
     departements = [{
         "code": dep.code, "nom": dep.nom, "commune": f"{dep.commune.nom} ({dep.commune.code})",
@@ -125,8 +128,8 @@ def page_context(coverage: Coverage) -> dict:
         cell = {(r.thematique, r.besoin): r for r in dep.rows}
         matrix = {
             "title": f"{dep.code} {dep.nom}",
-            "besoins": list(coverage.besoins),
-            "rows": [(theme, [{"niveau": cell[(theme, need)].niveau, "short": SHORT_LEVELS[cell[(theme, need)].niveau],
+            "besoins": [label("besoins", need) for need in coverage.besoins],
+            "rows": [(label("thematiques", theme), [{"niveau": cell[(theme, need)].niveau, "short": SHORT_LEVELS[cell[(theme, need)].niveau],
                                "title": f"{LEVEL_LABELS[cell[(theme, need)].niveau]} : {cell[(theme, need)].offre} — "
                                         f"{cell[(theme, need)].structure}"} for need in coverage.besoins])
                      for theme in coverage.thematiques],
@@ -134,17 +137,18 @@ def page_context(coverage: Coverage) -> dict:
     return {
         "title": "Couverture en ingénierie — Aiguillage", "n_thematiques": len(coverage.thematiques),
         "n_besoins": len(coverage.besoins), "date": f"{coverage.date:%d/%m/%Y}", "svg": Markup(render_svg(coverage)),
-        "level_heads": [LEVEL_LABELS[lv] if lv not in ("operateur", "agence") else lv for lv in LEVELS],
+        "level_heads": [LEVEL_LABELS[lv] if lv not in ("operateur", "agence") else {"operateur": "opérateurs",
+                        "agence": "agence"}[lv] for lv in LEVELS],
         "departements": departements, "matrix": matrix, "attribution": ATTRIBUTION,
     }
 
 
-def render_html(coverage: Coverage) -> str:
+def render_html(coverage: Coverage, vocabularies: dict | None = None) -> str:
     """One self-contained page: the map, the table by département, and for a single département
     the thématique × besoin matrix."""
     from .templating import inline_stylesheet, render
 
-    return render("couverture.html", inline_css=inline_stylesheet(), **page_context(coverage))
+    return render("couverture.html", inline_css=inline_stylesheet(), **page_context(coverage, vocabularies))
 
 
 __all__ = ["render_svg", "render_html", "colour", "CLASSES"]

@@ -276,7 +276,7 @@ def create_app(service: Service) -> Starlette:
         idx = service.workspace(day).graph.index
         return page("web/decision.html", title=f"Décision — {result['territoire']['nom']}", d=result, query=query,
                     chain=_chain(result), map_svg=_map(result, idx), day=day,
-                    alternatives=result.get("alternatives") or [])
+                    alternatives=result.get("alternatives") or [], address=str(request.url))
 
     async def api_decision(request: Request) -> Response:
         try:
@@ -332,7 +332,7 @@ def create_app(service: Service) -> Starlette:
             result = await service.run(lambda: service.coverage(day, departement))
         except InputError as exc:
             return error_page(exc.message, exc.status)
-        return page("web/couverture.html", **page_context(result))
+        return page("web/couverture.html", **page_context(result, service.workspace(day).catalogue.vocabularies))
 
     async def comite_local(request: Request) -> Response:
         from ..decisions import read_decisions
