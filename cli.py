@@ -709,6 +709,33 @@ def report_comite_regional(
     _written(output, f"{len(frame)} demandes pour le comité régional des financeurs, région {code}")
 
 
+@report.command("notifications")
+@click.option("--comite", "workbook", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Classeur écrit par « report comite-regional -o LISTE.xlsx » et rempli par le comité.")
+@click.option("-o", "--output", "folder", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Dossier où écrire les lettres (une par demande décidée) et synthese.html.")
+@date_option
+def report_notifications(workbook: Path, folder: Path, decision_date: dt.datetime | None) -> None:
+    """Les lettres qui notifient à chaque porteur la décision du comité régional des financeurs,
+    signées par le préfet de son département, délégué territorial de l'agence : une page HTML
+    imprimable par demande décidée (porteur, projet, décision et modalités, financeurs), et une
+    synthèse de ce qui est notifié et de ce qui manque (demandes sans décision, sans date du comité).
+
+    Une lettre est datée du jour de la colonne notification_dt_le, sinon de --date (aujourd'hui).
+
+    \b
+    Exemples :
+      aiguillage report notifications --comite financeurs-bretagne.xlsx -o notifications/
+      aiguillage report notifications --comite liste.xlsx -o lettres --date 2026-12-15
+    """
+    from matcher.report.notifications import read_workbook, summary_text, write_letters
+
+    notifications = read_workbook(workbook, _day(decision_date))
+    summary = write_letters(notifications, folder, workbook)
+    click.echo(summary_text(notifications, folder), err=True)
+    _written(summary, "synthèse des notifications")
+
+
 @report.command("impact")
 @decisions_options
 @click.option("--previous", type=click.Path(path_type=Path),
