@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from functools import lru_cache
 from html import escape
 
 from ..coverage import Coverage, DepartementCoverage
@@ -110,9 +111,11 @@ def region_map(coverage: Coverage, departement: str, region_departements: list[s
     return "".join(parts)
 
 
-def departement_map(departement: str, region_departements: list[str], label: str, width: int = 300) -> str | None:
+@lru_cache(maxsize=128)
+def departement_map(departement: str, region_departements: tuple[str, ...], label: str, width: int = 300) -> str | None:
     """A small map of a département within its région (the decision page): the département filled,
-    the région's other départements outlined; None when it has no shape on the base map (outre-mer)."""
+    the région's other départements outlined; None when it has no shape on the base map (outre-mer).
+    Kept once drawn: the web page draws the same few maps again and again."""
     base = ET.parse(BASE_MAP).getroot()
     shapes = {p.get("id", ""): p for p in base.iter(f"{{{SVG_NS}}}path") if p.get("id", "") in region_departements}
     if departement not in shapes:

@@ -57,6 +57,7 @@ class Limits:
     rows: int = 50_000
     seconds: float = 60.0
     sessions: int = 50
+    decisions_kept: int = 1024
 
 
 class InputError(Exception):
@@ -79,6 +80,7 @@ class Service:
         self._workspaces: OrderedDict[dt.date, Workspace] = OrderedDict()
         self._finder = None
         self._coverage: dict[tuple[dt.date, str | None], Any] = {}
+        self._decisions: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
         self.folder = Path(tempfile.mkdtemp(prefix="aiguillage-serve-"))
         self._sessions: OrderedDict[str, Path] = OrderedDict()
         self.dsfr_css = _dsfr_stylesheet(dsfr_dir) if dsfr_dir else None
@@ -108,6 +110,20 @@ class Service:
         except TimeoutError:
             raise InputError(f"la demande a pris plus de {self.limits.seconds:.0f} s et a été interrompue : "
                              "réessayez plus tard, ou utilisez la ligne de commande pour un gros carnet", 503) from None
+
+    def decided(self, query: tuple, day: dt.date) -> dict[str, Any] | None:
+        """The decision already taken on the same query and day (a shared link opened again, the
+        JSON asked after the page): the same catalogue, rules and day decide the same way."""
+        key = (query, day)
+        found = self._decisions.get(key)
+        if found is not None:
+            self._decisions.move_to_end(key)
+        return found
+
+    def keep(self, query: tuple, day: dt.date, decision: dict[str, Any]) -> None:
+        self._decisions[(query, day)] = decision
+        while len(self._decisions) > self.limits.decisions_kept:
+            self._decisions.popitem(last=False)
 
     def finder(self):
         if self._finder is None:
@@ -243,8 +259,12 @@ def create_app(service: Service) -> Starlette:
         """The route JSON of the query's demande, its fields and its day; InputError when refused."""
         from ..render import decision_dict
 
-        data, day = demande_fields(list(request.query_params.multi_items()))
+        query = tuple(request.query_params.multi_items())
+        data, day = demande_fields(list(query))
         day = day or service.today()
+        known = service.decided(query, day)
+        if known is not None:
+            return known, data, day
 
         def work() -> dict[str, Any]:
             try:
@@ -252,7 +272,9 @@ def create_app(service: Service) -> Starlette:
             except AiguillageError as exc:
                 raise InputError(located(exc)) from None
 
-        return await service.run(work), data, day
+        result = await service.run(work)
+        service.keep(query, day, result)
+        return result, data, day
 
     async def home(request: Request) -> Response:
         idx = service.workspace(service.today()).graph.index
@@ -553,7 +575,7 @@ def _map(d: dict[str, Any], index: Any) -> Any:
     if not code or code not in index.departements:
         return None
     dep = index.departements[code]
-    region = [c for c, other in index.departements.items() if other.region == dep.region]
+    region = tuple(c for c, other in index.departements.items() if other.region == dep.region)
     svg = departement_map(code, region, f"Carte : {dep.nom} dans sa région")
     return Markup(svg) if svg else None
 
