@@ -101,8 +101,8 @@ def main_group() -> None:
               help="dt : par le délégué territorial ; directe : l'agence saisie directement.")
 @click.option("--type-porteur", type=click.Choice(["commune", "epci", "departement", "region", "autre"]),
               help="Nature du porteur, si elle diffère du territoire (syndicat, association : autre).")
-@click.option("--population", type=float, help="Population (par défaut : le chiffre officiel du territoire).")
-@click.option("--montant", type=float, help="Montant du projet en euros.")
+@click.option("--population", help="Population (par défaut : le chiffre officiel du territoire) : 12500 ou 12 500.")
+@click.option("--montant", help="Montant du projet en euros : 250000, « 250 000 € », « 1,5 M€ », « 300 k€ ».")
 @click.option("--id", "demande_id", default="demande", show_default=True, help="Identifiant de la demande.")
 @click.option("--intitule", default="", help="Intitulé du projet.")
 @date_option
@@ -117,8 +117,8 @@ def route(
     complexe: bool,
     saisine: str,
     type_porteur: str | None,
-    population: float | None,
-    montant: float | None,
+    population: str | None,
+    montant: str | None,
     demande_id: str,
     intitule: str,
     decision_date: dt.datetime | None,
@@ -307,23 +307,27 @@ def strict_option(func: Callable) -> Callable:
     return click.option("--strict", is_flag=True, help="Les avertissements font aussi échouer (code 1).")(func)
 
 
-def _report_issues(issues: list, counts: dict[str, int], hidden: int, output_format: str, strict: bool) -> None:
+def _report_issues(issues: list, counts: dict[str, int], hidden: int, output_format: str, strict: bool,
+                   used: Any = None) -> None:
     """Findings on stderr (`file:line:col: severity: message [code]`) or as JSON on stdout; exit 1 when
-    there is an error, or a warning with --strict."""
+    there is an error, or a warning with --strict. The summary says which catalogue and rules were read."""
     from matcher.render import issues_dict, issues_summary
 
     if output_format == "json":
-        emit_json(issues_dict(issues, counts, hidden))
+        data = issues_dict(issues, counts, hidden)
+        if used is not None:
+            data["resume"].update(used.as_dict())
+        emit_json(data)
     else:
         for issue in issues:
             click.echo(str(issue), err=True)
-        click.echo(issues_summary(issues, counts, hidden), err=True)
+        click.echo(issues_summary(issues, counts, hidden, used.phrase() if used is not None else None), err=True)
     if any(i.severity == "erreur" for i in issues) or (strict and issues):
         raise click.exceptions.Exit(EXIT_INVALID)
 
 
 @rules.command("check")
-@click.argument("path", required=False, type=click.Path(path_type=Path, exists=True))
+@click.argument("path", required=False, type=click.Path(path_type=Path))
 @strict_option
 @date_option
 @format_option("text", "json")
@@ -340,6 +344,8 @@ def rules_check(
 
     PATH : un dossier de catalogue ou de règles (il remplace celui en usage), un fichier ou un
     sous-dossier (seuls ses problèmes sont montrés) ; par défaut, le catalogue et les règles en usage.
+    Un chemin catalogues/… ou rules/… absent du dossier courant désigne un fichier du catalogue ou
+    des règles en usage (ceux livrés, après une simple installation).
 
     \b
     Exemples :
@@ -347,10 +353,16 @@ def rules_check(
       aiguillage rules check catalogues/territoires/16-charente.yaml
       aiguillage rules check mon-catalogue/ --strict --format json
     """
+    from matcher.paths import in_use
     from matcher.validation import check, target_for
 
-    report = check(target_for(path, catalogue_dir, rules_dir), _day(decision_date))
-    _report_issues(report.issues, report.counts, report.hidden, output_format, strict)
+    used = in_use(catalogue_dir, rules_dir)
+    if path is not None:
+        path = used.locate(path)
+    target = target_for(path, catalogue_dir, rules_dir)
+    used = used.replaced(target.catalogue, target.rules, "PATH")
+    report = check(target, _day(decision_date))
+    _report_issues(report.issues, report.counts, report.hidden, output_format, strict, used)
 
 
 @rules.command("lint")
@@ -395,7 +407,7 @@ def rules_lint(
             raise click.BadParameter(f"« {name} » inconnue (aiguillage rules lint --list)", param_hint="--check")
     workspace = load_workspace(catalogue_dir, rules_dir, today=_day(decision_date))
     counts = {"offres": len(workspace.catalogue.offres), "regles": len(workspace.policy.regles)}
-    _report_issues(lint(workspace, only), counts, 0, output_format, strict)
+    _report_issues(lint(workspace, only), counts, 0, output_format, strict, workspace.in_use())
 
 
 @rules.command("test")
@@ -831,7 +843,7 @@ def alertes(
     from matcher.alerts import AlertEngine, as_json, render_text, run_alerts
     from matcher.decisions import read_decisions
     from matcher.indicators import Indicators
-    from matcher.paths import shipped_rules
+    from matcher.paths import default_rules
     from matcher.workspace import load_workspace
 
     if list_indicators:
@@ -841,7 +853,7 @@ def alertes(
         raise click.UsageError("indiquez --decisions FICHIER (ou --indicateurs)")
     day = _day(decision_date)
     workspace = load_workspace(catalogue_dir, rules_dir, today=day)
-    rules = selected_rules(Path(rules_dir or shipped_rules()), only)
+    rules = selected_rules(Path(rules_dir or default_rules()), only)
     decisions = read_decisions(decisions_file)
     alerts = run_alerts(Indicators(decisions, workspace.catalogue, workspace.graph, window), AlertEngine(rules), day)
     if output_format == "json":

@@ -12,7 +12,6 @@ import codecs
 import csv
 import io
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pyarrow.csv as pacsv
 
 from .errors import BatchInputError, Location
 from .files import atomic_output, input_problem, os_problem
+from .text import fold
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "excel", ".xlsm": "excel", ".parquet": "parquet",
            ".pq": "parquet"}
@@ -62,9 +62,7 @@ def format_of(path: Path) -> str:
 
 def normalize_header(name: str) -> str:
     """Header cells as offices write them: « Thématiques », « Date de dépôt » → thematiques, date_de_depot."""
-    text = unicodedata.normalize("NFKD", str(name).strip().lower())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+    return re.sub(r"[^a-z0-9]+", "_", fold(str(name).strip())).strip("_")
 
 
 def detect_encoding(raw: bytes) -> str:

@@ -22,12 +22,14 @@ import datetime as dt
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
 from .conditions import AllOf, Canonicalizer, Condition, Test, compile_condition, explain, fmt_number
 from .engine import EngineError, EngineRule, Program
+from .files import display_path
 from .model import (
     LEVEL_INDEX,
     LEVEL_LABELS,
@@ -133,7 +135,10 @@ class Router:
         self.catalogue = catalogue
         self.policy = policy
         self.graph = graph or TerritoryGraph(perimetres=catalogue.perimetres.values())
-        self.version = {"catalogue": catalogue.version, "regles": policy.version}
+        # A decision says which files decided it: their hashes, and the folders they were read from.
+        self.version = {"catalogue": catalogue.version, "regles": policy.version,
+                        "catalogue_dossier": display_path(Path(catalogue.root)),
+                        "regles_dossier": display_path(Path(policy.root))}
         self._by_ref: dict[str, list[Offre]] = defaultdict(list)
         for offre in catalogue.offres:
             if not offre.repli:

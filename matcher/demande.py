@@ -15,6 +15,7 @@ from typing import Any, Callable
 from .conditions import FIELDS, did_you_mean
 from .errors import AiguillageError, DemandeError, Location
 from .model import AVIS_DT, COMPLEXITES, DATE_FORMATS, PORTEUR_TYPES, SAISINES, Catalogue, Demande
+from .text import NumberError, read_amount, read_number, word_key
 
 DEMANDE_KEYS = (
     "id", "intitule", "porteur", "commune", "thematiques", "besoins", "programmes", "complexite", "saisine",
@@ -49,20 +50,21 @@ def _blank(value: Any) -> bool:
 
 
 def _number(key: str, value: Any) -> float | None:
+    """A population or an amount: a number, or a text as offices write it (« 12 500 », « 250 000 € »,
+    « 1,5 M€ ») — `text.read_amount` says what is read and what is refused."""
     if _blank(value):
         return None
     if isinstance(value, bool):
         raise DemandeError(f"nombre attendu, pas « {value} »")
     if isinstance(value, (int, float)):
         number = value
+        if not math.isfinite(number) or number < 0:
+            raise DemandeError(f"nombre positif attendu, pas « {value} »")
     else:
-        text = str(value).strip().replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace(",", ".")
         try:
-            number = float(text)
-        except ValueError:
-            raise DemandeError(f"nombre attendu, pas « {value} »") from None
-    if not math.isfinite(number) or number < 0:
-        raise DemandeError(f"nombre positif attendu, pas « {value} »")
+            number = read_amount(str(value)) if key == "montant" else read_number(str(value))
+        except NumberError as exc:
+            raise DemandeError(str(exc)) from None
     return int(number) if float(number).is_integer() else float(number)
 
 
@@ -85,10 +87,11 @@ def _date(key: str, value: Any) -> dt.date | None:
 def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str | None:
     if _blank(value):
         return None
-    text = str(value).strip().lower()
-    if text not in choices:
+    text = str(value).strip()
+    chosen = next((c for c in choices if word_key(c) == word_key(text)), None)
+    if chosen is None:
         raise DemandeError(f"valeur inconnue « {value} »{did_you_mean(text, choices)} ({', '.join(choices)})")
-    return text
+    return chosen
 
 
 _CHOICES = {"complexite": COMPLEXITES, "saisine": SAISINES, "type_porteur": PORTEUR_TYPES, "avis_dt": AVIS_DT}
@@ -101,10 +104,13 @@ def check_field(key: str, value: Any, catalogue: Catalogue) -> Any:
         words = _words(value)
         if not words and key != "programmes":
             raise DemandeError(f"au moins un mot attendu ({', '.join(list(vocabulary.terms)[:5])}…)")
+        found = []
         for word in words:
-            if word not in vocabulary.terms:
+            term = vocabulary.find(word)
+            if term is None:
                 raise DemandeError(f"mot inconnu « {word} »{did_you_mean(word, vocabulary.terms)}")
-        return tuple(dict.fromkeys(words))
+            found.append(term)
+        return tuple(dict.fromkeys(found))
     if key in _CHOICES:
         return _choice(key, value, _CHOICES[key])
     if key in ("population", "montant"):

@@ -24,15 +24,15 @@ from typing import Any
 from .conditions import AllOf, AnyOf, Condition, NoneOf, Test, describe
 from .errors import AiguillageError
 from .model import Actions, Offre, Perimetre, Regle, Validite
-from .paths import shipped_catalogue, shipped_rules
+from .paths import default_catalogue, default_rules
 from .validation import kind_of
 from .workspace import Workspace, load_workspace
 
 
 def sides(path: Path, catalogue_dir: Path | None, rules_dir: Path | None) -> tuple[Path, Path]:
     """The catalogue and rules folders a side designates."""
-    catalogue = Path(catalogue_dir or shipped_catalogue())
-    rules = Path(rules_dir or shipped_rules())
+    catalogue = Path(catalogue_dir or default_catalogue())
+    rules = Path(rules_dir or default_rules())
     if (path / "catalogues").is_dir() and (path / "rules").is_dir():
         return path / "catalogues", path / "rules"
     kind = kind_of(path) if path.is_dir() else None

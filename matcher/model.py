@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Location
+from .text import word_key
 
 # Levels, in order of proximity: the subsidiarity search walks them left to right.
 LEVELS: tuple[str, ...] = ("communal", "intercommunal", "departemental", "regional", "operateur", "agence")
@@ -87,6 +88,17 @@ class Vocabulary:
     def label(self, word: str) -> str:
         term = self.terms.get(word)
         return term.libelle if term else word
+
+    def find(self, written: str) -> str | None:
+        """The word a user meant: its id, or its id or label written with other case, accents, spaces
+        or hyphens (« Santé », « Rénovation énergétique »); None when nothing matches, or more than one."""
+        if written in self.terms:
+            return written
+        key = word_key(written)
+        ids = [t.id for t in self.terms.values() if word_key(t.id) == key]
+        if not ids:
+            ids = [t.id for t in self.terms.values() if word_key(t.libelle) == key]
+        return ids[0] if len(ids) == 1 else None
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,11 @@ def examen_summary(d: Decision) -> str:
     return EXAMEN_SEPARATOR.join(examen_level_text(e) for e in d.examen)
 
 
+def _folder(d: Decision, kind: str) -> str:
+    folder = d.version.get(f"{kind}_dossier")
+    return f" ({folder})" if folder else ""
+
+
 def _short(version: str) -> str:
     return version[:19] + "…" if len(version) > 20 else version
 
@@ -154,8 +159,8 @@ def decision_text(d: Decision) -> str:
     lines += [
         "",
         f"Règles appliquées : {', '.join(d.regles) if d.regles else 'aucune'}",
-        f"Décision du {d.date:%d/%m/%Y} · catalogue {_short(d.version['catalogue'])} · "
-        f"règles {_short(d.version['regles'])}",
+        f"Décision du {d.date:%d/%m/%Y} · catalogue {_short(d.version['catalogue'])}{_folder(d, 'catalogue')} · "
+        f"règles {_short(d.version['regles'])}{_folder(d, 'regles')}",
     ]
     return "\n".join(lines)
 
@@ -196,8 +201,9 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n < 2 else plural or word + 's'}"
 
 
-def issues_summary(issues: list[Issue], counts: dict[str, int] | None = None, hidden: int = 0) -> str:
-    """One French line: how many errors and warnings, over what was checked."""
+def issues_summary(issues: list[Issue], counts: dict[str, int] | None = None, hidden: int = 0,
+                   using: str | None = None) -> str:
+    """One French line: how many errors and warnings, over what was checked, in which folders (`using`)."""
     errors = sum(i.severity == "erreur" for i in issues)
     warnings = len(issues) - errors
     line = f"{_plural(errors, 'erreur')}, {_plural(warnings, 'avertissement')}"
@@ -207,6 +213,8 @@ def issues_summary(issues: list[Issue], counts: dict[str, int] | None = None, hi
     parts = [_plural(n, *names[k]) for k, n in (counts or {}).items() if k in names]
     if parts:
         line += f" ({', '.join(parts)})"
+    if using:
+        line += f" — {using}"
     if hidden:
         line += f" ; {_plural(hidden, 'autre problème', 'autres problèmes')} ailleurs que dans le chemin demandé"
     return line
@@ -236,6 +244,8 @@ def batch_summary_text(summary: dict[str, Any]) -> str:
     lines = [f"{plural(total, 'demande')} : {plural(routed, 'orientée')}, {errors} en erreur → {summary['fichier']}"]
     if not total:
         lines.append("Le carnet ne contient aucune demande : rien qu'une ligne d'en-tête.")
+    if "catalogue_et_regles" in summary:
+        lines.append(f"Selon le {summary['catalogue_et_regles']}")
     lines.append("Par niveau : " + ", ".join(
         f"{LEVEL_LABELS[level].split(' ')[0]} {_share(count, routed)}"
         for level, count in summary["par_niveau"].items()))

@@ -96,9 +96,9 @@ class RuleTestReport:
 def sources(path: Path | None, rules_dir: Path | None) -> tuple[Path, list[Path]]:
     """The rules folder to test and the test files to run: PATH's tests; PATH's rules too when it
     is a rules folder and no --rules is given; by default, the rules in use and their tests."""
-    from .paths import shipped_rules
+    from .paths import default_rules
 
-    rules = Path(rules_dir or shipped_rules())
+    rules = Path(rules_dir or default_rules())
     if path is None:
         return rules, files_with_section(rules, "tests")
     path = Path(path)

@@ -18,13 +18,13 @@ workspace's cache (`perimeters_of`), so that `route` does not import networkx ei
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import cache
 from pathlib import Path
 from typing import Iterable, NamedTuple
 
 from .errors import TerritoryError
 from .model import Perimetre, Territoire
+from .text import fold
 
 DATA_FILE = Path(__file__).parent / "data" / "territoires.tsv"
 KINDS = ("commune", "epci", "departement", "region", "national", "perimetre")
@@ -96,8 +96,7 @@ def _int(text: str) -> int | None:
 
 def normalize_name(text: str) -> str:
     """Compare names the way people type them: no accents, case, hyphens or apostrophes."""
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = fold(text)
     for sep in "-'’ ":
         text = text.replace(sep, " ")
     text = text.replace("saint ", "st ").replace("sainte ", "ste ")

@@ -29,7 +29,7 @@ from .decide import offer_condition
 from .engine import EngineRule, Program, check_rule
 from .errors import AiguillageError, CompileError, Issue, IssueCollector, IssueList, Location
 from .model import Catalogue, Policy
-from .paths import shipped_catalogue, shipped_rules
+from .paths import default_catalogue, default_rules
 from .policy import load_policy
 from .ruletest import load_cases
 from .territory import TerritoryGraph, TerritoryIndex, default_index
@@ -74,8 +74,8 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def target_for(path: Path | None, catalogue_dir: Path | None = None, rules_dir: Path | None = None) -> CheckTarget:
     """Read PATH the way the module docstring says."""
-    catalogue = Path(catalogue_dir or shipped_catalogue()).absolute()
-    rules = Path(rules_dir or shipped_rules()).absolute()
+    catalogue = Path(catalogue_dir or default_catalogue()).absolute()
+    rules = Path(rules_dir or default_rules()).absolute()
     if path is None:
         return CheckTarget(catalogue, rules)
     path = Path(path).absolute()

@@ -21,7 +21,7 @@ from .demande import Where, build_demande, error_at, porteur_field
 from .errors import AiguillageError, IssueCollector, TerritoryError
 from .files import fingerprint, yaml_files
 from .model import Catalogue, Decision, Demande, Policy, Territoire
-from .paths import shipped_catalogue, shipped_rules
+from .paths import default_catalogue, default_rules
 from .territory import DATA_FILE, TerritoryGraph, default_index, resolve
 
 
@@ -56,6 +56,12 @@ class Workspace:
     policy: Policy
     graph: TerritoryGraph
     _router: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def in_use(self):
+        """Which catalogue and rules folders these are, and why those (`paths.InUse`)."""
+        from .paths import in_use
+
+        return in_use(Path(self.catalogue.root), Path(self.policy.root))
 
     def router(self):
         from .decide import Router
@@ -131,8 +137,8 @@ def load_workspace(
     only adds warnings, such as an expired offer), so the first run of a day reuses it."""
     issues = issues or IssueCollector(stop_at_first=True)
     today = today or dt.date.today()
-    catalogue_root = Path(catalogue_dir or shipped_catalogue())
-    rules_root = Path(rules_dir or shipped_rules())
+    catalogue_root = Path(catalogue_dir or default_catalogue())
+    rules_root = Path(rules_dir or default_rules())
     path = _cache_path(catalogue_root, rules_root) if issues.stop_at_first else None
     loaded = None
     if path is not None:

@@ -83,7 +83,8 @@ def test_lint_finds_each_problem_of_the_fixture_and_names_both_places():
     result = run("rules", "lint", "--catalogue", f"{LINT}/catalogue", "--rules", f"{LINT}/rules")
     *lines, summary = result.err_lines
     assert lines == EXPECTED
-    assert summary == "3 erreurs, 9 avertissements (9 offres, 5 règles)"
+    assert summary == ("3 erreurs, 9 avertissements (9 offres, 5 règles) — catalogue tests/fixtures/lint/catalogue "
+                       "(--catalogue), règles tests/fixtures/lint/rules (--rules)")
     assert result.code == 1 and result.stdout == ""
 
 
