@@ -101,7 +101,7 @@ def main_group() -> None:
               help="dt : par le délégué territorial ; directe : l'agence saisie directement.")
 @click.option("--type-porteur", type=click.Choice(["commune", "epci", "departement", "region", "autre"]),
               help="Nature du porteur, si elle diffère du territoire (syndicat, association : autre).")
-@click.option("--population", help="Population (par défaut : le chiffre officiel du territoire) : 12500 ou 12 500.")
+@click.option("--population", type=float, help="Population (par défaut : le chiffre officiel du territoire).")
 @click.option("--montant", help="Montant du projet en euros : 250000, « 250 000 € », « 1,5 M€ », « 300 k€ ».")
 @click.option("--id", "demande_id", default="demande", show_default=True, help="Identifiant de la demande.")
 @click.option("--intitule", default="", help="Intitulé du projet.")
@@ -117,7 +117,7 @@ def route(
     complexe: bool,
     saisine: str,
     type_porteur: str | None,
-    population: str | None,
+    population: float | None,
     montant: str | None,
     demande_id: str,
     intitule: str,

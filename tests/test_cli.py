@@ -77,7 +77,7 @@ def test_a_demande_file(tmp_path: Path):
         (["--porteur", "16015", "--thematique", "revitalisaton", "--besoin", "diagnostic"],
          "--thematique : thematiques : mot inconnu « revitalisaton » — vouliez-vous dire « revitalisation » ?"),
         (["--porteur", "16015", "--thematique", "eau", "--besoin", "amo", "--population", "-5"],
-         "--population : population : nombre positif attendu, pas « -5 »"),
+         "--population : population : nombre positif attendu, pas « -5.0 »"),
     ],
 )
 def test_bad_input_is_one_french_line_and_exit_1(args, message):
