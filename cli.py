@@ -507,17 +507,126 @@ def rules_diff(
 @rules.command("schema")
 @click.option("--kind", type=click.Choice(["catalogue", "regles"]), default="catalogue", show_default=True,
               help="Format décrit : fichiers de catalogue ou fichiers de règles (et leurs tests).")
-def rules_schema(kind: str) -> None:
-    """Écrit le schéma JSON des fichiers YAML, pour qu'un éditeur complète et vérifie la saisie.
+@workspace_options
+def rules_schema(kind: str, catalogue_dir: Path | None, rules_dir: Path | None) -> None:
+    """Écrit le schéma JSON (draft-07) des fichiers YAML, pour qu'un éditeur complète et vérifie la
+    saisie : les mots du vocabulaire du catalogue en usage y sont des listes de valeurs.
 
     \b
     Exemples :
       aiguillage rules schema > catalogue.schema.json
       aiguillage rules schema --kind regles > regles.schema.json
+      (VS Code, extension YAML : « yaml.schemas »: {"catalogue.schema.json": "catalogues/**/*.yaml"})
     """
     from matcher.schema import json_schema
+    from matcher.workspace import load_workspace
 
-    emit_json(json_schema(kind))
+    vocabularies = load_workspace(catalogue_dir, rules_dir).catalogue.vocabularies
+    emit_json(json_schema(kind, vocabularies))
+
+
+@main_group.group()
+def catalogue() -> None:
+    """Outils des auteurs du catalogue : importer des offres d'autres plateformes en brouillon.
+
+    \b
+    Exemples :
+      aiguillage catalogue import aides.csv -o brouillon/
+      aiguillage catalogue import aides.json -o brouillon/ --correspondances mes-correspondances.yaml
+    """
+
+
+@catalogue.command("import")
+@click.argument("export", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Dossier où écrire les brouillons (un fichier YAML par département, région ou « national »).")
+@click.option("--correspondances", type=click.Path(path_type=Path, dir_okay=False),
+              help="Correspondances catégories, types et porteurs → vocabulaire (par défaut : celles livrées, "
+                   "matcher/data/correspondances-aides-territoires.yaml, à copier pour les modifier).")
+@date_option
+@format_option("text", "json")
+@workspace_options
+def catalogue_import(
+    export: Path,
+    output: Path,
+    correspondances: Path | None,
+    decision_date: dt.datetime | None,
+    output_format: str,
+    catalogue_dir: Path | None,
+    rules_dir: Path | None,
+) -> None:
+    """Fait d'un export d'Aides-territoires (CSV ou JSON de son API) des offres en brouillon, un
+    fichier par département : périmètre déduit du porteur, catégories traduites dans le
+    vocabulaire, page de l'aide comme source, et chaque devinette notée dans « a_verifier ».
+    Une aide qui n'est pas de l'ingénierie, dont le territoire ou les thématiques ne se
+    déduisent pas, ou déjà au catalogue, n'est pas importée : la liste dit pourquoi. Le
+    brouillon est ensuite vérifié comme « rules check » le ferait.
+
+    \b
+    Exemples :
+      aiguillage catalogue import aides-ingenierie.csv -o brouillon/
+      aiguillage catalogue import aides.json -o brouillon/ --correspondances correspondances.yaml
+      aiguillage rules check brouillon/
+    """
+    from matcher.aides_territoires import import_export
+    from matcher.paths import in_use
+    from matcher.territory import default_index
+    from matcher.validation import check, target_for
+    from matcher.workspace import load_workspace
+
+    day = _day(decision_date)
+    workspace = load_workspace(catalogue_dir, rules_dir, today=day)
+    draft, files, kind = import_export(export, output, workspace.catalogue, default_index(), correspondances, day)
+    report = check(target_for(output, catalogue_dir, rules_dir), day) if files else None
+    errors = len(report.errors) if report else 0
+    summary = {
+        "export": str(export), "format": kind, "dossier": str(output),
+        "offres": draft.count, "fichiers": [str(f) for f in files],
+        "non_importees": draft.skipped,
+        "verification": {"erreurs": errors, "avertissements": len(report.warnings) if report else 0},
+        "catalogue_et_regles": in_use(catalogue_dir, rules_dir).phrase(),
+    }
+    if output_format == "json":
+        emit_json(summary)
+    else:
+        for line in draft.skipped:
+            click.echo(f"non importée : {line}", err=True)
+        if report:
+            for issue in report.errors:
+                click.echo(str(issue), err=True)
+        click.echo(f"{draft.count} offre{'s' if draft.count > 1 else ''} en brouillon dans {len(files)} "
+                   f"fichier{'s' if len(files) > 1 else ''} sous {output}, {len(draft.skipped)} aide"
+                   f"{'s' if len(draft.skipped) > 1 else ''} non importée{'s' if len(draft.skipped) > 1 else ''} ; "
+                   f"vérification : {errors} erreur{'s' if errors > 1 else ''}, "
+                   f"{summary['verification']['avertissements']} avertissements (dont chaque offre à vérifier : "
+                   f"aiguillage rules check {output})", err=True)
+    if errors:
+        raise click.exceptions.Exit(EXIT_INVALID)
+
+
+@main_group.command()
+@format_option("text", "json", "markdown")
+@workspace_options
+def vocabulaire(output_format: str, catalogue_dir: Path | None, rules_dir: Path | None) -> None:
+    """Liste le vocabulaire du catalogue en usage : thématiques (chacune sous son parent, qui la
+    sert aussi), besoins et programmes, avec leurs libellés.
+
+    \b
+    Exemples :
+      aiguillage vocabulaire
+      aiguillage vocabulaire --format json
+      aiguillage vocabulaire --catalogue mon-catalogue/ --format markdown
+    """
+    from matcher.render import vocabulary_dict, vocabulary_markdown, vocabulary_text
+    from matcher.workspace import load_workspace
+
+    vocabularies = load_workspace(catalogue_dir, rules_dir).catalogue.vocabularies
+    if output_format == "json":
+        emit_json(vocabulary_dict(vocabularies))
+    elif output_format == "markdown":
+        click.echo(vocabulary_markdown(vocabularies))
+    else:
+        click.echo(vocabulary_text(vocabularies))
 
 
 @main_group.command()

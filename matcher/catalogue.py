@@ -248,8 +248,45 @@ def _load_offre(
         contact=data.get("contact"),
         description=data.get("description"),
         repli=data.get("repli", False),
+        verifie_le=data.get("verifie_le"),
         location=doc.where(kp),
     )
+
+
+# An offer whose validity ends within this many days is announced, so that it is renewed or let go
+# knowingly; a source not re-read for more than this many days is due for re-reading.
+VALIDITY_NOTICE_DAYS = 90
+SOURCE_MAX_AGE_DAYS = 365
+
+
+def _check_dates(written: dict, offre_id: Any, e: _Entry, today: dt.date, issues: IssueCollector) -> None:
+    """What an author must act on in time, read from what is written (so that an offer with another
+    error is still reported): an expired or soon-ending validity, a source not re-read for a year, the
+    notes an import left to check. An offer without `verifie_le` has never been re-read since it was
+    written: `rules check` counts those offers in its summary rather than warning about each."""
+    where = e.doc.where(e.keypath)
+    validite = written.get("validite") if isinstance(written.get("validite"), dict) else {}
+    fin = validite.get("fin")
+    if isinstance(fin, dt.date) and fin < today:
+        issues.warning("offre-expiree", f"offre « {offre_id} » échue depuis le {fin:%d/%m/%Y} : "
+                       "elle n'est plus proposée", where)
+    elif isinstance(fin, dt.date) and (fin - today).days <= VALIDITY_NOTICE_DAYS:
+        days = (fin - today).days
+        issues.warning("fin-de-validite", f"offre « {offre_id} » valable jusqu'au {fin:%d/%m/%Y}, "
+                       f"{'aujourd’hui' if days == 0 else f'dans {days} jour' + ('s' if days > 1 else '')} : "
+                       "renouvelez-la d'après sa source ou laissez-la échoir", e.doc.where(e.keypath + ("validite", "fin")))
+    checked = written.get("verifie_le")
+    if isinstance(checked, dt.date) and checked > today:
+        issues.warning("relecture-future", f"offre « {offre_id} » : verifie_le le {checked:%d/%m/%Y}, un jour à venir",
+                       e.doc.where(e.keypath + ("verifie_le",)))
+    elif isinstance(checked, dt.date) and (today - checked).days > SOURCE_MAX_AGE_DAYS:
+        issues.warning("source-a-relire", f"offre « {offre_id} » : source relue le {checked:%d/%m/%Y}, il y a plus "
+                       f"d'un an : relisez {written.get('source', 'sa source')} et mettez verifie_le à jour",
+                       e.doc.where(e.keypath + ("verifie_le",)))
+    notes = written.get("a_verifier")
+    if isinstance(notes, list) and notes:
+        issues.warning("a-verifier", f"offre « {offre_id} » à vérifier : {' ; '.join(str(n) for n in notes)}",
+                       e.doc.where_key(e.keypath + ("a_verifier",)))
 
 
 def _check_repli(offres: list[Offre], issues: IssueCollector, root: Path) -> None:
@@ -322,10 +359,8 @@ def load_catalogue(
                          related=(seen[offre_id],))
         elif isinstance(offre_id, str):
             seen[offre_id] = where
-        fin = written.get("validite", {}).get("fin") if isinstance(written.get("validite"), dict) else None
-        if today and isinstance(fin, dt.date) and fin < today:
-            issues.warning("offre-expiree", f"offre « {offre_id} » échue depuis le {fin:%d/%m/%Y} : "
-                           "elle n'est plus proposée", where)
+        if today:
+            _check_dates(written, offre_id, e, today, issues)
         ctx = ParseContext(e.doc, issues, vocabularies, index.exists, index.suggest, attribute_types=attribute_types)
         offre = _load_offre(e, ctx, perimetres, index)  # a duplicate is still checked for its own errors
         if offre is not None and not duplicate:

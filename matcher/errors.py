@@ -81,6 +81,10 @@ class BatchInputError(AiguillageError):
     """A backlog file that cannot be read at all (missing column, unreadable file)."""
 
 
+class ExportError(AiguillageError):
+    """An export of another platform (Aides-territoires), or its correspondence file, that cannot be read."""
+
+
 class OutputError(AiguillageError):
     """A result file that cannot be written where the user asked (missing or read-only folder, full disk)."""
 

@@ -137,6 +137,7 @@ class Offre:
     contact: str | None = None
     description: str | None = None
     repli: bool = False
+    verifie_le: dt.date | None = None  # the last day someone re-read the source; None: never since written
     location: Location | None = None
 
     @property

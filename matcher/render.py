@@ -6,7 +6,7 @@ from typing import Any
 
 from .conditions import fmt_number
 from .errors import Issue
-from .model import LEVEL_LABELS, LEVELS, Decision, Examen, Territoire
+from .model import LEVEL_LABELS, LEVELS, Decision, Examen, Term, Territoire, Vocabulary
 
 NON_INSTRUISIBLE = "non instruisible, avis du DT requis"
 
@@ -209,7 +209,8 @@ def issues_summary(issues: list[Issue], counts: dict[str, int] | None = None, hi
     line = f"{_plural(errors, 'erreur')}, {_plural(warnings, 'avertissement')}"
     names = {"offres": ("offre", None), "regles": ("règle", None), "alertes": ("règle d'alerte", "règles d'alerte"),
              "cas_de_test": ("cas de test", "cas de test"),
-             "paires": ("paire d'offres examinée", "paires d'offres examinées")}
+             "paires": ("paire d'offres examinée", "paires d'offres examinées"),
+             "sans_relecture": ("offre sans date de relecture (verifie_le)", "offres sans date de relecture (verifie_le)")}
     parts = [_plural(n, *names[k]) for k, n in (counts or {}).items() if k in names]
     if parts:
         line += f" ({', '.join(parts)})"
@@ -271,4 +272,53 @@ def batch_summary_text(summary: dict[str, Any]) -> str:
         lines.append(f"Capacité : {summary['capacite']['escaladees']} demandes orientées au-delà d'une offre complète")
     for sample in summary.get("exemples_erreurs", []):
         lines.append(f"  erreur : {sample}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the vocabulary
+
+VOCABULARY_TITLES = {"thematiques": "Thématiques", "besoins": "Besoins", "programmes": "Programmes"}
+
+
+def _terms_in_tree(vocabulary: Vocabulary) -> list[tuple[int, Term]]:
+    """Each word after its parent, with its depth: the way an author reads a vocabulary."""
+    children: dict[str | None, list[Term]] = {}
+    for term in vocabulary.terms.values():
+        parent = term.parent if term.parent in vocabulary.terms else None
+        children.setdefault(parent, []).append(term)
+    out: list[tuple[int, Term]] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for term in children.get(parent, []):
+            out.append((depth, term))
+            walk(term.id, depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+def vocabulary_dict(vocabularies: dict[str, Vocabulary]) -> dict[str, Any]:
+    return {kind: [{"id": t.id, "libelle": t.libelle, "parent": t.parent} for _, t in _terms_in_tree(vocabularies[kind])]
+            for kind in VOCABULARY_TITLES if kind in vocabularies}
+
+
+def vocabulary_text(vocabularies: dict[str, Vocabulary]) -> str:
+    """Each vocabulary with its words, a word indented under its parent (which serves it too)."""
+    blocks = []
+    for kind, title in VOCABULARY_TITLES.items():
+        tree = _terms_in_tree(vocabularies[kind])
+        width = max((len(t.id) + 2 * depth for depth, t in tree), default=0) + 2
+        lines = [f"{title} ({len(tree)})"]
+        lines += [f"  {'  ' * depth}{term.id:<{width - 2 * depth}}{term.libelle}" for depth, term in tree]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def vocabulary_markdown(vocabularies: dict[str, Vocabulary]) -> str:
+    """The vocabulary as the README lists it: a word under its parent serves it too."""
+    lines: list[str] = []
+    for kind, title in VOCABULARY_TITLES.items():
+        lines += [f"**{title}**", ""] if not lines else ["", f"**{title}**", ""]
+        for depth, term in _terms_in_tree(vocabularies[kind]):
+            lines.append(f"{'  ' * depth}- `{term.id}` — {term.libelle}")
     return "\n".join(lines)

@@ -50,7 +50,10 @@ RECORDS: dict[str, tuple[Key, ...]] = {
         Key("contact", "text", False, "contact public"),
         Key("description", "text", False, "ce que fait l'offre, en une ou deux phrases"),
         Key("source", "url", True, "page publique d'où viennent les faits"),
-        Key("verifie_le", "date", False, "dernier jour où la source a été relue (AAAA-MM-JJ)"),
+        Key("verifie_le", "date", False, "dernier jour où la source a été relue (AAAA-MM-JJ) ; absent : jamais "
+            "relue depuis la saisie de l'offre"),
+        Key("a_verifier", "list", False, "ce qu'un auteur doit encore vérifier dans la source (laissé par "
+            "« aiguillage catalogue import ») ; « rules check » le signale tant qu'il est là"),
         Key("repli", "bool", False, "offre de repli de l'agence (une seule dans le catalogue)"),
     ),
     # A network known to exist in a département whose offer no public page describes: listed, not
@@ -326,8 +329,10 @@ def checked_entries(
             yield doc, kp, data, label
 
 
-def json_schema(kind: str) -> dict[str, Any]:
-    """A JSON Schema (draft 2020-12) of a catalogue or rules file, for editors."""
+def json_schema(kind: str, vocabularies: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A JSON Schema of a catalogue or rules file, for editors: draft-07, the version YAML language
+    servers read; with a catalogue's `vocabularies`, its words are enums (with their labels), so that
+    an editor completes `thematiques`, `besoins` and `programmes`."""
 
     def condition_schema() -> dict:
         return {"type": "object", "description": "condition : {champ: valeur}, {champ: [a, b]}, "
@@ -356,6 +361,9 @@ def json_schema(kind: str) -> dict[str, Any]:
             items: dict[str, Any] = {"type": "string"}
             if key.choices:
                 items = {"enum": list(key.choices)}
+            elif key.type == "words" and vocabularies and key.name in vocabularies:
+                terms = vocabularies[key.name].terms
+                items = {"enum": list(terms), "enumDescriptions": [t.libelle for t in terms.values()]}
             if key.type == "refs":
                 items["pattern"] = r"^(national|(commune|epci|departement|region|perimetre):[0-9A-Za-z-]+)$"
             base = {"type": "array", "items": items, "minItems": 1}
@@ -382,7 +390,7 @@ def json_schema(kind: str) -> dict[str, Any]:
         for name, record in TOP_LEVEL[kind].items()
     }
     return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "Aiguillage — " + ("catalogue d'offres" if kind == "catalogue" else "règles"),
         "type": "object",
         "properties": sections,

@@ -6,10 +6,12 @@ condition goes through the engine's guards one by one (so that a refusal names i
 each problem is reported once, in file order.
 
 What PATH designates:
-- nothing: the catalogue and rules in use (`--catalogue`, `--rules`, or the shipped ones);
+- nothing: the catalogue and rules in use (`--catalogue`, `--rules`, the clone the command is run
+  in, or the shipped ones);
 - a folder holding `catalogues/` and `rules/`: both;
 - a catalogue folder or a rules folder: it replaces the one in use (a catalogue folder alone is
   checked with the rules in use, but not with their test cases, written for another catalogue);
+  a folder of offers without vocabularies (a draft) is read as files added to the catalogue in use;
 - a file or a sub-folder of the catalogue or rules in use: they are checked as a whole, and
   only the problems in that file or folder are reported;
 - a file elsewhere: a catalogue file is read as part of the catalogue in use, a rules file
@@ -88,6 +90,10 @@ def target_for(path: Path | None, catalogue_dir: Path | None = None, rules_dir: 
         return CheckTarget(catalogue, rules, only=None if path in (catalogue, rules) else path)
     kind = kind_of(path)
     if path.is_dir():
+        if kind == "catalogue" and not _has_vocabularies(path):
+            # Offers without vocabularies (a draft from `catalogue import`, a region being written) cannot be a
+            # catalogue of their own: they are checked as files added to the catalogue in use.
+            return CheckTarget(catalogue, rules, extra_catalogue_files=tuple(yaml_files(path)), only=path)
         if kind == "catalogue":  # the rules' test cases are about the catalogue they came with
             return CheckTarget(path, rules, with_tests=rules_dir is not None)
         if kind == "regles":
@@ -101,6 +107,10 @@ def target_for(path: Path | None, catalogue_dir: Path | None = None, rules_dir: 
             return CheckTarget(catalogue, rules, rules_file=path, only=path)
         return CheckTarget(catalogue, rules, extra_test_files=(path,), only=path)
     return CheckTarget(catalogue, rules, extra_catalogue_files=(path,), only=path)
+
+
+def _has_vocabularies(folder: Path) -> bool:
+    return any(sections_of(f) & {"thematiques", "besoins"} for f in yaml_files(folder))
 
 
 @dataclass
@@ -191,6 +201,8 @@ def check(target: CheckTarget, today: dt.date, index: TerritoryIndex | None = No
         "regles": len(policy.regles) if policy else 0,
         "alertes": len(alert_rules),
         "cas_de_test": len(cases),
+        # Offers never re-read since written (no verifie_le): counted, not warned one by one.
+        "sans_relecture": sum(o.verifie_le is None for o in catalogue.offres) if catalogue else 0,
     }
     return CheckReport(reported, hidden, counts)
 

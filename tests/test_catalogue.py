@@ -1,0 +1,67 @@
+"""What an author must act on in time, said by `rules check`: a validity that ends within 90 days, a source
+not re-read for a year (`verifie_le`), the offers never re-read since written (counted), an import's notes."""
+
+from __future__ import annotations
+
+import textwrap
+
+from clirun import run
+
+MINI = ("--catalogue", "tests/fixtures/ok/mini-catalogue", "--rules", "tests/fixtures/ok/mini-rules")
+OFFER = """\
+  - id: {id}
+    nom: Conseil
+    structure: CAUE de la Charente
+    niveau: departemental
+    perimetre: [departement:16]
+    thematiques: [urbanisme]
+    besoins: [conseil]
+    cout: gratuit
+    source: https://www.caue16.fr/
+"""
+
+
+def check(tmp_path, extra: str, date: str):
+    path = tmp_path / "offres.yaml"
+    path.write_text("offres:\n" + extra, encoding="utf-8")
+    return path, run("rules", "check", path, *MINI, "--date", date)
+
+
+def test_a_validity_ending_within_90_days_is_announced(tmp_path):
+    offers = (OFFER.format(id="fin-proche") + "    validite: {fin: 2027-02-24}\n"
+              + OFFER.format(id="fin-lointaine") + "    validite: {fin: 2027-02-25}\n")
+    path, result = check(tmp_path, offers, "2026-11-26")
+    assert result.code == 0
+    assert result.err_lines[:-1] == [
+        f"{path}:11:21: avertissement: offre « fin-proche » valable jusqu'au 24/02/2027, dans 90 jours : renouvelez-la "
+        "d'après sa source ou laissez-la échoir [fin-de-validite]"]
+
+
+def test_a_source_not_reread_for_a_year_is_due(tmp_path):
+    offers = (OFFER.format(id="relue-il-y-a-un-an") + "    verifie_le: 2025-11-26\n"
+              + OFFER.format(id="relue-il-y-a-plus-d-un-an") + "    verifie_le: 2025-11-25\n")
+    path, result = check(tmp_path, offers, "2026-11-26")
+    assert result.err_lines[:-1] == [
+        f"{path}:21:17: avertissement: offre « relue-il-y-a-plus-d-un-an » : source relue le 25/11/2025, il y a plus "
+        "d'un an : relisez https://www.caue16.fr/ et mettez verifie_le à jour [source-a-relire]"]
+
+
+def test_offers_never_reread_are_counted_not_warned_one_by_one(tmp_path):
+    offers = OFFER.format(id="jamais-relue") + OFFER.format(id="relue") + "    verifie_le: 2026-10-01\n"
+    path, result = check(tmp_path, offers, "2026-11-26")
+    assert result.code == 0 and len(result.err_lines) == 1
+    summary = result.err_lines[0]
+    assert summary.startswith("0 erreur, 0 avertissement (")
+    # the mini catalogue's own offers have no verifie_le either: all but one of its offers and the file's
+    assert "offres sans date de relecture (verifie_le)" in summary
+
+
+def test_an_imports_notes_are_reported_until_removed(tmp_path):
+    offers = OFFER.format(id="importee") + textwrap.indent(
+        "a_verifier:\n  - périmètre déduit du nom du porteur\n  - coût non dit par l'export\n", "    ")
+    path, result = check(tmp_path, offers, "2026-11-26")
+    assert result.code == 0
+    assert result.err_lines[:-1] == [
+        f"{path}:11:5: avertissement: offre « importee » à vérifier : périmètre déduit du nom du porteur ; coût non dit "
+        "par l'export [a-verifier]"]
+    assert run("rules", "check", path, *MINI, "--date", "2026-11-26", "--strict").code == 1
