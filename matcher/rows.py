@@ -54,10 +54,20 @@ class Rows:
 
 
 def factorize(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
-    """Per value the index of its first equal, and the distinct values in order of appearance."""
+    """Per value the index of its first equal, and the distinct values in order of appearance. A list
+    (an attribute such as `adhesions: [atd-89]`) is compared by its items and kept as the list it is."""
     index: dict[Any, int] = {}
-    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64, count=len(values))
-    return codes, list(index)
+    distinct: list[Any] = []
+
+    def code(value: Any) -> int:
+        key = ("liste", *value) if isinstance(value, list) else value
+        if key not in index:
+            index[key] = len(distinct)
+            distinct.append(value)
+        return index[key]
+
+    codes = np.fromiter((code(v) for v in values), dtype=np.int64, count=len(values))
+    return codes, distinct
 
 
 def fact_columns(

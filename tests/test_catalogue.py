@@ -65,3 +65,20 @@ def test_an_imports_notes_are_reported_until_removed(tmp_path):
         f"{path}:11:5: avertissement: offre « importee » à vérifier : périmètre déduit du nom du porteur ; coût non dit "
         "par l'export [a-verifier]"]
     assert run("rules", "check", path, *MINI, "--date", "2026-11-26", "--strict").code == 1
+
+
+def test_a_selective_scheme_serves_only_a_project_it_selected(tmp_path):
+    """The Atelier des territoires is selected by the DGALN: an open demande does not get it, a selected one does
+    (a list attribute, as a demande file writes it)."""
+    import json
+
+    path = tmp_path / "demande.yaml"
+    base = 'porteur: "75112"\nthematiques: [urbanisme]\nbesoins: [conseil]\n'
+    path.write_text(base, encoding="utf-8")
+    open_demande = json.loads(run("route", path, "--format", "json", "--date", "2026-11-26").stdout)
+    assert open_demande["decision"]["offre"]["id"] != "dgaln-atelier-des-territoires"
+    path.write_text(base + "attributs: {selections: [atelier-des-territoires]}\n", encoding="utf-8")
+    result = run("route", path, "--format", "json", "--date", "2026-11-26")
+    assert result.code == 0, result.stderr
+    decision = json.loads(result.stdout)["decision"]
+    assert (decision["niveau"], decision["offre"]["id"]) == ("operateur", "dgaln-atelier-des-territoires")
