@@ -666,6 +666,9 @@ def coverage(
 
     day = _day(decision_date)
     workspace = load_workspace(catalogue_dir, rules_dir, today=day)
+    voc = workspace.catalogue.vocabularies  # words read as a demande's are: « Santé » is sante
+    thematiques = tuple(voc["thematiques"].find(w) or w for w in thematiques)
+    besoins = tuple(voc["besoins"].find(w) or w for w in besoins)
     departements = check_filters(workspace, departements, thematiques, besoins)
     result = compute(workspace, day, departements or None, thematiques or None, besoins or None)
     if output_format == "json":

@@ -104,3 +104,14 @@ def test_backlog_cells_are_read_the_same_way(tmp_path):
     assert rows.loc[0, "offre_id"] == rows.loc[1, "offre_id"] != ""
     assert rows.loc[2, "erreur"] == ""
     assert rows.loc[3, "erreur"].startswith("ligne 5, colonne montant : « 1,250 » est ambigu")
+
+
+def test_coverage_options_match_without_case_or_accents():
+    import json
+
+    plain = json.loads(run("coverage", "--departement", "16", "--thematique", "sante", "--besoin", "conseil",
+                           "--format", "json", *DATE).stdout)
+    written = run("coverage", "--departement", "16", "--thematique", "Santé", "--besoin", "CONSEIL", "--format", "json",
+                  *DATE)
+    assert written.code == 0, written.stderr
+    assert json.loads(written.stdout) == plain
