@@ -20,7 +20,7 @@ BEFORE = HEADER + (
 # B's besoin changed and the rows are in another order: a positional pairing would invent changes.
 AFTER = HEADER + (
     ";Sans identifiant;16015;eau;amo;2026-03-02\n"
-    "B;Centre-bourg;16015;revitalisation;amo;2026-03-02\n"
+    "B;Centre-bourg;16015;revitalisation;etude;2026-03-02\n"
     "A;Place du marché;16015;espace-public;etude;2026-03-02\n"
     "N;Nouvelle;16015;eau;amo;2026-03-02\n"
     "Z;Doublon;16015;eau;amo;2026-03-02\n"
@@ -50,7 +50,7 @@ def test_rows_are_paired_by_id_and_a_row_without_one_is_said_so(tmp_path: Path):
     assert {r.cause for r in after.itertuples() if r.id == "Z"} == {
         "identifiant partagé par plusieurs lignes : rapprochement impossible"}
     b = rows["Centre-bourgB"]
-    assert (b.changement, b.cause) == ("modifie", "demande modifiée : besoins : diagnostic → amo")
+    assert (b.changement, b.cause) == ("modifie", "demande modifiée : besoins : diagnostic → etude")
     assert "3 non comparées (sans identifiant propre)" in stderr
     assert len(after) == 6  # one output row per input row
 
