@@ -9,6 +9,7 @@ the library's batch path (`matcher.batch.route_backlog`), the one `aiguillage ba
 
     python bench/sweep.py                          # today, shipped catalogue (or the clone you are in)
     python bench/sweep.py --date 2026-11-26 --departements 20   # the 20 départements least served locally
+    python bench/sweep.py --departements tous      # every département, least served first
     python bench/sweep.py --format json > balayage.json
 
 The aim, printed beside each figure: at least 70 % served locally over the seven pairs, no national
@@ -142,8 +143,8 @@ def text(report: dict, worst: int) -> str:
         "Par niveau : " + ", ".join(f"{lv} {_pct(share).strip()}" for lv, share in whole["niveaux"].items()),
     ]
     if worst:
-        deps = sorted(report["departements"].items(), key=lambda kv: kv[1]["locale"])[:worst]
-        lines += ["", f"Les {worst} départements les moins servis localement (les {len(PAIRS)} couples ensemble) :"]
+        deps = sorted(report["departements"].items(), key=lambda kv: (kv[1]["locale"], kv[0]))[:worst]
+        lines += ["", f"Les {len(deps)} départements les moins servis localement (les {len(PAIRS)} couples ensemble) :"]
         for code, m in deps:
             lines.append(f"  {code:<4}{_pct(m['locale'])} local, repli {_pct(m['repli'])}, "
                          f"plus grande offre nationale {m['plus_grande_offre_nationale']['offre'] or '—'} "
@@ -156,14 +157,15 @@ def main() -> None:
     parser.add_argument("--catalogue", type=Path)
     parser.add_argument("--rules", type=Path)
     parser.add_argument("--date", type=dt.date.fromisoformat, default=dt.date.today())
-    parser.add_argument("--departements", type=int, default=15, help="combien des moins servis lister (0 : aucun)")
+    parser.add_argument("--departements", default="15",
+                        help="combien des départements les moins servis lister (0 : aucun ; tous : chacun)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     args = parser.parse_args()
     report = sweep(args.catalogue, args.rules, args.date)
     if args.format == "json":
         print(json.dumps(report, ensure_ascii=False, indent=1))
     else:
-        print(text(report, args.departements))
+        print(text(report, len(report["departements"]) if args.departements == "tous" else int(args.departements)))
 
 
 if __name__ == "__main__":
