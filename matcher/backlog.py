@@ -364,10 +364,28 @@ def _write_excel(table: pa.Table, path: Path) -> None:
 
     if table.num_rows > 1_048_575:
         raise BatchInputError("Excel ne tient que 1 048 576 lignes : écrivez un .csv ou un .parquet", Location(str(path)))
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     book = openpyxl.Workbook(write_only=True)
     sheet = book.create_sheet("decisions")
-    sheet.append(table.column_names)
     columns = [c.to_pylist() for c in table.columns]
+    # As an office keeps a spreadsheet: the header bold and frozen, filters on it, columns as wide as
+    # their first rows need (within reason).
+    sheet.freeze_panes = "A2"
+    for i, (name, values) in enumerate(zip(table.column_names, columns), start=1):
+        longest = max([len(name)] + [len(str(v)) for v in values[:200] if v is not None])
+        sheet.column_dimensions[get_column_letter(i)].width = min(max(longest + 2, 8), 60)
+    if table.column_names:
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(table.column_names))}{table.num_rows + 1}"
+    bold = Font(bold=True)
+    header = []
+    for name in table.column_names:
+        cell = WriteOnlyCell(sheet, value=name)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
     for row in zip(*columns):
         sheet.append(list(row))
     book.save(path)

@@ -27,6 +27,7 @@ LEVEL_LABELS = {
 
 # Within a level, a free offer comes before a co-financed one, which comes before a paid one.
 COUTS: tuple[str, ...] = ("gratuit", "cofinance", "payant")
+COUT_LABELS = {"gratuit": "gratuit", "cofinance": "cofinancé", "payant": "payant"}  # as people read them
 PORTEUR_TYPES: tuple[str, ...] = ("commune", "epci", "departement", "region", "autre")
 COMPLEXITES: tuple[str, ...] = ("simple", "complexe")
 SAISINES: tuple[str, ...] = ("dt", "directe")

@@ -6,7 +6,7 @@ from typing import Any
 
 from .conditions import fmt_number
 from .errors import Issue
-from .model import LEVEL_LABELS, LEVELS, Decision, Examen, Term, Territoire, Vocabulary
+from .model import COUT_LABELS, LEVEL_LABELS, LEVELS, Decision, Examen, Term, Territoire, Vocabulary
 
 NON_INSTRUISIBLE = "non instruisible, avis du DT requis"
 
@@ -132,7 +132,7 @@ def decision_text(d: Decision) -> str:
         "",
         f"Décision : niveau {LEVEL_LABELS[d.niveau]} — {offre.nom} ({offre.structure})",
         f"  Motif : {d.motif}",
-        f"  Coût : {offre.cout}" + (f" · contact : {offre.contact}" if offre.contact else "") + f" · source : {offre.source}",
+        f"  Coût : {COUT_LABELS.get(offre.cout, offre.cout)}" + (f" · contact : {offre.contact}" if offre.contact else "") + f" · source : {offre.source}",
         f"  Avis du délégué territorial requis : {'oui' if d.avis_dt_requis else 'non'}"
         + ("" if d.instruisible else f" — {NON_INSTRUISIBLE}")
         + (f" ({opinion_text(demande)})" if demande.avis_dt else ""),

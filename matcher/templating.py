@@ -18,7 +18,7 @@ import jinja2
 from markupsafe import Markup
 
 from .coverage_map import LEVEL_COLOURS
-from .model import LEVEL_LABELS
+from .model import COUT_LABELS, LEVEL_LABELS
 
 
 @cache
@@ -30,6 +30,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals["level_labels"] = LEVEL_LABELS
+    env.globals["cout_labels"] = COUT_LABELS
     env.filters["plural"] = plural_word
     env.filters["fmt_int"] = fmt_int
     return env

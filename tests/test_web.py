@@ -57,6 +57,7 @@ def test_the_decision_page_is_the_command_line_decision(client):
     text = page.text
     offre = expected["decision"]["offre"]
     assert offre["nom"] in text and offre["source"] in text and "Préfet de la Charente" in text
+    assert {"gratuit": "gratuit", "cofinance": "cofinancé", "payant": "payant"}[offre["cout"]] in text
     # One collapsible section per examined level, the chosen one open, each with its French « why not ».
     assert text.count("<details") == len(expected["examen"])
     assert re.search(r'<details class="level retenu" open>', text)
@@ -116,6 +117,9 @@ def test_the_decision_as_a_one_row_spreadsheet(client):
     answer = client.get(f"/decision.xlsx?{ANGOULEME}")
     assert answer.status_code == 200 and "attachment" in answer.headers["content-disposition"]
     sheet = openpyxl.load_workbook(io.BytesIO(answer.content)).active
+    # As an office keeps it: the header bold and frozen, with filters, the columns wide enough.
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref.startswith("A1:")
+    assert all(cell.font.bold for cell in sheet[1]) and sheet.column_dimensions["F"].width >= 8
     rows = list(sheet.iter_rows(values_only=True))
     assert len(rows) == 2
     row = dict(zip(rows[0], rows[1]))

@@ -19,7 +19,7 @@ from ..charts import Bar, Segment, column_chart, hbar_chart
 from ..coverage import LOCAL_LEVELS, compute
 from ..coverage_map import LEVEL_COLOURS
 from ..decisions import AVIS_LABELS, Decisions, opinion_status, period_key
-from ..model import Offre
+from ..model import COUT_LABELS, Offre
 from ..reach import offers_reaching
 from ..workspace import Workspace
 from .map import region_map
@@ -108,7 +108,7 @@ def _offer_row(offre: Offre, workspace: Workspace, rows: pd.DataFrame, trace: Tr
         escape(offre.structure),
         escape(", ".join(voc["thematiques"].label(t) for t in offre.thematiques)),
         escape(", ".join(voc["besoins"].label(b) for b in offre.besoins)),
-        escape(offre.cout) + (f"<br><small>capacité {offre.capacite}/an</small>" if offre.capacite else ""),
+        escape(COUT_LABELS.get(offre.cout, offre.cout)) + (f"<br><small>capacité {offre.capacite}/an</small>" if offre.capacite else ""),
         escape(validity),
         contact,
         f'<a href="{escape(offre.source)}">source</a>',
