@@ -111,6 +111,26 @@ def test_comite_local_period_and_stdout(year):
     assert "demandes déposées du 01/06/2026 au 31/08/2026" in result.stdout
 
 
+def test_comite_local_reads_as_people_read(year, tmp_path):
+    """Every month of the period on the time axis (a month without demandes too), the matrix headed by
+    the vocabulary's labels, the rows in error counted and named, French singulars."""
+    summer = run("report", "comite-local", "--departement", "16", "--decisions", year.decisions,
+                 "--du", "2026-05-15", "--au", "2026-09-10", *year.options).stdout
+    months = re.findall(r">(2026-\d\d)</text>", summer)
+    assert months == ["2026-05", "2026-06", "2026-07", "2026-08", "2026-09"]
+    assert '<th scope="col">Diagnostic, état des lieux</th>' in summer
+    backlog = tmp_path / "carnet.csv"
+    backlog.write_text("id;porteur;thematiques;besoins;date_depot\n"
+                       "c-1;16015;revitalisation;diagnostic;2026-03-02\n"
+                       "c-2;99999;eau;amo;2026-03-05\n", encoding="utf-8")
+    decisions = tmp_path / "decisions.csv"
+    assert run("batch", backlog, "-o", decisions, *year.options).code == 0
+    page = run("report", "comite-local", "--departement", "16", "--decisions", decisions, *year.options).stdout
+    assert "1 demande orientée" in page and "ligne du fichier est en erreur" in page and "c-2" in page
+    found = traced(page)
+    assert entry_for(found, {"c-2"})
+
+
 def test_comite_local_usage_and_input_errors(year, tmp_path):
     bad = run("report", "comite-local", "--departement", "166", "--decisions", year.decisions, *year.options)
     assert bad.code == 2 and "« 166 » inconnu — vouliez-vous dire" in bad.stderr

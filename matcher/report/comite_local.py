@@ -20,6 +20,7 @@ from ..coverage import LOCAL_LEVELS, compute
 from ..coverage_map import LEVEL_COLOURS
 from ..decisions import AVIS_LABELS, Decisions, opinion_status, period_key
 from ..model import COUT_LABELS, Offre
+from ..templating import plural_word
 from ..reach import offers_reaching
 from ..workspace import Workspace
 from .map import region_map
@@ -48,12 +49,22 @@ def build(workspace: Workspace, decisions: Decisions, departement: str, day: dt.
     dt_label = rows["delegue_territorial"].iloc[0] if len(rows) else dep.dt_libelle
     meta = [
         f"Délégué territorial de l'ANCT : {escape(dt_label)}",
-        f"Période : {escape(period_text(start, end, rows))} — {fmt_int(len(rows))} demandes orientées"
-        + (f" ({undated} sans date de dépôt écartées par le choix de la période)" if undated else ""),
+        f"Période : {escape(period_text(start, end, rows))} — "
+        + plural_word(len(rows), "demande orientée", "demandes orientées")
+        + (f" ({plural_word(undated, 'demande sans date de dépôt écartée', 'demandes sans date de dépôt écartées')} "
+           "par le choix de la période)" if undated else ""),
         f"Décisions : {escape(decisions.path)}"
         + (f", prises le {fmt_date(decisions.date_decision)}" if decisions.date_decision else "")
         + f" ; offres et couverture au {fmt_date(day)}.",
     ]
+    if decisions.error_refs:
+        # Rows the batch could not route have no territory: they belong to no département, but the
+        # comité is told the file has them, and which.
+        meta.append('<span class="warn">' + trace.link(decisions.error_refs, "lignes en erreur du fichier (non orientées)")
+                    + " " + ("ligne du fichier est en erreur" if len(decisions.error_refs) < 2 else
+                             "lignes du fichier sont en erreur") + " (non orientées, sans département) : "
+                    + escape(", ".join(decisions.error_refs[:20])) + ("…" if len(decisions.error_refs) > 20 else "")
+                    + " — voir leur colonne « erreur ».</span>")
     if decisions.version_catalogue and decisions.version_catalogue != workspace.catalogue.version:
         meta.append('<span class="warn">Les décisions ont été prises avec un autre catalogue '
                     f"({escape(decisions.version_catalogue[:19])}…) que celui présenté ici "
@@ -62,7 +73,7 @@ def build(workspace: Workspace, decisions: Decisions, departement: str, day: dt.
         ("en-bref", "En bref", _summary(rows, trace, where, day)),
         ("ingenierie", "L'ingénierie mobilisable localement", _engineering(workspace, departement, day, rows, trace)),
         ("couverture", "Couverture et zones blanches", _coverage(workspace, departement, day)),
-        ("decisions", "Les décisions de la période", _decisions(workspace, rows, trace, where)),
+        ("decisions", "Les décisions de la période", _decisions(workspace, rows, trace, where, start, end)),
         ("agence", "Ce qui est allé à l'agence, et pourquoi", _agence(workspace, rows, trace, where)),
         ("avis", "Demandes en attente de l'avis du délégué territorial", _opinions(rows, trace, where, day)),
     ]
@@ -83,7 +94,8 @@ def _summary(rows: pd.DataFrame, trace: Trace, where: str, day: dt.date) -> str:
     awaited = rows.loc[opinions.index[opinions["avis"].isin(("en_attente", "absent"))]]
     n = len(rows)
     return figures([
-        (trace.link(refs(rows), f"{where} · toutes les demandes de la période"), "demandes orientées"),
+        (trace.link(refs(rows), f"{where} · toutes les demandes de la période"),
+         "demande orientée" if n < 2 else "demandes orientées"),
         (trace.link(refs(local), f"{where} · niveaux communal à régional", fmt_share(len(local), n)),
          f"résolues localement ({len(local)})"),
         (trace.link(refs(levels["operateur"]), f"{where} · niveau operateur"), "vers les opérateurs et l'État"),
@@ -207,7 +219,7 @@ def _coverage(workspace: Workspace, departement: str, day: dt.date) -> str:
             parts.append(f"<li><b>{escape(voc['thematiques'].label(theme))}</b> : {escape(text)}</li>")
         parts.append("</ul>")
     cell = {(r.thematique, r.besoin): r for r in dep.rows}
-    head = "".join(f'<th title="{escape(voc["besoins"].label(b))}">{escape(b[:6])}</th>' for b in result.besoins)
+    head = "".join(f'<th scope="col">{escape(voc["besoins"].label(b))}</th>' for b in result.besoins)
     body = []
     for theme in result.thematiques:
         tds = []
@@ -215,8 +227,8 @@ def _coverage(workspace: Workspace, departement: str, day: dt.date) -> str:
             r = cell[(theme, need)]
             css = "cell-blank" if r.niveau == "agence" else "cell-ok" if r.niveau in LOCAL_LEVELS else ""
             tds.append(f'<td class="c {css}" title="{escape(r.offre)} — {escape(r.structure)}">'
-                       f"{escape(SHORT_LEVELS[r.niveau][:4])}</td>")
-        body.append(f"<tr><td>{escape(voc['thematiques'].label(theme))}</td>{''.join(tds)}</tr>")
+                       f"{escape(SHORT_LEVELS[r.niveau])}</td>")
+        body.append(f"<tr><th scope=\"row\">{escape(voc['thematiques'].label(theme))}</th>{''.join(tds)}</tr>")
     parts.append("<h3>Niveau qui sert la commune type, par thématique et besoin</h3>"
                  '<p class="note">En vert : servi localement ; en rouge : zone blanche (agence seule) ; sinon '
                  "opérateurs et services de l'État. Survolez une case pour l'offre retenue.</p>"
@@ -224,13 +236,29 @@ def _coverage(workspace: Workspace, departement: str, day: dt.date) -> str:
     return "".join(parts)
 
 
-def _decisions(workspace: Workspace, rows: pd.DataFrame, trace: Trace, where: str) -> str:
+def every_month(dates: pd.Series, start: dt.date | None, end: dt.date | None) -> list[str]:
+    """« 2026-01 » … « 2026-12 »: every month from the period's start (else the first filing) to its end
+    (else the last filing), a month without demandes included."""
+    known = dates.dropna()
+    first = start or (known.min().date() if len(known) else None)
+    last = end or (known.max().date() if len(known) else None)
+    if first is None or last is None or first > last:
+        return []
+    months, year, month = [], first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        months.append(f"{year}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def _decisions(workspace: Workspace, rows: pd.DataFrame, trace: Trace, where: str,
+               start: dt.date | None = None, end: dt.date | None = None) -> str:
     n = len(rows)
     levels = by_level(rows)
     level_rows = [[escape(SHORT_LEVELS[lv]), trace.link(refs(part), f"{where} · niveau {lv}"),
                    fmt_share(len(part), n)] for lv, part in levels.items()]
     level_chart = hbar_chart([Bar(SHORT_LEVELS[lv], (Segment(len(part), LEVEL_COLOURS[lv],
-                              f"{SHORT_LEVELS[lv]} : {len(part)} demandes",
+                              f"{SHORT_LEVELS[lv]} : {plural_word(len(part), 'demande')}",
                               trace.anchor(refs(part), f"{where} · niveau {lv}")),)) for lv, part in levels.items()],
                              "Demandes par niveau retenu")
     voc = workspace.catalogue.vocabularies["thematiques"]
@@ -255,9 +283,11 @@ def _decisions(workspace: Workspace, rows: pd.DataFrame, trace: Trace, where: st
                                        f"{where} · epci = {c or '(aucun)'}") for c, part in epci_groups[:15]],
                             "Demandes par EPCI (les 15 plus demandeurs) et niveau retenu", level_legend())
     months = period_key(rows["date_depot"], "mois")
-    month_chart = column_chart([level_bar(m, part, trace, f"{where} · dépôt en {m}")
-                                for m, part in sorted(groups(rows, months), key=lambda kv: str(kv[0])) if m],
-                               "Demandes par mois de dépôt et niveau retenu", level_legend())
+    by_month = {m: part for m, part in groups(rows, months) if m}
+    month_chart = column_chart([level_bar(m, by_month.get(m, rows.iloc[0:0]), trace, f"{where} · dépôt en {m}")
+                                for m in every_month(rows["date_depot"], start, end)],
+                               "Demandes par mois de dépôt et niveau retenu (chaque mois de la période)",
+                               level_legend())
     return "".join([
         "<h3>Par niveau</h3>", level_chart,
         table(["Niveau", "Demandes", "Part"], level_rows, numeric=[1, 2],
@@ -296,12 +326,14 @@ def _agence(workspace: Workspace, rows: pd.DataFrame, trace: Trace, where: str) 
             escape(fmt_date(row.date_depot.date()) if pd.notna(row.date_depot) else ""),
             "oui" if row.instruisible else "<b>non</b> (avis du DT requis)",
         ])
-    chart = hbar_chart([Bar(cause, (Segment(len(part), LEVEL_COLOURS["agence"], f"{cause} : {len(part)} demandes",
+    chart = hbar_chart([Bar(cause, (Segment(len(part), LEVEL_COLOURS["agence"], f"{cause} : {plural_word(len(part), 'demande')}",
                                             trace.anchor(refs(part), f"{where} · niveau agence · cause : {cause}")),))
                         for cause, part in groups(agence, "cause_escalade")],
                        "Demandes orientées vers l'agence, par cause", label_width=330)
     return "".join([
-        f"<p>{trace.link(refs(agence), f'{where} · niveau agence')} demandes de la période sont allées à l'agence "
+        f"<p>{trace.link(refs(agence), f'{where} · niveau agence')} "
+        + ("demande de la période est allée" if len(agence) < 2 else "demandes de la période sont allées")
+        + " à l'agence "
         f"({fmt_share(len(agence), len(rows))}). La cause est lue dans l'examen de chaque décision : la première "
         "raison pour laquelle aucun niveau plus proche ne l'a retenue.</p>",
         chart, table(["Cause", "Demandes", "Part"], cause_rows, numeric=[1, 2]),
@@ -332,8 +364,10 @@ def _opinions(rows: pd.DataFrame, trace: Trace, where: str, day: dt.date) -> str
     return "".join([
         "<p>Aucun projet n'est instruit sans l'avis du délégué territorial : une demande orientée vers l'agence, ou "
         "qui l'a saisie directement, attend son avis favorable. "
-        f"{trace.link(refs(needed), f'{where} · avis_dt_requis = oui')} demandes de la période le requièrent ; "
-        f"{trace.link(refs(blocked), f'{where} · instruction = non instruisible')} ne sont pas instruisibles en "
+        f"{trace.link(refs(needed), f'{where} · avis_dt_requis = oui')} "
+        + ("demande de la période le requiert ; " if len(needed) < 2 else "demandes de la période le requièrent ; ")
+        + f"{trace.link(refs(blocked), f'{where} · instruction = non instruisible')} "
+        + ("n'est pas instruisible" if len(blocked) < 2 else "ne sont pas instruisibles") + " en "
         f"l'état (marquées « non instruisible, avis du DT requis »). Délais comptés au {fmt_date(day)} : depuis la "
         "date de la demande d'avis (date_avis_dt d'un avis en attente), sinon depuis le dépôt.</p>",
         table(["Avis du DT", "Demandes"], counts, numeric=[1]),
