@@ -228,3 +228,22 @@ def test_a_request_that_takes_too_long_is_cut_with_a_message():
         assert answer.status_code == 503 and "a pris plus de" in answer.text
     finally:
         slow.close()
+
+
+def test_the_state_design_system_when_installed_locally(tmp_path):
+    dsfr = tmp_path / "dsfr" / "dist"
+    dsfr.mkdir(parents=True)
+    (dsfr / "dsfr.min.css").write_text(":root{--blue-france-sun-113-625:#000091}", encoding="utf-8")
+    service = Service(day=TODAY, dsfr_dir=tmp_path / "dsfr")
+    try:
+        client = TestClient(create_app(service))
+        page = client.get("/").text
+        assert page.index('href="/static/dsfr.min.css"') < page.index('href="/static/aiguillage.css"')
+        assert "--blue-france-sun-113-625" in client.get("/static/dsfr.min.css").text
+    finally:
+        service.close()
+    from matcher.errors import AiguillageError
+
+    with pytest.raises(AiguillageError, match="pas de dsfr.min.css"):
+        Service(day=TODAY, dsfr_dir=tmp_path)
+    assert TestClient(create_app(Service(day=TODAY))).get("/static/dsfr.min.css").status_code == 404

@@ -76,6 +76,7 @@ class Service:
     def __init__(self, catalogue_dir: Path | None = None, rules_dir: Path | None = None,
                  day: dt.date | None = None, dsfr_dir: Path | None = None, limits: Limits = Limits()):
         self.catalogue_dir, self.rules_dir, self.fixed_day, self.limits = catalogue_dir, rules_dir, day, limits
+        self.dsfr_css = _dsfr_stylesheet(dsfr_dir) if dsfr_dir else None
         self.lock = threading.Lock()
         self._workspaces: OrderedDict[dt.date, Workspace] = OrderedDict()
         self._finder = None
@@ -83,7 +84,6 @@ class Service:
         self._decisions: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
         self.folder = Path(tempfile.mkdtemp(prefix="aiguillage-serve-"))
         self._sessions: OrderedDict[str, Path] = OrderedDict()
-        self.dsfr_css = _dsfr_stylesheet(dsfr_dir) if dsfr_dir else None
         self.workspace(self.today())  # a bad catalogue stops the server at start, not at the first request
 
     def today(self) -> dt.date:
