@@ -315,17 +315,35 @@ def neutralize_formulas(column: pa.ChunkedArray | pa.Array) -> pa.Array | pa.Chu
     return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
 
 
-def write_decisions(table: pa.Table, path: Path, separator: str = ";", encoding: str = "utf-8-sig") -> None:
-    """Write the decisions by the output's extension, atomically."""
+def explanations_path(path: Path) -> Path:
+    """Where a CSV or Parquet decisions file's explanations go: beside it, `NAME.explications.EXT`."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.explications{path.suffix}")
+
+
+def write_decisions(table: pa.Table, path: Path, separator: str = ";", encoding: str = "utf-8-sig",
+                    explanations: pa.Table | None = None) -> None:
+    """Write the decisions by the output's extension, atomically; the explanations that the rows'
+    `explication` column refers to go to a sheet `explications` of a workbook, else to a file beside,
+    written in the same breath (both written under temporary names, then both renamed)."""
     path = Path(path)
     fmt = format_of(path)
+    if explanations is None or fmt == "excel":
+        _write(table, path, fmt, separator, encoding, explanations)
+        return
+    with atomic_output(explanations_path(path)) as tmp:
+        _write(explanations, tmp, fmt, separator, encoding, None)
+        write_decisions(table, path, separator, encoding)
+
+
+def _write(table: pa.Table, path: Path, fmt: str, separator: str, encoding: str, explanations: pa.Table | None) -> None:
     if fmt != "parquet":
         table = pa.table({n: neutralize_formulas(c) for n, c in zip(table.column_names, table.columns)})
     with atomic_output(path) as tmp:
         if fmt == "csv":
             _write_csv(table, tmp, separator, encoding)
         elif fmt == "excel":
-            _write_excel(table, tmp)
+            _write_excel(table, tmp, explanations)
         else:
             _write_parquet(table, tmp)
 
@@ -359,7 +377,7 @@ def _write_csv(table: pa.Table, path: Path, separator: str, encoding: str) -> No
         out.write(buffer.getvalue().decode("utf-8"))
 
 
-def _write_excel(table: pa.Table, path: Path) -> None:
+def _write_excel(table: pa.Table, path: Path, explanations: pa.Table | None = None) -> None:
     import openpyxl
 
     if table.num_rows > 1_048_575:
@@ -369,23 +387,28 @@ def _write_excel(table: pa.Table, path: Path) -> None:
     from openpyxl.utils import get_column_letter
 
     book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("decisions")
-    columns = [c.to_pylist() for c in table.columns]
-    # As an office keeps a spreadsheet: the header bold and frozen, filters on it, columns as wide as
-    # their first rows need (within reason).
-    sheet.freeze_panes = "A2"
-    for i, (name, values) in enumerate(zip(table.column_names, columns), start=1):
-        longest = max([len(name)] + [len(str(v)) for v in values[:200] if v is not None])
-        sheet.column_dimensions[get_column_letter(i)].width = min(max(longest + 2, 8), 60)
-    if table.column_names:
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(table.column_names))}{table.num_rows + 1}"
-    bold = Font(bold=True)
-    header = []
-    for name in table.column_names:
-        cell = WriteOnlyCell(sheet, value=name)
-        cell.font = bold
-        header.append(cell)
-    sheet.append(header)
-    for row in zip(*columns):
-        sheet.append(list(row))
+    for name, content in (("decisions", table), ("explications", explanations)):
+        if content is None:
+            continue
+        if name == "explications":
+            content = pa.table({n: neutralize_formulas(c) for n, c in zip(content.column_names, content.columns)})
+        sheet = book.create_sheet(name)
+        columns = [c.to_pylist() for c in content.columns]
+        # As an office keeps a spreadsheet: the header bold and frozen, filters on it, columns as wide as
+        # their first rows need (within reason).
+        sheet.freeze_panes = "A2"
+        for i, (column_name, values) in enumerate(zip(content.column_names, columns), start=1):
+            longest = max([len(column_name)] + [len(str(v)) for v in values[:200] if v is not None])
+            sheet.column_dimensions[get_column_letter(i)].width = min(max(longest + 2, 8), 60)
+        if content.column_names:
+            sheet.auto_filter.ref = f"A1:{get_column_letter(len(content.column_names))}{content.num_rows + 1}"
+        bold = Font(bold=True)
+        header = []
+        for column_name in content.column_names:
+            cell = WriteOnlyCell(sheet, value=column_name)
+            cell.font = bold
+            header.append(cell)
+        sheet.append(header)
+        for row in zip(*columns):
+            sheet.append(list(row))
     book.save(path)

@@ -26,7 +26,7 @@ from .demande import check_field
 from .errors import AiguillageError, BatchInputError, Location
 from .model import LEVELS, Territoire
 from .render import EXAMEN_SEPARATOR, NON_INSTRUISIBLE, examen_level_text
-from .rows import Rows, fact_columns
+from .rows import Rows, fact_columns, factorize
 from .territory import resolve
 from .workspace import Workspace
 
@@ -51,7 +51,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
 REQUIRED = (("porteur", "commune"), ("thematiques",), ("besoins",))
 DECISION_COLUMNS = (
     "niveau", "offre_id", "offre_nom", "structure", "departement_dt", "motif", "avis_dt_requis", "erreur",
-    "instruction", "delegue_territorial", "territoire", "departement", "region", "epci", "examen", "alertes",
+    "instruction", "delegue_territorial", "territoire", "departement", "region", "epci", "examen", "explication",
+    "alertes",
     "regles", "version_catalogue", "version_regles", "date_decision",
 )
 EXACT_FIELDS = ("thematiques", "besoins", "programmes", "complexite", "saisine", "type_porteur", "avis_dt")
@@ -138,6 +139,7 @@ class Backlogged:
 @dataclass
 class BatchResult:
     table: pa.Table  # input columns + decision columns, one row per input row
+    explanations: pa.Table  # per distinct explanation: its reference (`explication` column) and its text
     levels: np.ndarray  # per row: the level's index in LEVELS, or -1 for an error row
     errors: int
     summary: dict[str, Any]
@@ -314,7 +316,7 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
     offers = [by_id[key] for key in offer_keys]
     levels = np.full(n, -1, dtype=np.int8)
     levels[decided.rows] = decided.level
-    examen_ids, examen_texts = _examen_texts(rows, decided)
+    explanation_ids, explanation_texts, examen_ids, examen_texts = _examen_texts(rows, decided)
     out: dict[str, pa.Array] = {
         "niveau": spread([LEVELS[int(i)] for i in range(len(LEVELS))], decided.level.astype(np.int64)),
         "offre_id": spread([o.id for o in offers], offer_ids),
@@ -324,6 +326,7 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
         "avis_dt_requis": spread(["non", "oui"], decided.avis_dt_requis.astype(np.int64)),
         "instruction": spread([NON_INSTRUISIBLE, ""], decided.instruisible.astype(np.int64)),
         "examen": spread(examen_texts, examen_ids),
+        "explication": spread([f"E{i + 1}" for i in range(len(explanation_texts))], explanation_ids),
         "alertes": spread([" | ".join(f"{a.texte} ({a.regle})" for a in alertes) for alertes in decided.alertes_lists],
                           decided.alertes),
         "regles": spread(["|".join(regles) for regles in decided.regles_lists], decided.regles),
@@ -345,21 +348,27 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
     input_columns = {name: table.column(name) for name in table.column_names if name not in DECISION_COLUMNS}
     result = pa.table({**input_columns, **{name: out[name] for name in DECISION_COLUMNS}})
     failed = int((errors != None).sum())  # noqa: E711
-    return BatchResult(result, levels, failed, _summary(result, levels, failed), prepared, decided)
+    explanations = pa.table({"explication": pa.array([f"E{i + 1}" for i in range(len(explanation_texts))], pa.string()),
+                             "examen": explanation_texts})
+    return BatchResult(result, explanations, levels, failed, _summary(result, levels, failed), prepared, decided)
 
 
-def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.Array]:
-    """Per decided row its explanation's id, and the explanations: the examined levels' texts, with
-    the row's own values in them.
+def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.Array, np.ndarray, list[str]]:
+    """Per decided row its explanation's id, and the explanations: the examined levels' texts with
+    the offers' reasons and the row's own values in them; then per row its `examen`, the levels'
+    statuses and offers without the reasons (the same few hundred bytes are not written on every row).
 
     The level texts are distinct, so are their sequences once joined (" | " appears in no level
     text); filled with distinct shown values, every explanation comes out once."""
     fragments = [examen_level_text(e) for e in decided.examens]
+    short_fragments = [examen_level_text(e, reasons=False) for e in decided.examens]
     fragment_ids = decided.examen
     key = np.zeros(fragment_ids.shape[1], dtype=np.int64)
     for level_ids in fragment_ids:
         key = combine(key, level_ids + 1)
     ids, first = group(key)
+    short_ids, short_texts = factorize([EXAMEN_SEPARATOR.join(short_fragments[i] for i in fragment_ids[:, r].tolist()
+                                                              if i >= 0) for r in first.tolist()])
     fragment_needs = [frozenset(f for f in VALUE_FIELDS if SHOWN[f] in text) for text in fragments]
     needs = [frozenset().union(*(fragment_needs[i] for i in fragment_ids[:, r] if i >= 0)) for r in first]
     shown: dict[str, list[str]] = {}  # per field, per shown text's id: the text
@@ -392,7 +401,8 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.Array]:
             chunks.append(pa.array(texts, pa.string()))
             texts = []
     chunks.append(pa.array(texts, pa.string()))
-    return text_of[fill_ids], pa.concat_arrays(chunks) if len(chunks) > 1 else chunks[0]
+    explanations = pa.concat_arrays(chunks) if len(chunks) > 1 else chunks[0]
+    return text_of[fill_ids], explanations, short_ids[ids], short_texts
 
 
 def _summary(table: pa.Table, levels: np.ndarray, errors: int) -> dict[str, Any]:

@@ -141,7 +141,15 @@ def _demande_changes(new: pa.Table, old: pa.Table, new_cols: dict[str, str], old
 
 
 def _mentioned(offre: str, examen: str) -> bool:
-    return bool(offre) and (f"({offre})" in examen or f"({offre}:" in examen or f"; {offre}:" in examen)
+    """Whether an examination names the offer (retained or set aside), in the `examen` column's
+    short form `niveau: statut (a; b)` or the long one `(a; b: raisons)` of earlier files."""
+    if not offre:
+        return False
+    for part in examen.split(" | "):
+        inside = part.partition(" (")[2].rstrip(")")
+        if any(item.split(":", 1)[0].strip() == offre for item in inside.split("; ")):
+            return True
+    return False
 
 
 def _cause(row: dict[str, str], known: set[str]) -> str:

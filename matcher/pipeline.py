@@ -47,7 +47,7 @@ def run_batch(
         result = assign_capacities(workspace, result, day)
     if previous is not None:
         result = compare_with_previous(workspace, result, read_backlog(previous))
-    write_decisions(result.table, output, separator=backlog.separator or ";")
+    write_decisions(result.table, output, separator=backlog.separator or ";", explanations=result.explanations)
     return {**result.summary, "fichier": str(output), "entree": str(source), "format_entree": backlog.format,
             "encodage_entree": backlog.encoding, "version": dict(router.version),
             "catalogue_et_regles": workspace.in_use().phrase()}

@@ -91,10 +91,11 @@ def decision_dict(d: Decision) -> dict[str, Any]:
 EXAMEN_SEPARATOR = " | "
 
 
-def examen_level_text(e: Examen) -> str:
-    """One examined level, as the `examen` column of a backlog writes it."""
+def examen_level_text(e: Examen, reasons: bool = True) -> str:
+    """One examined level as a backlog writes it: `departemental: retenu (caue-16; atd-16: population
+    41 908 > max 20 000)`; without `reasons`, only the offers' ids (the `examen` column)."""
     text = f"{e.niveau}: {e.statut}"
-    rejected = [f"{o.id}: {', '.join(o.raisons)}" for o in e.offres]
+    rejected = [f"{o.id}: {', '.join(o.raisons)}" if reasons and o.raisons else o.id for o in e.offres]
     if e.retenue or rejected:
         text += " (" + "; ".join(([e.retenue] if e.retenue else []) + rejected) + ")"
     elif e.statut == "ignore" and e.regle:
@@ -102,9 +103,10 @@ def examen_level_text(e: Examen) -> str:
     return text
 
 
-def examen_summary(d: Decision) -> str:
-    """One line per decision for a backlog's `examen` column."""
-    return EXAMEN_SEPARATOR.join(examen_level_text(e) for e in d.examen)
+def examen_summary(d: Decision, reasons: bool = True) -> str:
+    """A decision's examination on one line: with the reasons, as the explanations file of a backlog
+    holds it; without, as its `examen` column."""
+    return EXAMEN_SEPARATOR.join(examen_level_text(e, reasons) for e in d.examen)
 
 
 def _folder(d: Decision, kind: str) -> str:

@@ -223,7 +223,9 @@ def test_capacity_is_respected_and_explained(tmp_path: Path):
     assert set(d[d.offre_id == "caue-16"]["id"]) == set(earliest)  # the earliest requests keep the closest offer
     moved = d[d.offre_id == "atd-16"]
     assert set(moved["capacite"]) == {"caue-16 complète (3/an) : orientée vers atd-16"}
-    assert all("caue-16: capacité annuelle atteinte (3 demandes en 2026)" in e for e in moved["examen"])
+    explanations = dict(zip(*(read_csv(tmp_path / "d.explications.csv")[c] for c in ("explication", "examen"))))
+    assert all("caue-16: capacité annuelle atteinte (3 demandes en 2026)" in explanations[e]
+               for e in moved["explication"])
 
 
 def test_batch_and_route_agree(tmp_path: Path):
@@ -248,12 +250,14 @@ def test_batch_and_route_agree(tmp_path: Path):
     workspace.graph.add_all_communes()
     result = route_backlog(workspace, router, read_backlog(path), TODAY)
     table = result.table.to_pandas()
+    explanations = dict(zip(*(c.to_pylist() for c in result.explanations.columns)))
     for row in table.itertuples():
         data = {k: getattr(row, k) for k in ("porteur", "thematiques", "besoins", "complexite", "saisine",
                                              "programmes", "population")}
         decision = router.route(*workspace.prepare(data), TODAY)
-        assert (row.niveau, row.offre_id, row.motif, row.examen) == (
-            decision.niveau, decision.offre.id, decision.motif, examen_summary(decision)
+        assert (row.niveau, row.offre_id, row.motif, row.examen, explanations[row.explication]) == (
+            decision.niveau, decision.offre.id, decision.motif, examen_summary(decision, reasons=False),
+            examen_summary(decision)
         ), row.id
         assert row.avis_dt_requis == ("oui" if decision.avis_dt_requis else "non")
 
@@ -325,8 +329,10 @@ def test_attribute_columns_are_facts_of_the_demande(tmp_path: Path):
     d = read_csv(tmp_path / "d.csv")
     assert list(d["offre_id"]) == ["qpv-16", "caue-16", "caue-16", "", "caue-16"]
     assert d.loc[3, "erreur"] == "ligne 5, colonne QPV : oui ou non attendu, pas « peut-être »"
-    assert "qpv-16: attribut « logements » 12 < min 50" in d.loc[2, "examen"]
-    assert "qpv-16: attribut « qpv » non renseigné" in d.loc[4, "examen"]
+    explanations = dict(zip(*(read_csv(tmp_path / "d.explications.csv")[c] for c in ("explication", "examen"))))
+    assert "qpv-16: attribut « logements » 12 < min 50" in explanations[d.loc[2, "explication"]]
+    assert "qpv-16: attribut « qpv » non renseigné" in explanations[d.loc[4, "explication"]]
+    assert d.loc[2, "examen"] == "communal: offres_ecartees (qpv-16) | intercommunal: aucune_offre | departemental: retenu (caue-16)"
     workspace = load_workspace(catalogue, MINI_RULES, today=TODAY)
     one = workspace.router().route(*workspace.prepare(
         {"porteur": "16089", "thematiques": ["urbanisme"], "besoins": ["conseil"],

@@ -43,6 +43,7 @@ def test_batch_output(golden, tmp_path: Path, fmt):
     assert result.code == 0
     if fmt == "csv":
         golden("batch.csv", out.read_text(encoding="utf-8-sig"))
+        golden("batch.explications.csv", (tmp_path / "decisions.explications.csv").read_text(encoding="utf-8-sig"))
         golden("batch-resume.txt", result.stderr.replace(str(out), "decisions.csv"))
     else:
         golden("batch-resume.json", result.stdout.replace(str(out), "decisions.csv").replace(str(backlog), "carnet.csv"))
