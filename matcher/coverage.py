@@ -10,17 +10,27 @@ one besoin of the vocabularies, a simple project, submitted through the DT, no p
 
 Local coverage is the share of thématique × besoin pairs served by a territorial level
 (communal, intercommunal, départemental, régional); a pair served by the agence alone is a
-zone blanche. All pairs of all départements are routed in one batch (`Router.route_many`).
+zone blanche.
+
+Every EPCI is checked too, through its own typical commune (median population among its
+members): a pair served locally in the département's typical commune, or in another of its
+EPCI, but not in this one is a hole (« trou ») inside the département, listed with the EPCI.
+Everything is one batch through the one decider, without explanations (`Walk.decide`); territories
+that no condition can tell apart (same candidate offers, same levels, same facts as the
+conditions read them) are decided once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .model import LEVELS, Decision
+import numpy as np
+
+from .conditions import Canonicalizer
+from .model import LEVEL_INDEX, LEVELS
 from .territory import Commune
 from .workspace import Workspace
 
@@ -37,6 +47,19 @@ class CoverageRow:
     structure: str
 
 
+@dataclass(frozen=True)
+class Hole:
+    """A pair served locally elsewhere in the département, but not in this EPCI."""
+
+    epci: str
+    epci_nom: str
+    commune: Commune  # the EPCI's typical commune
+    thematique: str
+    besoin: str
+    niveau: str  # where this EPCI's demande goes
+    ailleurs: str  # the closest level that serves the pair elsewhere in the département
+
+
 @dataclass
 class DepartementCoverage:
     code: str
@@ -44,6 +67,8 @@ class DepartementCoverage:
     zone: str
     commune: Commune
     rows: list[CoverageRow] = field(default_factory=list)
+    epcis: int = 0  # EPCI checked (those where most of their people live in the département)
+    holes: list[Hole] = field(default_factory=list)
 
     @property
     def levels(self) -> Counter:
@@ -81,6 +106,16 @@ def typical_commune(workspace: Workspace, departement: str) -> Commune | None:
     return pool[(len(pool) - 1) // 2] if pool else None
 
 
+def _typical_of_epcis(workspace: Workspace) -> dict[str, Commune]:
+    """Per EPCI, the commune of median population among its members (the lower median, then code)."""
+    members: dict[str, list[Commune]] = {}
+    for c in workspace.graph.index.all_communes().values():
+        if c.epci and c.population is not None:
+            members.setdefault(c.epci, []).append(c)
+    return {epci: sorted(pool, key=lambda c: (c.population, c.code))[(len(pool) - 1) // 2]
+            for epci, pool in members.items()}
+
+
 def check_filters(workspace: Workspace, departements: Iterable[str] = (), thematiques: Iterable[str] = (),
                   besoins: Iterable[str] = ()) -> tuple[str, ...]:
     """Every département, thématique and besoin asked for exists (`--departement`, `--thematique`,
@@ -107,7 +142,10 @@ def compute(
     thematiques: Iterable[str] | None = None,
     besoins: Iterable[str] | None = None,
 ) -> Coverage:
-    """Route the typical commune of each département for every thématique × besoin."""
+    """Route the typical commune of each département, and of each of its EPCI, for every thématique × besoin."""
+    from .decide import Walk, existing_levels
+    from .rows import Rows, fact_columns, factorize
+
     idx = workspace.graph.index
     voc = workspace.catalogue.vocabularies
     themes = list(thematiques or voc["thematiques"].terms)
@@ -115,22 +153,62 @@ def compute(
     codes = list(departements) if departements else list(idx.departements)
     router = workspace.router()
     result: list[DepartementCoverage] = []
-    items = []
+    by_epci = _typical_of_epcis(workspace)
+    communes: list[Commune] = []  # the typical communes: per département its own, then its EPCI's
+    epcis_of: dict[str, list[str]] = {}
     for code in codes:
         commune = typical_commune(workspace, code)
         if commune is None:
             continue
         d = idx.departements[code]
         result.append(DepartementCoverage(code, d.nom, d.zone, commune))
-        base, territoire = workspace.prepare({"id": code, "porteur": f"commune:{commune.code}", "thematiques": themes[:1],
-                                              "besoins": needs[:1], "complexite": "simple", "saisine": "dt"})
-        for theme in themes:
-            for need in needs:
-                demande = replace(base, id=f"{code}-{theme}-{need}", thematiques=(theme,), besoins=(need,))
-                items.append((result[-1], theme, need, (demande, territoire)))
-    decisions: list[Decision] = router.route_many([item[3] for item in items], day)
-    for (dep, theme, need, _), decision in zip(items, decisions):
-        dep.rows.append(CoverageRow(dep.code, theme, need, decision.niveau, decision.offre.id, decision.offre.structure))
+        communes.append(commune)
+        epcis_of[code] = sorted(e for e, epci in idx.epcis.items() if epci.departement == code and e in by_epci)
+        result[-1].epcis = len(epcis_of[code])
+        communes.extend(by_epci[e] for e in epcis_of[code])
+    # Territories the decisions cannot tell apart are decided once: same candidates, same levels,
+    # same facts as every condition reads them (the population as thresholds see it…).
+    territoires = {c.code: workspace.graph.territoire(f"commune:{c.code}") for c in communes}
+    canon = Canonicalizer([*router.conditions.values(), *(r.quand for r in workspace.policy.regles)])
+    keys = {}
+    for code, t in territoires.items():
+        facts = {"commune": t.commune, "epci": t.epci, "departement": t.departement, "region": t.region,
+                 "zone": t.zone, "population": t.population, "porteur": t.kind}
+        keys[code] = (id(router.candidates(t)), frozenset(existing_levels(t)), canon.canonical(facts))
+    case_of, cases = factorize([keys[c] for c in territoires])
+    stands_for = {}
+    for code, case in zip(territoires, case_of.tolist()):
+        stands_for.setdefault(case, code)
+    representatives = [territoires[stands_for[case]] for case in range(len(cases))]
+    # One row per representative × thématique × besoin: one batch, no explanation.
+    pairs = len(themes) * len(needs)
+    n = len(representatives) * pairs
+    territory = np.repeat(np.arange(len(representatives), dtype=np.int64), pairs)
+    theme_codes = np.tile(np.repeat(np.arange(len(themes), dtype=np.int64), len(needs)), len(representatives))
+    need_codes = np.tile(np.arange(len(needs), dtype=np.int64), len(representatives) * len(themes))
+    given = {"thematiques": (theme_codes, [(t,) for t in themes]), "besoins": (need_codes, [(b,) for b in needs])}
+    facts, words, avis_dt = fact_columns(workspace.catalogue, n, given, territory, representatives, {})
+    walk = Walk(router, Rows(territory, representatives, facts, words, avis_dt), day)
+    decided = walk.decide(np.arange(n), explain=False)
+    position = {code: i for i, code in enumerate(territoires)}
+
+    def decisions_of(commune: Commune) -> list[tuple[str, str, str, str, str]]:
+        start = case_of[position[commune.code]] * pairs
+        return [(themes[k // len(needs)], needs[k % len(needs)], LEVELS[decided.level[start + k]],
+                 decided.offre[start + k].id, decided.offre[start + k].structure) for k in range(pairs)]
+
+    for dep in result:
+        dep.rows = [CoverageRow(dep.code, *row) for row in decisions_of(dep.commune)]
+        epci_rows = {e: decisions_of(by_epci[e]) for e in epcis_of[dep.code]}
+        for k, row in enumerate(dep.rows):
+            levels = [row.niveau] + [rows[k][2] for rows in epci_rows.values()]
+            best = min(levels, key=LEVEL_INDEX.__getitem__)
+            if best not in LOCAL_LEVELS:
+                continue
+            for epci, rows in epci_rows.items():
+                if rows[k][2] not in LOCAL_LEVELS:
+                    dep.holes.append(Hole(epci, idx.epcis[epci].nom, by_epci[epci], row.thematique, row.besoin,
+                                          rows[k][2], best))
     return Coverage(result, themes, needs, day)
 
 
@@ -180,6 +258,9 @@ def summary(coverage: Coverage) -> list[dict[str, Any]]:
             "niveaux": {lv: levels[lv] for lv in LEVELS},
             "part_locale": round(dep.local_share, 4),
             "part_zones_blanches": round(dep.agence_share, 4),
+            "epci_examines": dep.epcis,
+            "trous": [{"epci": h.epci, "nom": h.epci_nom, "commune_type": h.commune.code, "thematique": h.thematique,
+                       "besoin": h.besoin, "niveau": h.niveau, "ailleurs": h.ailleurs} for h in dep.holes],
         })
     return out
 
@@ -193,6 +274,8 @@ def as_json(coverage: Coverage) -> dict[str, Any]:
             "part_locale": "part des couples thématique × besoin servis aux niveaux communal, intercommunal, "
                            "départemental ou régional",
             "zone_blanche": "couple servi par la seule agence",
+            "trou": "couple servi localement ailleurs dans le département (commune type ou autre EPCI), mais pas "
+                    "dans la commune type de cet EPCI (population médiane de ses membres)",
         },
         "departements": summary(coverage),
         "lignes": table(coverage),
@@ -206,19 +289,24 @@ def summary_text(coverage: Coverage) -> str:
              f"{len(coverage.besoins)} besoins = {pairs} couples par département, pour sa commune type",
              "(population médiane des communes membres d'un EPCI ; projet simple, saisine par le DT).",
              "",
-             f"{'Dép.':<5}{'Département':<26}{'Commune type':<36}{'locale':>8}{'opérateurs':>12}{'zones blanches':>16}"]
+             f"{'Dép.':<5}{'Département':<26}{'Commune type':<36}{'locale':>8}{'opérateurs':>12}{'zones blanches':>16}"
+             f"{'trous (EPCI)':>16}"]
     for dep in coverage.departements:
         commune = f"{dep.commune.nom} ({dep.commune.population:,})".replace(",", " ")
+        holes = f"{len(dep.holes)} ({len({h.epci for h in dep.holes})}/{dep.epcis})"
         lines.append(f"{dep.code:<5}{dep.nom[:25]:<26}{commune[:35]:<36}{dep.local_share:>8.0%}"
-                     f"{dep.levels['operateur'] / max(len(dep.rows), 1):>12.0%}{dep.agence_share:>16.0%}")
+                     f"{dep.levels['operateur'] / max(len(dep.rows), 1):>12.0%}{dep.agence_share:>16.0%}{holes:>16}")
     total = [r for _, r in coverage.rows]
     if total:
         local = sum(r.niveau in LOCAL_LEVELS for r in total) / len(total)
         blank = sum(r.niveau == "agence" for r in total) / len(total)
         lines += ["", f"Ensemble : {local:.0%} des couples servis localement, {blank:.0%} en zone blanche "
-                      "(seule l'agence)."]
+                      "(seule l'agence).",
+                  f"Trous : {sum(len(d.holes) for d in coverage.departements)} couples servis localement ailleurs dans "
+                  f"leur département mais pas dans un EPCI ({sum(d.epcis for d in coverage.departements)} EPCI "
+                  "examinés, chacun par sa commune type)."]
     return "\n".join(lines).replace("%", " %")
 
 
-__all__ = ["Coverage", "DepartementCoverage", "CoverageRow", "compute", "typical_commune", "table", "summary",
+__all__ = ["Coverage", "DepartementCoverage", "Hole", "CoverageRow", "compute", "typical_commune", "table", "summary",
            "as_json", "summary_text", "csv_rows", "csv_text", "check_filters", "CSV_COLUMNS", "LOCAL_LEVELS"]

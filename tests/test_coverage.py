@@ -113,3 +113,31 @@ def test_map_renders_an_empty_selection():
 
     svg = ET.fromstring(render_svg(Coverage([], [], [], TODAY)))
     assert {p.get("fill") for p in svg.iter(f"{SVG}path")} == {"#d9d9d9"}
+
+
+def test_every_epci_is_checked_and_a_hole_inside_a_departement_shows(tmp_path):
+    import shutil
+
+    from conftest import FIXTURES
+    from matcher.workspace import load_workspace
+    from matcher.yamlsource import dump
+
+    catalogue = tmp_path / "catalogue"
+    shutil.copytree(FIXTURES / "ok" / "mini-catalogue", catalogue)
+    offres = catalogue / "offres.yaml"  # the water offer of the whole département is withdrawn
+    offres.write_text(offres.read_text().replace("thematiques: [urbanisme, eau]", "thematiques: [urbanisme]"))
+    (catalogue / "agglo.yaml").write_text(dump({"offres": [{
+        "id": "eau-grand-angouleme", "nom": "Conseil en gestion de l'eau", "structure": "GrandAngoulême",
+        "niveau": "intercommunal", "perimetre": ["epci:200071827"], "thematiques": ["eau"], "besoins": ["conseil"],
+        "cout": "gratuit", "source": "https://www.grandangouleme.fr/"}]}), encoding="utf-8")
+    workspace = load_workspace(catalogue, FIXTURES / "ok" / "mini-rules", today=TODAY)
+    result = compute(workspace, TODAY, ["16"], ["eau"], ["conseil"])
+    (dep,) = result.departements
+    charente = [e for e, epci in workspace.graph.index.epcis.items() if epci.departement == "16"]
+    assert dep.epcis == len(charente) > 2
+    assert dep.rows[0].niveau == "agence"  # the typical commune lies outside GrandAngoulême
+    holes = {h.epci for h in dep.holes}
+    assert holes == set(charente) - {"200071827"}
+    assert {(h.niveau, h.ailleurs) for h in dep.holes} == {("agence", "intercommunal")}
+    angouleme = workspace.route({"porteur": "16015", "thematiques": ["eau"], "besoins": ["conseil"]}, TODAY)
+    assert angouleme.offre.id == "eau-grand-angouleme"
