@@ -25,7 +25,7 @@ from .decide import SHOWN, VALUE_FIELDS, Decided, Router, Walk, combine, fill, g
 from .demande import check_field
 from .errors import AiguillageError, BatchInputError, Location
 from .model import LEVELS, Territoire
-from .render import EXAMEN_SEPARATOR, NON_INSTRUISIBLE, examen_level_text
+from .render import ADHESION_LABELS, EXAMEN_SEPARATOR, NON_INSTRUISIBLE, examen_level_text
 from .rows import Rows, fact_columns, factorize
 from .territory import resolve
 from .workspace import Workspace
@@ -52,7 +52,7 @@ REQUIRED = (("porteur", "commune"), ("thematiques",), ("besoins",))
 DECISION_COLUMNS = (
     "niveau", "offre_id", "offre_nom", "structure", "departement_dt", "motif", "avis_dt_requis", "erreur",
     "instruction", "delegue_territorial", "territoire", "departement", "region", "epci", "examen", "explication",
-    "alertes",
+    "alternatives", "adhesion_programmes", "alertes",
     "regles", "version_catalogue", "version_regles", "date_decision",
 )
 EXACT_FIELDS = ("thematiques", "besoins", "programmes", "complexite", "saisine", "type_porteur", "avis_dt")
@@ -235,8 +235,7 @@ def _rows(workspace: Workspace, checked: dict[str, _Column], territory: np.ndarr
     given = {name: (col.indices, col.values) for name, col in checked.items() if not name.startswith("attribut:")}
     attributes = {name.split(":", 1)[1]: (col.indices, col.values)
                   for name, col in checked.items() if name.startswith("attribut:")}
-    facts, words, avis_dt = fact_columns(workspace.catalogue, n, given, territory, territoires, attributes)
-    return Rows(territory, territoires, facts, words, avis_dt)
+    return fact_columns(workspace.catalogue, n, given, territory, territoires, attributes)
 
 
 def _per_row(col: _Column | None, n: int) -> np.ndarray:
@@ -327,6 +326,12 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
         "instruction": spread([NON_INSTRUISIBLE, ""], decided.instruisible.astype(np.int64)),
         "examen": spread(examen_texts, examen_ids),
         "explication": spread([f"E{i + 1}" for i in range(len(explanation_texts))], explanation_ids),
+        "alternatives": spread(["|".join(o.id for o in alternatives) for alternatives in decided.alternatives_lists],
+                               decided.alternatives),
+        "adhesion_programmes": spread([" | ".join(f"{c.programme}: {ADHESION_LABELS[c.adhesion]}"
+                                                  + (f" ({c.motif.split(' : ', 1)[-1]})" if c.adhesion == "impossible" else "")
+                                                  for c in checks) for checks in rows.programme_checks],
+                                      rows.programme_check[decided.rows]),
         "alertes": spread([" | ".join(f"{a.texte} ({a.regle})" for a in alertes) for alertes in decided.alertes_lists],
                           decided.alertes),
         "regles": spread(["|".join(regles) for regles in decided.regles_lists], decided.regles),

@@ -14,7 +14,7 @@ from typing import Any
 
 from .conditions import ParseContext, did_you_mean, parse_condition, suggest
 from .errors import AiguillageError, IssueCollector, Location, UnknownReferenceError
-from .model import VOCABULARY_KINDS, Catalogue, Offre, Perimetre, Term, Validite, Vocabulary
+from .model import PORTEUR_TYPES, VOCABULARY_KINDS, Catalogue, Offre, Perimetre, Programme, Term, Validite, Vocabulary
 from .schema import check_record, check_top_level
 from .territory import TerritoryIndex, default_index, parse_ref
 from .files import display_path, fingerprint, yaml_files
@@ -97,7 +97,8 @@ def _load_vocabularies(
     for kind in VOCABULARY_KINDS:
         terms: dict[str, Term] = {}
         for e in entries[kind]:
-            if not check_record(e.doc, e.keypath, e.data, "terme", issues, f"{kind}[{e.keypath[-1]}]"):
+            record = "programme" if kind == "programmes" else "terme"
+            if not check_record(e.doc, e.keypath, e.data, record, issues, f"{kind}[{e.keypath[-1]}]"):
                 continue
             where = e.doc.where(e.keypath)
             word = e.data["id"]
@@ -383,4 +384,35 @@ def load_catalogue(
         version=fingerprint(root, files),
         root=str(root),
         attribute_types={name: kind for name, (kind, _) in attribute_types.items()},
+        programmes=_load_programmes(entries["programmes"], index, set(perimetres), issues),
     )
+
+
+def _load_programmes(entries: list[_Entry], index: TerritoryIndex, perimetres: set[str], issues: IssueCollector
+                     ) -> dict[str, Programme]:
+    """Who can belong to each programme that says it (population bounds, natures of porteur, a public
+    member list); the words themselves are checked with the vocabularies."""
+    programmes: dict[str, Programme] = {}
+    for e in entries:
+        data = e.data if isinstance(e.data, dict) else {}
+        if not isinstance(data.get("id"), str) or not ({"population", "porteurs", "membres"} & set(data)):
+            continue
+        bounds = data.get("population") if isinstance(data.get("population"), dict) else {}
+        low, high = bounds.get("min"), bounds.get("max")
+        if isinstance(low, int) and isinstance(high, int) and low > high:
+            issues.error("type", f"programme « {data['id']} » : population min {low} > max {high}",
+                         e.doc.where(e.keypath + ("population",)))
+        porteurs = data.get("porteurs") or []
+        for i, kind in enumerate(porteurs):
+            if kind not in PORTEUR_TYPES:
+                issues.error("valeur-inconnue", f"porteurs : valeur inconnue « {kind} »{did_you_mean(str(kind), PORTEUR_TYPES)}"
+                             f" (valeurs possibles : {', '.join(PORTEUR_TYPES)})", e.doc.where(e.keypath + ("porteurs", i)))
+        membres = data.get("membres")
+        if membres is not None:
+            for i, ref in enumerate(membres):
+                check_territory_ref(ref, e.doc, e.keypath + ("membres", i), index, perimetres, issues)
+        programmes[data["id"]] = Programme(
+            data["id"], str(data.get("libelle", data["id"])), low if isinstance(low, int) else None,
+            high if isinstance(high, int) else None, tuple(str(p) for p in porteurs),
+            frozenset(membres) if membres is not None else None, data.get("source"))
+    return programmes

@@ -144,7 +144,7 @@ def compute(
 ) -> Coverage:
     """Route the typical commune of each département, and of each of its EPCI, for every thématique × besoin."""
     from .decide import Walk, existing_levels
-    from .rows import Rows, fact_columns, factorize
+    from .rows import fact_columns, factorize
 
     idx = workspace.graph.index
     voc = workspace.catalogue.vocabularies
@@ -187,8 +187,7 @@ def compute(
     theme_codes = np.tile(np.repeat(np.arange(len(themes), dtype=np.int64), len(needs)), len(representatives))
     need_codes = np.tile(np.arange(len(needs), dtype=np.int64), len(representatives) * len(themes))
     given = {"thematiques": (theme_codes, [(t,) for t in themes]), "besoins": (need_codes, [(b,) for b in needs])}
-    facts, words, avis_dt = fact_columns(workspace.catalogue, n, given, territory, representatives, {})
-    walk = Walk(router, Rows(territory, representatives, facts, words, avis_dt), day)
+    walk = Walk(router, fact_columns(workspace.catalogue, n, given, territory, representatives, {}), day)
     decided = walk.decide(np.arange(n), explain=False)
     position = {code: i for i, code in enumerate(territoires)}
 

@@ -274,11 +274,21 @@ class Router:
             return serves, ()
         return False, self._reasons(offre, facts, out, capable, date, shown)
 
+    def preference(self, offre: Offre, own: tuple[Sequence[str], Sequence[str]]) -> tuple:
+        """How an offer ranks among those that serve at one level: one that names the demande's own
+        word (thématique, then besoin) before one that reaches it only through a broader parent
+        word, then the most specific perimeter, then cost, then id."""
+        themes, needs = own
+        return (not set(offre.thematiques) & set(themes), not set(offre.besoins) & set(needs),
+                self.specificity(offre), offre.cout_rank, offre.id)
+
     def assemble(
-        self, level: str, offers: Sequence[Offre], verdicts: dict[str, tuple[bool, tuple[str, ...]]], off_topic: int
+        self, level: str, offers: Sequence[Offre], verdicts: dict[str, tuple[bool, tuple[str, ...]]], off_topic: int,
+        own: tuple[Sequence[str], Sequence[str]] = ((), ()),
     ) -> tuple[Examen, list[Offre]]:
-        """A level's examination from the verdicts on the offers on the demande's subject."""
-        serving = sorted((o for o in offers if verdicts[o.id][0]), key=lambda o: (self.specificity(o), o.cout_rank, o.id))
+        """A level's examination from the verdicts on the offers on the demande's subject (`own`:
+        the demande's thematiques and besoins as it wrote them), and the serving offers in order."""
+        serving = sorted((o for o in offers if verdicts[o.id][0]), key=lambda o: self.preference(o, own))
         if level == "agence" and not serving:
             serving = [self.catalogue.repli]
         serving_ids = {o.id for o in serving}
@@ -329,8 +339,11 @@ class Router:
             why = self._why_cache[key] = tuple(explain(self.conditions[offre.id], facts, shown or None))
         return why
 
-    def motif(self, chosen: Offre, thematiques: Sequence[str], besoins: Sequence[str], out: RuleOutcome) -> str:
-        """Why the chosen offer, in a sentence (the demande's own words in it)."""
+    def motif(self, chosen: Offre, thematiques: Sequence[str], besoins: Sequence[str], out: RuleOutcome,
+              alternatives: Sequence[Offre] = ()) -> str:
+        """Why the chosen offer, in a sentence (the demande's own words in it); when it names the
+        demande's own word and other offers of its level reach it only through a broader one, why
+        the specialist comes first."""
         parts: list[str] = []
         if out.escalade_regle is not None and out.escalade == chosen.niveau:
             parts.append(_rule_motif(out.escalade_regle))
@@ -350,8 +363,26 @@ class Router:
                 f"Offre {LEVEL_ADJECTIVES[chosen.niveau]} la plus proche pour {' / '.join(themes).lower()} "
                 f"({', '.join(needs).lower()}) : {chosen.nom} — {chosen.structure}"
             )
+            parts.extend(self._specialist(chosen, thematiques, besoins, alternatives))
         parts.extend(out.motifs)
         return ". ".join(p.rstrip(".") for p in parts) + "."
+
+
+    def _specialist(self, chosen: Offre, thematiques: Sequence[str], besoins: Sequence[str],
+                    alternatives: Sequence[Offre]) -> list[str]:
+        voc = self.catalogue.vocabularies
+        for kind, own in (("thematiques", thematiques), ("besoins", besoins)):
+            named = [w for w in own if w in getattr(chosen, kind)]
+            broader = [o for o in alternatives if not set(getattr(o, kind)) & set(own)]
+            if named and broader:
+                word = voc[kind].label(named[0]).lower()
+                noun = "la thématique" if kind == "thematiques" else "le besoin"
+                others = ", ".join(o.id for o in broader)
+                wider = sorted({w for o in broader for w in getattr(o, kind) if w in voc[kind].with_ancestors(tuple(own))})
+                return [f"Retenue avant {others} : elle nomme {noun} « {word} » de la demande, que "
+                        f"{'celles-ci ne servent' if len(broader) > 1 else 'celle-ci ne sert'} que par un mot plus "
+                        f"large ({', '.join(wider)})"]
+        return []
 
 
 def with_motifs(motif: str, motifs: Sequence[str]) -> str:
@@ -440,6 +471,8 @@ class Decided:
     alertes_lists: list[tuple[Alerte, ...]]
     regles: np.ndarray
     regles_lists: list[tuple[str, ...]]
+    alternatives: np.ndarray | None = None  # per row: its other serving offers at the chosen level, in order
+    alternatives_lists: list[tuple[Offre, ...]] = field(default_factory=list)
     serving: list[list[Offre]] | None = None  # with `ranked`: every serving offer, in order of preference
 
     def updated(self, again: "Decided") -> "Decided":
@@ -463,8 +496,10 @@ class Decided:
         examen, examens = merged(self.examen, self.examens, again.examen, again.examens)
         alertes, alertes_lists = merged(self.alertes, self.alertes_lists, again.alertes, again.alertes_lists)
         regles, regles_lists = merged(self.regles, self.regles_lists, again.regles, again.regles_lists)
+        alternatives, alternatives_lists = merged(self.alternatives, self.alternatives_lists, again.alternatives,
+                                                  again.alternatives_lists)
         return Decided(self.rows, level, offre, motif, motifs, examen, examens, avis, instruisible, alertes,
-                       alertes_lists, regles, regles_lists)
+                       alertes_lists, regles, regles_lists, alternatives, alternatives_lists)
 
 
 def combine(keys: np.ndarray, column: np.ndarray) -> np.ndarray:
@@ -616,6 +651,7 @@ class Walk:
         exists = self._exists[level][t]
         subset_of_row, subsets = self._on_topic(level, rows)
         key = combine(combine(np.where(exists, 0, 1 + self._kind[t]), rule_ids), subset_of_row)
+        key = combine(key, self._own_words(rows, subset_of_row, subsets))
         # The rows of each subset of offers on their subject (rows where the level exists).
         order = np.argsort(subset_of_row, kind="stable")
         order = order[exists[order]]
@@ -672,10 +708,28 @@ class Walk:
             index = int(subset_of_row[r])
             on_topic = list(subsets[index])
             chosen = {o.id: verdicts[o.id][v] for o, v in zip(on_topic, columns[index][slot[r]])} if on_topic else {}
-            examined, offers_serving = self.router.assemble(level, on_topic, chosen, 0)
+            examined, offers_serving = self.router.assemble(level, on_topic, chosen, 0, self._words(row))
             examens.append(examined)
             serving.append(offers_serving)
         return ids, examens, serving
+
+    def _words(self, row: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """A row's thematiques and besoins as it wrote them (not their ancestors)."""
+        codes, words = self.rows.facts.codes, self.rows.words
+        return words["thematiques"][codes["thematiques"][row]], words["besoins"][codes["besoins"][row]]
+
+    def _own_words(self, rows: np.ndarray, subset_of_row: np.ndarray, subsets: list[tuple[Offre, ...]]) -> np.ndarray:
+        """Per row, a code of which offers on its subject name its own words: rows that differ there
+        may rank the same serving offers differently."""
+        codes = self.rows.facts.codes
+        triple = combine(combine(subset_of_row, codes["thematiques"][rows]), codes["besoins"][rows])
+        ids, first = group(triple)
+        signatures = []
+        for r in first.tolist():
+            themes, needs = self._words(int(rows[r]))
+            signatures.append(tuple((bool(set(o.thematiques) & set(themes)), bool(set(o.besoins) & set(needs)))
+                                    for o in subsets[subset_of_row[r]]))
+        return factorize(signatures)[0][ids] if len(ids) else np.zeros(0, dtype=np.int64)
 
     def _verdict_cases(self, offre: Offre, rows: np.ndarray, rule_ids: np.ndarray, outcomes: list[RuleOutcome]
                        ) -> tuple[np.ndarray, np.ndarray]:
@@ -702,6 +756,7 @@ class Walk:
         examen_ids = np.full((len(LEVELS), n), -1, dtype=np.int64)
         examens = _Interned()  # one id per distinct examination: explanations are then distinct by their ids
         chosen: list[Offre | None] = [None] * n
+        alternatives: list[tuple[Offre, ...]] = [()] * n  # the other offers that serve at the chosen level
         serving_all: list[list[Offre]] = [[] for _ in range(n)] if ranked else []
         pending = np.arange(n)
         for index, level in enumerate(LEVELS):
@@ -720,11 +775,12 @@ class Walk:
             level_of[newly] = index
             for position, g in zip(newly.tolist(), ids[hit & undecided].tolist()):
                 chosen[position] = serving[g][0]
+                alternatives[position] = tuple(serving[g][1:])
             if progress:
                 progress(len(newly))
             if not ranked:
                 pending = pending[~hit]
-        decided = self._finish(rows, level_of, chosen, rule_ids, outcomes, examen_ids, examens.items)
+        decided = self._finish(rows, level_of, chosen, alternatives, rule_ids, outcomes, examen_ids, examens.items)
         self._facts_cache.clear()  # a fact dict per group: let a million-row run give them back
         if ranked:
             decided.serving = [[o for o in s if not o.repli] + [self.router.catalogue.repli] for s in serving_all]
@@ -732,16 +788,18 @@ class Walk:
 
     # ----------------------------------------------------------------- what the decision says
 
-    def _finish(self, rows, level_of, chosen, rule_ids, outcomes, examen_ids, examens) -> Decided:
+    def _finish(self, rows, level_of, chosen, alternatives, rule_ids, outcomes, examen_ids, examens) -> Decided:
         offer_ids = group(np.array([o.id for o in chosen], dtype=object))[0] if len(chosen) else np.zeros(0, np.int64)
+        alternative_ids, alternatives_lists = factorize(alternatives)
         # The motif: the chosen offer, the demande's words, the rules before the decision.
         theme_codes = self.rows.facts.codes["thematiques"][rows]
         need_codes = self.rows.facts.codes["besoins"][rows]
-        motif_ids, first = group(combine(combine(combine(offer_ids, rule_ids), theme_codes), need_codes))
+        motif_ids, first = group(combine(combine(combine(combine(offer_ids, rule_ids), theme_codes), need_codes),
+                                         alternative_ids))
         words = self.rows.words
         motifs = [
             self.router.motif(chosen[r], words["thematiques"][theme_codes[r]], words["besoins"][need_codes[r]],
-                              outcomes[rule_ids[r]])
+                              outcomes[rule_ids[r]], alternatives[r])
             for r in first.tolist()
         ]
         # The rules that read the decision.
@@ -761,7 +819,8 @@ class Walk:
         instruisible = ~(avis_row & (self.rows.avis_dt[rows] != "favorable"))
         return Decided(rows, level_of, chosen, np.array(motif_of, dtype=np.int64)[final_ids], texts.items,
                        examen_ids, examens, avis_row, instruisible, np.array(alert_of, dtype=np.int64)[final_ids],
-                       alertes.items, np.array(rules_of, dtype=np.int64)[final_ids], regles.items)
+                       alertes.items, np.array(rules_of, dtype=np.int64)[final_ids], regles.items,
+                       alternative_ids, alternatives_lists)
 
     def shown(self, row: int) -> dict[str, str]:
         """The values a row's reasons show, as they show them."""
@@ -788,6 +847,8 @@ class Walk:
                 avis_dt_requis=bool(decided.avis_dt_requis[i]),
                 alertes=decided.alertes_lists[decided.alertes[i]],
                 regles=decided.regles_lists[decided.regles[i]],
+                alternatives=decided.alternatives_lists[decided.alternatives[i]],
+                programmes=self.rows.programme_checks[self.rows.programme_check[row]],
                 version=self.router.version,
                 date=self.day,
             ))

@@ -103,6 +103,29 @@ class Vocabulary:
 
 
 @dataclass(frozen=True)
+class Programme:
+    """Who can belong to a programme, declared once in the vocabulary: a programme is a fact about
+    the porteur, checked on every demande that declares it."""
+
+    id: str
+    libelle: str
+    population_min: int | None = None
+    population_max: int | None = None
+    porteurs: tuple[str, ...] = ()  # natures of porteur that can belong (empty: any)
+    membres: frozenset[str] | None = None  # the public member list (territory references), when there is one
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class ProgrammeCheck:
+    """A programme a demande declares, checked against who can belong to it."""
+
+    programme: str
+    adhesion: str  # verifiee (on the public list) | non_verifiee (eligible, no list) | impossible
+    motif: str
+
+
+@dataclass(frozen=True)
 class Validite:
     debut: dt.date | None = None
     fin: dt.date | None = None
@@ -253,6 +276,8 @@ class Decision:
     regles: tuple[str, ...]  # ids of the policy rules that applied, in priority order
     version: dict[str, str]
     date: dt.date
+    alternatives: tuple[Offre, ...] = ()  # the other offers that serve at the chosen level, in order of preference
+    programmes: tuple["ProgrammeCheck", ...] = ()  # each programme the demande declares, checked
 
     @property
     def instruisible(self) -> bool:
@@ -271,6 +296,7 @@ class Catalogue:
     version: str  # sha256 of the files, so a decision says which catalogue it used
     root: str
     attribute_types: dict[str, str] = field(default_factory=dict)
+    programmes: dict[str, Programme] = field(default_factory=dict)  # eligibility, for the programmes that declare it
 
     @property
     def repli(self) -> Offre:

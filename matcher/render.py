@@ -9,6 +9,7 @@ from .errors import Issue
 from .model import COUT_LABELS, LEVEL_LABELS, LEVELS, Decision, Examen, Term, Territoire, Vocabulary
 
 NON_INSTRUISIBLE = "non instruisible, avis du DT requis"
+ADHESION_LABELS = {"verifiee": "vérifiée", "non_verifiee": "non vérifiée", "impossible": "impossible"}
 
 
 def opinion_text(demande) -> str:
@@ -78,6 +79,9 @@ def decision_dict(d: Decision) -> dict[str, Any]:
             "motif": d.motif,
         },
         "examen": examen,
+        "alternatives": [{"id": o.id, "nom": o.nom, "structure": o.structure, "cout": o.cout, "contact": o.contact,
+                          "source": o.source} for o in d.alternatives],
+        "programmes": [{"id": c.programme, "adhesion": c.adhesion, "motif": c.motif} for c in d.programmes],
         "avis_dt_requis": d.avis_dt_requis,
         "instruisible": d.instruisible,
         "alertes": [{"texte": a.texte, "regle": a.regle} for a in d.alertes],
@@ -135,6 +139,13 @@ def decision_text(d: Decision) -> str:
         f"Décision : niveau {LEVEL_LABELS[d.niveau]} — {offre.nom} ({offre.structure})",
         f"  Motif : {d.motif}",
         f"  Coût : {COUT_LABELS.get(offre.cout, offre.cout)}" + (f" · contact : {offre.contact}" if offre.contact else "") + f" · source : {offre.source}",
+    ]
+    if d.alternatives:
+        lines.append("  Autres offres qui servent à ce niveau, dans l'ordre : "
+                     + " ; ".join(f"{o.id} — {o.nom} ({o.structure}, {COUT_LABELS.get(o.cout, o.cout)})" for o in d.alternatives))
+    for check in d.programmes:
+        lines.append(f"  Programme {check.programme} : adhésion {ADHESION_LABELS[check.adhesion]} — {check.motif}")
+    lines += [
         f"  Avis du délégué territorial requis : {'oui' if d.avis_dt_requis else 'non'}"
         + ("" if d.instruisible else f" — {NON_INSTRUISIBLE}")
         + (f" ({opinion_text(demande)})" if demande.avis_dt else ""),

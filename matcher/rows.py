@@ -10,12 +10,13 @@ numpy only: `route` does not pay for pandas or Arrow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 
-from .model import Catalogue, Demande, Territoire
+from .conditions import fmt_number
+from .model import Catalogue, Demande, ProgrammeCheck, Territoire
 
 LIST_FIELDS = ("thematiques", "besoins", "programmes")
 TERRITORY_FIELDS = ("commune", "epci", "departement", "region", "zone")
@@ -48,6 +49,8 @@ class Rows:
     facts: FactColumns
     words: dict[str, list[tuple[str, ...]]]  # thematiques/besoins as written, per code of `facts`
     avis_dt: np.ndarray  # per row: the DT's opinion ('' when none)
+    programme_checks: list[tuple[ProgrammeCheck, ...]] = field(default_factory=lambda: [()])
+    programme_check: np.ndarray | None = None  # per row: index into `programme_checks`
 
     def __len__(self) -> int:
         return len(self.territory)
@@ -77,10 +80,10 @@ def fact_columns(
     territory: np.ndarray,
     territoires: list[Territoire | None],
     attributes: dict[str, tuple[np.ndarray, list[Any]]],
-) -> tuple[FactColumns, dict[str, list[tuple[str, ...]]], np.ndarray]:
-    """The facts of `n` rows from the fields they give (per field: codes, distinct values; None is
-    blank), their territories (per row an index into `territoires`, -1 for none) and attributes.
-    Also returns the thematiques/besoins as written (per code) and each row's avis du DT."""
+) -> Rows:
+    """The rows' facts from the fields they give (per field: codes, distinct values; None is blank),
+    their territories (per row an index into `territoires`, -1 for none) and attributes; with the
+    thematiques/besoins as written, each row's avis du DT and the check of its programmes."""
     voc = catalogue.vocabularies
     codes: dict[str, np.ndarray] = {}
     values: dict[str, list[Any]] = {}
@@ -94,7 +97,7 @@ def fact_columns(
         blank = [default if v is None else v for v in distinct] or [default]
         values[name] = [convert(v) for v in blank] if convert else blank
 
-    for name in LIST_FIELDS:
+    for name in ("thematiques", "besoins"):
         field(name, voc[name].with_ancestors, ())
     field("complexite", default=DEFAULTS["complexite"])
     field("saisine", default=DEFAULTS["saisine"])
@@ -123,7 +126,75 @@ def fact_columns(
     avis = given.get("avis_dt")
     avis_dt = (np.array([v or "" for v in avis[1]] or [""], dtype=object)[avis[0]] if avis is not None
                else np.full(n, "", dtype=object))
-    return FactColumns(codes, values), words, avis_dt
+    # Programmes are facts about the porteur: one it cannot belong to is not a fact the decision reads.
+    declared_codes, declared = given.get("programmes") or (np.zeros(n, dtype=np.int64), [None])
+    key = np.where(declared_codes == _blank_code(declared), -1,
+                   ((declared_codes * (len(territoires) + 1) + safe) * len(values["population"])
+                    + codes["population"]) * len(values["porteur"]) + codes["porteur"])
+    distinct, inverse = np.unique(key, return_inverse=True)
+    checks, effective = [()], [()]
+    sizes = (len(values["porteur"]), len(values["population"]), len(territoires) + 1)
+    for k in distinct.tolist():
+        if k < 0:
+            continue
+        k, porteur = divmod(k, sizes[0])
+        k, population = divmod(k, sizes[1])
+        programmes, t = divmod(k, sizes[2])
+        found = check_programmes(catalogue, declared[programmes] or (), territoires[t],
+                                 values["population"][population], values["porteur"][porteur])
+        checks.append(found)
+        effective.append(tuple(c.programme for c in found if c.adhesion != "impossible"))
+    slot = np.searchsorted(np.concatenate([[-1], distinct[distinct >= 0]]), key)
+    codes["programmes"], values["programmes"] = _derive(
+        slot, np.zeros(n, dtype=np.int64), lambda words, _: voc["programmes"].with_ancestors(words), effective)
+    return Rows(territory, territoires, FactColumns(codes, values), words, avis_dt, checks, slot)
+
+
+def _blank_code(distinct: list[Any]) -> int:
+    """The code of a blank cell among distinct values (-2 when there is none)."""
+    return next((i for i, v in enumerate(distinct) if not v), -2)
+
+
+def check_programmes(catalogue: Catalogue, declared: tuple[str, ...], territoire: Territoire | None,
+                     population: Any, porteur: str | None) -> tuple[ProgrammeCheck, ...]:
+    """Each programme a demande declares, against who can belong to it (declared once in the
+    vocabulary): on the public member list (verifiee), within the bounds without a public list
+    (non_verifiee), or out of them (impossible: the demande is not routed on it)."""
+    result = []
+    for word in declared:
+        rule = catalogue.programmes.get(word)
+        label = catalogue.vocabularies["programmes"].label(word)
+        if rule is None:
+            result.append(ProgrammeCheck(word, "non_verifiee", f"{label} : aucune condition d'adhésion publiée, "
+                                                              "adhésion déclarée non vérifiée"))
+            continue
+        why_not = []
+        if rule.porteurs and porteur not in rule.porteurs:
+            why_not.append(f"le programme s'adresse aux porteurs {', '.join(rule.porteurs)}, pas {porteur}")
+        # The bounds are a commune's (« communes de moins de 20 000 habitants »): an EPCI that carries
+        # the project of a member commune is not held to them.
+        counted = population if porteur == "commune" else None
+        if counted is not None and rule.population_max is not None and counted > rule.population_max:
+            why_not.append(f"population {fmt_number(counted)} > {fmt_number(rule.population_max)}")
+        if counted is not None and rule.population_min is not None and counted < rule.population_min:
+            why_not.append(f"population {fmt_number(counted)} < {fmt_number(rule.population_min)}")
+        if not why_not and rule.membres is not None:
+            member = territoire is not None and bool(rule.membres & territoire.containers)
+            if member:
+                result.append(ProgrammeCheck(word, "verifiee", f"{label} : sur la liste publique des membres"))
+                continue
+            why_not.append("absent de la liste publique des membres")
+        if why_not:
+            result.append(ProgrammeCheck(word, "impossible", f"{label} : {' ; '.join(why_not)} — le porteur ne "
+                                                            "peut pas en être, la demande n'est pas orientée sur ce programme"))
+        else:
+            bounds = [f"population ≤ {fmt_number(rule.population_max)}" if counted and rule.population_max else "",
+                      f"population ≥ {fmt_number(rule.population_min)}" if counted and rule.population_min else ""]
+            held = ", ".join(b for b in bounds if b)
+            result.append(ProgrammeCheck(word, "non_verifiee", f"{label} : conditions remplies"
+                                         + (f" ({held})" if held else "") + " ; pas de liste publique des membres, "
+                                         "adhésion déclarée non vérifiée"))
+    return tuple(result)
 
 
 def _derive(a: np.ndarray, b: np.ndarray, combine: Any, a_values: list[Any]) -> tuple[np.ndarray, list[Any]]:
@@ -155,8 +226,7 @@ def rows_of_demandes(items: Sequence[tuple[Demande, Territoire]], catalogue: Cat
              for name in (*LIST_FIELDS, "complexite", "saisine", "avis_dt", "montant", "type_porteur", "population")}
     names = sorted({name for d in demandes for name in d.attributs})
     attributes = {name: factorize([d.attributs.get(name) for d in demandes]) for name in names}
-    facts, words, avis_dt = fact_columns(catalogue, n, given, territory, territoires, attributes)
-    return Rows(territory, territoires, facts, words, avis_dt)
+    return fact_columns(catalogue, n, given, territory, territoires, attributes)
 
 
 def demande_facts(demande: Demande, territoire: Territoire, catalogue: Catalogue) -> dict[str, Any]:
@@ -164,4 +234,4 @@ def demande_facts(demande: Demande, territoire: Territoire, catalogue: Catalogue
     return rows_of_demandes([(demande, territoire)], catalogue).facts.row(0)
 
 
-__all__ = ["FactColumns", "Rows", "factorize", "fact_columns", "rows_of_demandes", "demande_facts"]
+__all__ = ["FactColumns", "Rows", "factorize", "fact_columns", "check_programmes", "rows_of_demandes", "demande_facts"]

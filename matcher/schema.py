@@ -80,6 +80,20 @@ RECORDS: dict[str, tuple[Key, ...]] = {
         Key("libelle", "text", True, "libellé en français"),
         Key("parent", "id", False, "mot plus général : une offre qui le déclare sert aussi celui-ci"),
     ),
+    # A programme is a vocabulary word and a fact about the porteur: who can belong to it, declared once.
+    "programme": (
+        Key("id", "id", True, "identifiant du programme"),
+        Key("libelle", "text", True, "libellé en français"),
+        Key("parent", "id", False, "programme plus général"),
+        Key("population", "mapping", False, "population du porteur pour en être (bornes incluses)", record="bornes"),
+        Key("porteurs", "list", False, "natures de porteur qui peuvent en être", PORTEUR_TYPES),
+        Key("membres", "refs", False, "liste publique des membres : l'adhésion est alors vérifiée"),
+        Key("source", "url", False, "page publique qui dit qui peut en être"),
+    ),
+    "bornes": (
+        Key("min", "int", False, "au moins"),
+        Key("max", "int", False, "au plus"),
+    ),
     "regle": (
         Key("id", "id", True, "identifiant stable de la règle"),
         Key("description", "text", True, "ce que dit la règle, en français"),
@@ -164,7 +178,7 @@ RECORDS: dict[str, tuple[Key, ...]] = {
 
 TOP_LEVEL: dict[str, dict[str, str]] = {
     "catalogue": {"offres": "offre", "perimetres": "perimetre", "thematiques": "terme", "besoins": "terme",
-                  "programmes": "terme", "lacunes": "lacune"},
+                  "programmes": "programme", "lacunes": "lacune"},
     "regles": {"regles": "regle", "tests": "test", "alertes": "alerte", "tests_alertes": "test_alerte"},
 }
 

@@ -378,3 +378,28 @@ def test_each_cause_of_change_is_named(tmp_path: Path):
         "règle qui ne s'applique plus : projet-complexe",
         "",
     ]
+
+
+def test_alternatives_and_programme_membership_in_the_decisions_file(tmp_path: Path):
+    catalogue = tmp_path / "catalogue"
+    shutil.copytree(MINI, catalogue)
+    vocabulary = catalogue / "vocabulaires.yaml"
+    vocabulary.write_text(vocabulary.read_text().replace(
+        "  - {id: pvd, libelle: Petites villes de demain}",
+        "  - {id: pvd, libelle: Petites villes de demain, population: {max: 20000}}"))
+    offres = catalogue / "offres.yaml"  # the CAUE's perimeter matches ATD's: ATD comes second, after the free CAUE
+    offres.write_text(offres.read_text().replace("    besoins: [conseil]\n    cout: gratuit",
+                                                 "    besoins: [conseil, diagnostic]\n    cout: gratuit"))
+    backlog = tmp_path / "carnet.csv"
+    backlog.write_text("id;porteur;thematiques;besoins;programmes\n"
+                       "a;16089;urbanisme;diagnostic;\n"
+                       "b;75056;urbanisme;diagnostic;pvd\n"
+                       "c;29155;urbanisme;diagnostic;pvd\n", encoding="utf-8")
+    result = run("batch", backlog, "-o", tmp_path / "d.csv", "--catalogue", catalogue, "--rules", MINI_RULES, *DATE)
+    assert result.code == 0, result.stderr
+    d = read_csv(tmp_path / "d.csv")
+    assert list(d["offre_id"]) == ["caue-16", "sur-mesure", "pvd-chef-de-projet"]
+    assert list(d["alternatives"]) == ["atd-16", "", ""]
+    assert d.loc[1, "adhesion_programmes"].startswith("pvd: impossible (population 2 ")
+    assert d.loc[2, "adhesion_programmes"] == "pvd: non vérifiée"
+    assert d.loc[0, "adhesion_programmes"] == ""

@@ -260,3 +260,56 @@ def test_adding_a_closer_offer_never_routes_farther(tmp_path_factory, level, por
     ws2, router2 = _router(folder)
     after = _route(ws2, router2, porteur=porteur, thematiques=[theme], besoins=[besoin])
     assert LEVEL_INDEX[after.niveau] <= LEVEL_INDEX[before.niveau]
+
+
+# ----------------------------------------------------------------- the specialist first, alternatives, programmes
+
+
+def test_the_offer_that_names_the_demandes_word_wins_and_the_others_are_alternatives(tmp_path):
+    shutil.copytree(MINI, tmp_path / "cat")
+    (tmp_path / "cat" / "friches.yaml").write_text(dump({"offres": [{
+        "id": "friches-16", "nom": "Reconversion des friches", "structure": "EPF local", "niveau": "departemental",
+        "perimetre": ["departement:16"], "thematiques": ["friches"], "besoins": ["diagnostic"], "cout": "payant",
+        "source": "https://www.charente.fr/"}]}), encoding="utf-8")
+    ws, router = _router(tmp_path / "cat")
+    d = _route(ws, router, porteur="16089", thematiques=["friches"], besoins=["diagnostic"])
+    # atd-16 is free-er (cofinancée) and serves friches through urbanisme; friches-16 names friches.
+    assert d.offre.id == "friches-16" and [o.id for o in d.alternatives] == ["atd-16"]
+    assert ("Retenue avant atd-16 : elle nomme la thématique « friches » de la demande, que celle-ci ne sert "
+            "que par un mot plus large (urbanisme)") in d.motif
+    # A demande on the parent word itself: both name it or neither does; the usual tie-breaks decide.
+    broad = _route(ws, router, porteur="16089", thematiques=["urbanisme"], besoins=["diagnostic"])
+    assert broad.offre.id == "atd-16" and broad.alternatives == ()
+
+
+def _with_programme(tmp_path, **eligibility):
+    shutil.copytree(MINI, tmp_path / "cat")
+    path = tmp_path / "cat" / "vocabulaires.yaml"
+    path.write_text(path.read_text().replace(
+        "  - {id: pvd, libelle: Petites villes de demain}",
+        "  - " + dump({"id": "pvd", "libelle": "Petites villes de demain", **eligibility}).strip().replace("\n", "\n    ")))
+    return _router(tmp_path / "cat")
+
+
+def test_a_programme_the_porteur_cannot_belong_to_is_said_and_not_routed_on(tmp_path):
+    ws, router = _with_programme(tmp_path, population={"max": 20000}, porteurs=["commune", "epci"])
+    paris = _route(ws, router, porteur="75056", thematiques=["urbanisme"], besoins=["diagnostic"], programmes=["pvd"])
+    assert paris.offre.id == "sur-mesure"  # not pvd-chef-de-projet
+    (check,) = paris.programmes
+    assert check.adhesion == "impossible" and "population 2 " in check.motif and "> 20 000" in check.motif
+    small = _route(ws, router, porteur="29155", thematiques=["urbanisme"], besoins=["diagnostic"], programmes=["pvd"])
+    assert small.offre.id == "pvd-chef-de-projet"
+    assert [(c.programme, c.adhesion) for c in small.programmes] == [("pvd", "non_verifiee")]
+    departement = _route(ws, router, porteur="departement:29", thematiques=["urbanisme"], besoins=["diagnostic"],
+                         programmes=["pvd"])
+    assert departement.programmes[0].adhesion == "impossible" and "pas departement" in departement.programmes[0].motif
+
+
+def test_a_public_member_list_verifies_membership(tmp_path):
+    ws, router = _with_programme(tmp_path, membres=["commune:29155"])
+    member = _route(ws, router, porteur="29155", thematiques=["urbanisme"], besoins=["diagnostic"], programmes=["pvd"])
+    assert [(c.programme, c.adhesion) for c in member.programmes] == [("pvd", "verifiee")]
+    assert member.offre.id == "pvd-chef-de-projet"
+    other = _route(ws, router, porteur="29019", thematiques=["urbanisme"], besoins=["diagnostic"], programmes=["pvd"])
+    assert other.programmes[0].adhesion == "impossible" and "liste publique" in other.programmes[0].motif
+    assert other.offre.id == "sur-mesure"
