@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""End-to-end time and peak memory of `aiguillage batch` at national scale, and the same 10k rows
-routed one at a time through the single-demande path, for the ratio.
+"""End-to-end time and peak memory of `aiguillage batch` at national scale, side by side with its
+floor, and the same 10k rows routed one at a time through the single-demande path, for the ratio.
 
 The synthetic national catalogue and the backlogs come from bench/generate.py (run first if
 they are missing). Each size runs as a fresh process (file in → file out), timed and measured
-by the kernel (peak resident memory of the process); the median of --runs is printed.
+by the kernel (peak resident memory of the process); the median of --runs is printed. The floor
+is a process that only reads the same input with pyarrow and writes the same output bytes (the
+decisions file and its explanations, as the batch wrote them); the two alternate, run after run,
+so that the machine's noise hits both alike. Every run's success is counted.
 
     python bench/batch.py                       # 10k, 100k and 1M rows, CSV and Parquet out
-    python bench/batch.py --sizes 10000 100000 --runs 3
+    python bench/batch.py --sizes 100000 1000000 --formats csv --runs 10
 """
 
 from __future__ import annotations
@@ -40,6 +43,32 @@ def run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return elapsed, usage.ru_maxrss / 1024
 
 
+FLOOR = """
+import sys
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+source, written = sys.argv[1], sys.argv[2:]
+if source.endswith(".csv"):
+    names = open(source, encoding="utf-8-sig").readline().rstrip("\\n").split(";")
+    pacsv.read_csv(source, read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+                   parse_options=pacsv.ParseOptions(delimiter=";"),
+                   convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}))
+else:
+    pq.read_table(source)
+for path in written:  # the same bytes as the batch's output, written anew
+    data = open(path, "rb").read()
+    with open(path + ".plancher", "wb") as out:
+        out.write(data)
+"""
+
+
+def floor(source: Path, outputs: list[Path], env: dict[str, str]) -> tuple[float, float]:
+    """Reading the input with pyarrow and writing the same output bytes: what no batch can beat."""
+    return run([sys.executable, "-c", FLOOR, str(source), *map(str, outputs)], env)
+
+
 def one_at_a_time(backlog: Path, rows: int) -> float:
     """Route the rows one by one through Workspace.prepare + Router.route (in this process)."""
     sys.path.insert(0, str(ROOT))
@@ -62,13 +91,15 @@ def one_at_a_time(backlog: Path, rows: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--formats", nargs="+", default=["csv", "parquet"], choices=["csv", "parquet"])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     if not CATALOGUE.exists() or any(not (OUT / f"carnet-{n}.csv").exists() for n in args.sizes):
         subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"),
                         *[a for n in args.sizes for a in ("--rows", str(n))]], check=True)
     offers = sum(len(re.findall(r"^\s*- id: ", p.read_text(encoding="utf-8"), re.M)) for p in CATALOGUE.rglob("*.yaml"))
-    print(f"catalogue synthétique national : {offers} offres ; médianes de {args.runs} lancements")
+    print(f"catalogue synthétique national : {offers} offres ; médianes de {args.runs} lancements ; "
+          f"{os.cpu_count()} cœurs")
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, AIGUILLAGE_CACHE=str(Path(tmp) / "cache"))
         command = [sys.executable, str(ROOT / "cli.py"), "batch"]
@@ -76,20 +107,32 @@ def main() -> None:
                                   str(CATALOGUE), "--date", DAY], env=env, check=True, capture_output=True)
         batch_10k = None
         for n in args.sizes:
-            for fmt in ("csv", "parquet"):
-                times, memory = [], []
+            for fmt in args.formats:
+                times, memory, floors, failed = [], [], [], 0
+                source = OUT / f"carnet-{n}.{fmt}"
+                out = Path(tmp) / f"decisions-{n}.{fmt}"
                 for _ in range(args.runs):
-                    out = Path(tmp) / f"decisions-{n}.{fmt}"
-                    elapsed, rss = run(command + [str(OUT / f"carnet-{n}.{fmt}"), "-o", str(out), "--catalogue",
-                                                  str(CATALOGUE), "--date", DAY], env)
+                    try:
+                        elapsed, rss = run(command + [str(source), "-o", str(out), "--catalogue", str(CATALOGUE),
+                                                      "--date", DAY], env)
+                    except SystemExit as failure:
+                        failed += 1
+                        print(failure, file=sys.stderr)
+                        continue
                     times.append(elapsed)
                     memory.append(rss)
-                    size = out.stat().st_size / 1e6
-                median = statistics.median(times)
+                    outputs = [out] + [p for p in [out.with_name(f"{out.stem}.explications{out.suffix}")] if p.exists()]
+                    floors.append(floor(source, outputs, env)[0])
+                if not times:
+                    print(f"{n:>9} lignes, {fmt}: {failed} échecs sur {args.runs}")
+                    continue
+                size = sum(p.stat().st_size for p in outputs) / 1e6
+                median, base = statistics.median(times), statistics.median(floors)
                 if n == 10_000 and fmt == "csv":
                     batch_10k = median
                 print(f"{n:>9} lignes, {fmt:<7} → {fmt:<7}: {median:6.2f} s  ({n / median:>9,.0f} lignes/s), "
-                      f"mémoire max {max(memory):5.0f} Mio, sortie {size:,.0f} Mo".replace(",", " "))
+                      f"plancher {base:5.2f} s — {median / base:4.1f} × le plancher ; mémoire max {max(memory):5.0f} Mio, "
+                      f"sortie {size:,.0f} Mo ; {failed} échec{'s' if failed > 1 else ''} sur {args.runs}".replace(",", " "))
         if batch_10k is not None:
             single = one_at_a_time(OUT / "carnet-10000.csv", 10_000)
             print(f"les mêmes 10 000 lignes une à une (Router.route, dans un processus) : {single:.2f} s — "

@@ -331,9 +331,9 @@ def write_decisions(table: pa.Table, path: Path, separator: str = ";", encoding:
     if explanations is None or fmt == "excel":
         _write(table, path, fmt, separator, encoding, explanations)
         return
-    with atomic_output(explanations_path(path)) as tmp:
-        _write(explanations, tmp, fmt, separator, encoding, None)
-        write_decisions(table, path, separator, encoding)
+    with atomic_output(path) as tmp:  # the decisions' folder is the one checked first, and said
+        _write(table, tmp, fmt, separator, encoding, None)
+        _write(explanations, explanations_path(path), fmt, separator, encoding, None)
 
 
 def _write(table: pa.Table, path: Path, fmt: str, separator: str, encoding: str, explanations: pa.Table | None) -> None:

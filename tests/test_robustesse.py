@@ -227,7 +227,7 @@ def ran(tmp_path_factory) -> dict[str, Ran]:
 
 
 def _output_rows(folder: Path) -> list[dict[str, str]] | None:
-    outputs = [p for p in folder.glob("o.*") if p.is_file()]
+    outputs = [p for p in folder.glob("o.*") if p.is_file() and ".explications." not in p.name]  # not its explanations
     if not outputs:
         return None
     path = outputs[0]

@@ -162,9 +162,13 @@ class MaskedOfferCheck(Check):
 
 
 def _comes_first(a: Offre, b: Offre, specificity: dict[str, int]) -> bool:
-    """Whether `a` wins over `b` whenever both serve (the decision's order)."""
+    """Whether `a` wins over `b` whenever both serve (the decision's order). Within a level, the offer
+    naming the demande's own word comes first: `a` is sure to come first only if it names every word
+    `b` names (then it names the demande's own word whenever `b` does), and wins the tie-breaks."""
     if LEVEL_INDEX[a.niveau] != LEVEL_INDEX[b.niveau]:
         return LEVEL_INDEX[a.niveau] < LEVEL_INDEX[b.niveau]
+    if not (set(b.thematiques) <= set(a.thematiques) and set(b.besoins) <= set(a.besoins)):
+        return False
     return specificity[a.id] == specificity[b.id] and (COUTS.index(a.cout), a.id) < (COUTS.index(b.cout), b.id)
 
 
