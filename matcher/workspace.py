@@ -91,20 +91,6 @@ class Workspace:
         demande = build_demande(fields, self.catalogue, ref, where)
         return demande, self.graph.territoire(ref, notes)
 
-    def route(self, data: dict[str, Any], day: dt.date, where: Where = _field_name) -> Decision:
-        """The decision for one demande given as fields (a file's, the command line's, a web form's)."""
-        demande, territoire = self.prepare(data, where)
-        return self.router().route(demande, territoire, day)
-
-
-def route_json(data: dict[str, Any], day: dt.date, catalogue_dir: Path | None = None, rules_dir: Path | None = None,
-               where: Where = _field_name) -> dict[str, Any]:
-    """One demande's decision as `route --format json` prints it: what the web page's API returns too.
-    Errors are `AiguillageError`s saying `where` the faulty field is."""
-    from .render import decision_dict
-
-    return decision_dict(load_workspace(catalogue_dir, rules_dir, today=day).route(data, day, where))
-
 
 def _cache_path(catalogue_root: Path, rules_root: Path) -> Path | None:
     folder = cache_dir()
