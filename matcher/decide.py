@@ -156,6 +156,7 @@ class Router:
         self._before = _CompiledConditions([(r.id, r.quand) for r in policy.regles if not r.after_decision])
         self._after = _CompiledConditions([(r.id, r.quand) for r in policy.regles if r.after_decision])
         self._specificity: dict[str, int] = {}
+        self._rankings: dict[str, tuple[frozenset[str], frozenset[str], tuple]] = {}
         self._offer_canon: dict[str, Canonicalizer] = {}  # built when an offer is first explained
         self._why_cache: dict[tuple, tuple[str, ...]] = {}
         self.perimeter_refs = frozenset(self._by_ref)
@@ -278,9 +279,16 @@ class Router:
         """How an offer ranks among those that serve at one level: one that names the demande's own
         word (thématique, then besoin) before one that reaches it only through a broader parent
         word, then the most specific perimeter, then cost, then id."""
-        themes, needs = own
-        return (not set(offre.thematiques) & set(themes), not set(offre.besoins) & set(needs),
-                self.specificity(offre), offre.cout_rank, offre.id)
+        themes, needs, rest = self._ranking(offre)
+        return (themes.isdisjoint(own[0]), needs.isdisjoint(own[1]), *rest)
+
+    def _ranking(self, offre: Offre) -> tuple[frozenset[str], frozenset[str], tuple]:
+        """An offer's words and its tie-breaks, computed once."""
+        found = self._rankings.get(offre.id)
+        if found is None:
+            found = self._rankings[offre.id] = (frozenset(offre.thematiques), frozenset(offre.besoins),
+                                                (self.specificity(offre), offre.cout_rank, offre.id))
+        return found
 
     def assemble(
         self, level: str, offers: Sequence[Offre], verdicts: dict[str, tuple[bool, tuple[str, ...]]], off_topic: int,
@@ -722,14 +730,19 @@ class Walk:
         """Per row, a code of which offers on its subject name its own words: rows that differ there
         may rank the same serving offers differently."""
         codes = self.rows.facts.codes
+        several = np.array([len(s) > 1 for s in subsets] or [False])[subset_of_row]
+        if not several.any():  # one offer at most on their subject: no ranking to tell apart
+            return np.zeros(len(rows), dtype=np.int64)
         triple = combine(combine(subset_of_row, codes["thematiques"][rows]), codes["besoins"][rows])
-        ids, first = group(triple)
+        ids, first = group(np.where(several, triple, -1))
         signatures = []
         for r in first.tolist():
+            if not several[r]:
+                signatures.append(())
+                continue
             themes, needs = self._words(int(rows[r]))
-            signatures.append(tuple((bool(set(o.thematiques) & set(themes)), bool(set(o.besoins) & set(needs)))
-                                    for o in subsets[subset_of_row[r]]))
-        return factorize(signatures)[0][ids] if len(ids) else np.zeros(0, dtype=np.int64)
+            signatures.append(tuple(self.router.preference(o, (themes, needs))[:2] for o in subsets[subset_of_row[r]]))
+        return factorize(signatures)[0][ids]
 
     def _verdict_cases(self, offre: Offre, rows: np.ndarray, rule_ids: np.ndarray, outcomes: list[RuleOutcome]
                        ) -> tuple[np.ndarray, np.ndarray]:
