@@ -187,7 +187,8 @@ def test_no_file_and_no_path_reaches_the_file_system(client, service):
     written = {p.name for p in service.folder.rglob("*") if p.is_file()}
     assert "evil.csv" not in written and written <= {"demandes.csv", "decisions.csv", "nom-decisions.txt",
                                                      "demandes.xlsx", "decisions.xlsx", "demandes.parquet",
-                                                     "decisions.parquet", "decision-seule.csv", "decision-seule.xlsx"}
+                                                     "decisions.parquet", "decision-seule.csv", "decision-seule.xlsx",
+                                                     "decisions.explications.csv", "decisions.explications.parquet"}
     assert client.get("/comite-local/..%2F..%2Fetc").status_code == 404
     assert client.get("/static/..%2Faiguillage.css").status_code == 404
 

@@ -161,7 +161,8 @@ class Service:
         folder = self._sessions.get(token or "")
         if folder is None:
             return None
-        found = sorted(folder.glob("decisions.*"), key=lambda p: p.stat().st_mtime)
+        found = sorted((p for p in folder.glob("decisions.*") if ".explications." not in p.name),  # not their explanations
+                       key=lambda p: p.stat().st_mtime)
         return found[-1] if found else None
 
     def close(self) -> None:
