@@ -243,6 +243,8 @@ def known_code(value: str, known: dict, option: str) -> str:
     value = value.strip().upper()
     if value.isdigit() and len(value) == 1:
         value = "0" + value
+    if value == "20" and "20" not in known and "2A" in known:
+        raise OptionValueError(CORSE, option)
     if value not in known:
         raise OptionValueError(f"« {value} » inconnu{did_you_mean(value, known)}", option)
     return value
@@ -524,7 +526,13 @@ def resolve(text: object, index: TerritoryIndex | None = None, insee: bool = Fal
         return ref, notes + more
     if compact in idx.departements:
         return f"departement:{compact}", ()
+    if compact == "20":
+        raise TerritoryError(CORSE)
     return _resolve_name(raw, idx)
+
+
+CORSE = ("20 n'est plus un code de département depuis 1976 : departement:2A (Corse-du-Sud), departement:2B "
+         "(Haute-Corse), ou region:94 pour la Collectivité de Corse")
 
 
 def _padded(code: str) -> tuple[str, tuple[str, ...]]:
@@ -586,6 +594,8 @@ def _resolve_kind(kind: str, code: str, idx: TerritoryIndex) -> tuple[str, tuple
         return f"commune:{commune}", notes + ((note,) if note else ())
     if kind == "departement" and code.isdigit() and len(code) == 1:
         code = "0" + code  # a spreadsheet dropped the leading zero
+    if kind == "departement" and code == "20":
+        raise TerritoryError(CORSE)
     if idx.exists(kind, code):
         return f"{kind}:{code}", ()
     close = idx.suggest(kind, code)
@@ -601,6 +611,10 @@ def _unknown_commune_message(code: str, idx: TerritoryIndex) -> str:
         more = "…" if len(served) > 6 else ""
         return f"{code} est un code postal, pas un code INSEE : communes desservies : {listed}{more}"
     communes = idx.all_communes()
+    corse = [c for c in (f"2A{code[2:]}", f"2B{code[2:]}") if code.startswith("20") and c in communes]
+    if corse:  # the codes of Corsica's communes begin with 2A or 2B since 1976
+        listed = " ou ".join(f"{c} ({communes[c].nom})" for c in corse)
+        return f"commune inconnue : {code} — en Corse, le code INSEE commence par 2A ou 2B : {listed}"
     close = idx.suggest("commune", code)
     hint = ", ".join(f"{c} ({communes[c].nom})" for c in close)
     return f"commune inconnue : {code} (code INSEE 2026)" + (f" — codes proches : {hint}" if hint else "")

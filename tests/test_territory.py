@@ -261,3 +261,15 @@ def test_digits_of_another_script_are_not_a_code():
     with pytest.raises(TerritoryError) as err:
         resolve("١٦٠١٥")
     assert str(err.value).startswith("porteur inconnu : « ١٦٠١٥ »")
+
+
+@pytest.mark.parametrize("typed", ["20", "departement:20"])
+def test_the_former_corsican_departement_code_says_the_two_of_today(typed):
+    with pytest.raises(TerritoryError) as err:
+        resolve(typed)
+    assert str(err.value) == ("20 n'est plus un code de département depuis 1976 : departement:2A (Corse-du-Sud), "
+                              "departement:2B (Haute-Corse), ou region:94 pour la Collectivité de Corse")
+
+
+def test_a_corsican_commune_by_its_pre_1976_code():
+    assert resolve("20004") == ("commune:2A004", ("20004 est un ancien code de Ajaccio (2A004)",))
