@@ -163,7 +163,8 @@ def build_demande(
         date_depot=values.get("date_depot"),
         avis_dt=values.get("avis_dt"),
         date_avis_dt=values.get("date_avis_dt"),
-        attributs=dict(attributs),
+        # A list attribute (the structures a porteur is a member of) is kept as a tuple, as list fields are.
+        attributs={k: tuple(v) if isinstance(v, list) else v for k, v in attributs.items()},
     )
 
 

@@ -68,6 +68,19 @@ def test_a_demande_file(tmp_path: Path):
     assert decision["demande"]["id"] == "d-1" and decision["demande"]["programmes"] == ["pvd"]
 
 
+def test_a_porteur_member_of_an_agency_is_served_by_it(tmp_path: Path):
+    # The Dordogne's agence technique serves its members only: declared membership routes to it.
+    path = tmp_path / "demande.yaml"
+    text = 'porteur: "24322"\nthematiques: [voirie-reseaux]\nbesoins: [amo]\n'
+    path.write_text(text + "attributs: {adhesions: [caue-24, atd-24]}\n", encoding="utf-8")
+    member = route(path, "--format", "json")
+    assert member.code == 0, member.stderr
+    assert json.loads(member.stdout)["decision"]["offre"]["id"] == "atd24-ingenierie-territoriale"
+    path.write_text(text, encoding="utf-8")
+    outsider = json.loads(route(path, "--format", "json").stdout)
+    assert outsider["decision"]["offre"]["id"] != "atd24-ingenierie-territoriale"
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
