@@ -91,7 +91,7 @@ def hbar_chart(bars: list[Bar], title: str, legend: list[tuple[str, str]] | None
     scale, ticks = nice_scale(max((b.total for b in bars), default=0))
     height = top + len(bars) * (bar_height + 6) + 24
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="img" {FONT} fill="{TEXT}">',
+             f'width="{width}" height="{height}" role="group" {FONT} fill="{TEXT}">',
              f"<title>{escape(title)}</title>",
              f'<text x="10" y="18" font-size="13" font-weight="bold">{escape(title)}</text>', legend_svg]
     for tick in range(0, ticks + 1):
@@ -128,7 +128,7 @@ def column_chart(columns: list[Bar], title: str, legend: list[tuple[str, str]] |
     scale, ticks = nice_scale(max((c.total for c in columns), default=0))
     total_h = bottom + 34
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {total_h}" '
-             f'width="{width}" height="{total_h}" role="img" {FONT} fill="{TEXT}">',
+             f'width="{width}" height="{total_h}" role="group" {FONT} fill="{TEXT}">',
              f"<title>{escape(title)}</title>",
              f'<text x="10" y="18" font-size="13" font-weight="bold">{escape(title)}</text>', legend_svg]
     base = bottom - 20

@@ -193,7 +193,7 @@ def test_no_file_and_no_path_reaches_the_file_system(client, service):
     assert client.get("/static/..%2Faiguillage.css").status_code == 404
 
 
-def test_the_comite_local_page_from_the_last_batch_or_an_upload(client, year):
+def test_the_comite_local_page_from_the_last_batch_or_an_upload(client, service, year):
     larger = Service(day=TODAY)  # a year of decisions is larger than the module's upload limit
     empty = TestClient(create_app(larger))  # a new visitor: no batch yet
     asked = empty.get("/comite-local/16")
@@ -202,10 +202,13 @@ def test_the_comite_local_page_from_the_last_batch_or_an_upload(client, year):
                                                                  "text/csv")}, follow_redirects=True)
     assert uploaded.status_code == 200 and "Comité local de cohésion territoriale" in uploaded.text
     assert "Charente" in uploaded.text and 'class="annex"' in uploaded.text
+    assert "Décisions : decisions.csv" in uploaded.text and str(larger.folder) not in uploaded.text
     larger.close()
     client.post("/batch", files={"fichier": ("carnet.csv", _backlog_csv(), "text/csv")})
     from_batch = client.get("/comite-local/16")
     assert from_batch.status_code == 200 and "a-1" in from_batch.text
+    # The page names the decisions as the visitor downloaded them, never the server's own folder.
+    assert "Décisions : decisions-carnet.csv" in from_batch.text and str(service.folder) not in from_batch.text
     assert client.get("/comite-local?departement=16", follow_redirects=False).headers["location"] == "/comite-local/16"
     assert client.get("/comite-local/99").status_code == 404
 

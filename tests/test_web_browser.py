@@ -139,6 +139,10 @@ def test_upload_a_backlog_and_download_its_decisions(page, server, tmp_path):
     page.goto(server + "/comite-local/16")
     assert "Comité local de cohésion territoriale" in page.inner_text("h1")
     shot(page, "comite-local-16")
+    from axe_playwright_python.sync_playwright import Axe
+
+    audit = Axe().run(page)
+    assert audit.violations_count == 0, audit.generate_report()
 
 
 def test_keyboard_only(page, server):

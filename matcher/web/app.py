@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -332,12 +332,12 @@ def create_app(service: Service) -> Starlette:
                 old.unlink()
             output = folder / f"decisions{suffix}"
             summary = await _run_batch(service, source, output, day, shown)
-            (folder / "nom-decisions.txt").write_text(f"les décisions du carnet « {shown} »", encoding="utf-8")
         except InputError as exc:
             if wants_json(request):
                 return JSONResponse({"erreur": exc.message}, exc.status)
             return error_page(exc.message, exc.status, "Carnet refusé")
         stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(shown).stem)[:60].strip("-") or "carnet"
+        (folder / "nom-decisions.txt").write_text(f"decisions-{stem}{suffix}", encoding="utf-8")
         response = Response(output.read_bytes(), media_type=UPLOAD_FORMATS[suffix], headers={
             "Content-Disposition": f'attachment; filename="decisions-{stem}{suffix}"',
             "X-Aiguillage-Lignes": str(summary["lignes"]), "X-Aiguillage-Erreurs": str(summary["erreurs"])})
@@ -387,7 +387,9 @@ def create_app(service: Service) -> Starlette:
 
         def work() -> str:
             try:
-                return build(service.workspace(day), read_decisions(path), code, day)
+                # The page names the file as the visitor knows it, never the server's own copy.
+                decisions = replace(read_decisions(path), path=shown)
+                return build(service.workspace(day), decisions, code, day)
             except AiguillageError as exc:
                 raise InputError(located(exc, shown)) from None
 
