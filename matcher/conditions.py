@@ -674,8 +674,8 @@ class Canonicalizer:
             for test in tests_of(cond):
                 if test.is_list:
                     list_fields.add(test.field)
-                for v in (_values(test) if test.value is not None else ()):
-                    (numbers if _is_number(v) else texts).setdefault(test.field, set()).add(v)
+                for v in (_values(test) if test.value is not None else ()):  # a list's items are kept as they are
+                    (numbers if _is_number(v) and not test.is_list else texts).setdefault(test.field, set()).add(v)
                 texts.setdefault(test.field, set())
         self.fields = tuple(sorted(texts))
         self.list_fields = frozenset(list_fields)

@@ -16,13 +16,22 @@ registered and facts asserted keeps clear of each known failure:
   with a positive test on a marker property, and empty combinations are refused;
 - the 64 counts matches, not rules: an `$or` whose alternatives both hold matches twice, so
   rules are packed by their worst-case number of matches (`match_paths`), not by count;
-- an `$or` inside `$iany`/`$iall` leaves a node uninitialised when the ruleset is built, and
-  the engine then refuses it at random (error 102): the creation is retried, a bounded number
-  of times, and only a ruleset the engine accepted is used;
+- an `$or` that ends the test of an `$iany`/`$iall` leaves the type of its node uninitialised
+  (createForwardAlpha in rete.c), and the engine refuses the ruleset (error 102) whenever the
+  heap happens to hold 0x09 or 0x0C there: every such `$or` is followed by a test on the item
+  that always holds, so the node the engine reads is always one it initialised;
+- numbers are read by the engine's own parser, which stops at an exponent (`1e-05`: error 204
+  on creation, a segmentation fault on a batch of facts) and reads integers into 64 bits: the
+  engine never sees a number of ours; each is replaced by its rank among the thresholds of its
+  field (`_Scale`), which keeps every comparison's answer and is a small integer;
+- a fact holds at most 254 properties (MAX_OBJECT_PROPERTIES in state.h: error 302, then
+  memory overwritten): each ruleset reads at most `FIELDS_PER_RULESET` fields and is given
+  only those;
 - 512 alternatives or sibling rules spin in C: alternatives per `$or` are bounded, and so
   are rules per ruleset;
-- a rule holds at most 32 expression slots and each `$and`/`$or` takes two (error 113 beyond):
-  nested combinations are flattened, and a rule with more than `MAX_COMBINATIONS` is refused;
+- a rule holds at most 32 expression slots and each `$and`/`$or` takes two, inside lists too
+  (error 113 beyond): nested combinations are flattened, and a rule with more than
+  `MAX_COMBINATIONS` is refused;
 - exceptions in actions are swallowed by the engine: actions record their own failure,
   which is raised after the batch;
 - the host's timer threads race the synchronous path: they are never started;
@@ -33,7 +42,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -43,10 +54,11 @@ from .errors import CompileError, EngineError
 
 RULES_PER_RULESET = 62  # + the catch-all: 63 possible matches per fact, under the engine's 64
 MATCH_BUDGET = RULES_PER_RULESET  # worst-case matches of the rules of one ruleset
-CREATE_ATTEMPTS = 12
 MAX_ALTERNATIVES = 200  # per $or / $and; the engine spins from 512
 MAX_COMBINATIONS = 15  # $and/$or nodes in one rule: each takes two of the engine's 32 slots (error 113)
 MAX_EXPRESSION_NODES = 2000
+FIELDS_PER_RULESET = 200  # + sid, id and the marker, far under the 254 properties a fact may hold
+NEVER_ITEM = "~jamais~"  # a list item no fact carries: the test that closes an $or on items
 BATCH = 1000  # facts per assert; also each rule's `cap`, so a rule fires once per batch
 SESSION = "0"
 MARKER_FIELD = "__demande__"
@@ -118,8 +130,8 @@ def registered_rulesets() -> int:
 # --------------------------------------------------------------------------- checking
 
 
-def _check(expr: Any, names: dict[str, str], rule: str, count: list[int]) -> Any:
-    """Validate one expression and rename its fields to engine property names."""
+def _check(expr: Any, names: dict[str, str], rule: str, count: list[int], scale: "_Scale") -> Any:
+    """Validate one expression, rename its fields to engine property names and its numbers to ranks."""
     count[0] += 1
     if count[0] > MAX_EXPRESSION_NODES:
         raise CompileError(f"règle « {rule} » trop complexe pour le moteur (plus de {MAX_EXPRESSION_NODES} tests)")
@@ -133,31 +145,119 @@ def _check(expr: Any, names: dict[str, str], rule: str, count: list[int]) -> Any
             raise CompileError(
                 f"règle « {rule} » : {len(body)} alternatives dans une combinaison, au plus {MAX_ALTERNATIVES}"
             )
-        return {op: [_check(item, names, rule, count) for item in body]}
+        return {op: [_check(item, names, rule, count, scale) for item in body]}
     if op in ("$iany", "$iall"):
         ((field, inner),) = body.items()
-        return {op: {names[field]: _check_item(inner, rule, count)}}
+        return {op: {names[field]: _closed(_check_item(inner, rule, count, scale.of(field)))}}
     if op in _COMPARISONS or op in ("$ex", "$nex"):
         ((field, value),) = body.items()
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise CompileError(f"règle « {rule} » : valeur non comparable {value!r}")
-        return {op: {names[field]: value}}
+        _check_value(value, rule)
+        return {op: {names[field]: scale.of(field).encode(value) if op in _COMPARISONS else value}}
     raise CompileError(f"règle « {rule} » : opérateur non autorisé {op}")
 
 
-def _check_item(expr: Any, rule: str, count: list[int]) -> Any:
+def _check_value(value: Any, rule: str) -> None:
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise CompileError(f"règle « {rule} » : valeur non comparable {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CompileError(f"règle « {rule} » : nombre non fini {value!r}")
+    if value == NEVER_ITEM:
+        raise CompileError(f"règle « {rule} » : valeur réservée {value!r}")
+
+
+def _check_item(expr: Any, rule: str, count: list[int], scale: "_FieldScale") -> Any:
     """Inside $iany/$iall: `{"$i": v}`, `{"$neq": {"$i": v}}`, and their $and/$or."""
     count[0] += 1
+    if not isinstance(expr, dict) or len(expr) != 1:
+        raise CompileError(f"règle « {rule} » : test de liste mal formé {expr!r}")
     ((op, body),) = expr.items()
-    if op == "$i" and isinstance(body, (str, int, float)) and not isinstance(body, bool):
-        return {"$i": body}
+    if op == "$i":
+        _check_value(body, rule)
+        return {"$i": scale.encode(body)}
     if op in ("$and", "$or"):
-        if not body or len(body) > MAX_ALTERNATIVES:
+        if not isinstance(body, list) or not body or len(body) > MAX_ALTERNATIVES:
             raise CompileError(f"règle « {rule} » : liste de valeurs vide ou trop longue ({len(body)})")
-        return {op: [_check_item(item, rule, count) for item in body]}
+        return {op: [_check_item(item, rule, count, scale) for item in body]}
     if op == "$neq" and isinstance(body, dict) and set(body) == {"$i"}:
-        return {"$neq": {"$i": body["$i"]}}
+        _check_value(body["$i"], rule)
+        return {"$neq": {"$i": scale.encode(body["$i"])}}
     raise CompileError(f"règle « {rule} » : test de liste non autorisé {op}")
+
+
+def _ends_in_or(item: dict) -> bool:
+    """Whether the last node the engine builds for an item test is an $or's (uninitialised) one."""
+    ((op, body),) = item.items()
+    return op == "$or" or (op == "$and" and _ends_in_or(body[-1]))
+
+
+def _closed(item: dict) -> dict:
+    """An item test whose last node is a real test: an $or there is followed by one that always
+    holds (no fact carries `NEVER_ITEM`), so the engine never reads the $or's uninitialised node."""
+    if not _ends_in_or(item):
+        return item
+    always = {"$neq": {"$i": NEVER_ITEM}}
+    return {"$and": [*item["$and"], always]} if "$and" in item else {"$and": [item, always]}
+
+
+class _FieldScale:
+    """A field's numbers as the engine gets them: the rank of each among the field's thresholds.
+
+    A threshold t_i becomes 2i+1, a number between t_(i-1) and t_i becomes 2i: every comparison
+    with a threshold keeps its answer, and the engine only ever reads small integers."""
+
+    def __init__(self, thresholds: Iterable[float]):
+        self.cuts = sorted(set(thresholds))
+
+    def encode(self, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return value
+        if isinstance(value, float) and not math.isfinite(value):
+            raise EngineError(f"nombre non fini {value!r} : le moteur le comparerait comme un texte")
+        i = bisect_left(self.cuts, value)
+        return 2 * i + 1 if i < len(self.cuts) and self.cuts[i] == value else 2 * i
+
+
+class _Scale:
+    """The thresholds of every field of a set of expressions (field names in clear)."""
+
+    def __init__(self, expressions: Iterable[Any]):
+        numbers: dict[str, set] = {}
+        for expr in expressions:
+            for field, value in _numbers(expr):
+                numbers.setdefault(field, set()).add(value)
+        self.fields = {field: _FieldScale(values) for field, values in numbers.items()}
+
+    def of(self, field: str) -> _FieldScale:
+        return self.fields.get(field) or _NO_THRESHOLD
+
+
+_NO_THRESHOLD = _FieldScale(())
+
+
+def _numbers(expr: Any, field: str | None = None) -> Iterable[tuple[str, Any]]:
+    """The (field, number) pairs an expression compares with."""
+    if not isinstance(expr, dict):
+        return
+    for op, body in expr.items():
+        if op in ("$and", "$or") and isinstance(body, list):
+            for item in body:
+                yield from _numbers(item, field)
+        elif op in ("$iany", "$iall") and isinstance(body, dict):
+            for name, inner in body.items():
+                yield from _numbers(inner, name)
+        elif op == "$i" and field is not None:
+            if _is_finite_number(body):
+                yield field, body
+        elif op in _COMPARISONS and isinstance(body, dict):
+            for name, value in body.items():
+                if name == "$i" and field is not None:
+                    name = field
+                if _is_finite_number(value):
+                    yield name, value
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def match_paths(expr: Any) -> int:
@@ -214,18 +314,21 @@ def property_names(fields: Iterable[str]) -> dict[str, str]:
 
 
 def _combinations(expr: Any) -> int:
-    """How many $and/$or nodes the engine keeps in a rule's expression sequence."""
+    """How many $and/$or nodes the engine keeps in a rule's expression sequence (the item tests
+    of an $iany/$iall are built into the same sequence)."""
     ((op, body),) = expr.items()
     if op in ("$and", "$or"):
         return 1 + sum(_combinations(item) for item in body)
+    if op in ("$iany", "$iall"):
+        return sum(_combinations(inner) for inner in body.values())
     return 0
 
 
-def _rule_test(marker: dict, rule: EngineRule, names: dict[str, str]) -> dict:
+def _rule_test(marker: dict, rule: EngineRule, names: dict[str, str], scale: _Scale) -> dict:
     """The engine's test for a rule: the marker, and the rule's own expression."""
     if rule.expression is None:
         return marker
-    expression = _check(rule.expression, names, rule.name, [0])
+    expression = _check(rule.expression, names, rule.name, [0], scale)
     test = {"$and": [marker, *(expression["$and"] if "$and" in expression else [expression])]}
     count = _combinations(test)
     if count > MAX_COMBINATIONS:
@@ -241,8 +344,8 @@ def check_rule(rule: EngineRule) -> None:
     """Run the guards `Program` runs on one rule, without giving it to the engine (`rules check`
     locates each refusal this way; registering a program per rule would leak the engine's memory)."""
     names = property_names(set(_fields(rule.expression or {})) | {MARKER_FIELD})
-    _rule_test({"$eq": {names[MARKER_FIELD]: "d"}}, rule, names)
-    _pack([rule])  # its worst-case number of matches
+    _rule_test({"$eq": {names[MARKER_FIELD]: "d"}}, rule, names, _Scale([rule.expression]))
+    _pack([rule])  # its worst-case number of matches and its number of fields
 
 
 # --------------------------------------------------------------------------- programs
@@ -259,40 +362,60 @@ class Program:
             seen.add(rule.name)
         fields = {f for rule in rules for f in _fields(rule.expression or {})}
         self.names = property_names(fields | {MARKER_FIELD})
+        self._scale = _Scale(rule.expression for rule in rules)
         marker = {"$eq": {self.names[MARKER_FIELD]: "d"}}
-        self._chunks: list[tuple[str, dict[str, str]]] = []  # ruleset name, engine rule name -> our name
+        # Per ruleset: its name, engine rule name -> our name, and the fields its facts carry.
+        self._chunks: list[tuple[str, dict[str, str], frozenset[str]]] = []
         for chunk in _pack(rules):
             definition: dict[str, dict] = {}
             local_names: dict[str, str] = {}
             rule_names = _rule_names(len(chunk) + 1)
             for priority, (rule, engine_name) in enumerate(zip(chunk, rule_names)):
-                test = _rule_test(marker, rule, self.names)
+                test = _rule_test(marker, rule, self.names, self._scale)
                 definition[engine_name] = {"all": [{"m": test}], "pri": priority, "cap": BATCH}
                 local_names[engine_name] = rule.name
             definition[rule_names[-1]] = {"all": [{"m": marker}], "pri": len(chunk), "cap": BATCH}
             local_names[rule_names[-1]] = CATCH_ALL
-            self._chunks.append((_register(definition), local_names))
+            chunk_fields = frozenset(f for rule in chunk for f in _fields(rule.expression or {}))
+            self._chunks.append((_register(definition), local_names, chunk_fields))
 
     def matches(self, facts: Sequence[dict[str, Any]]) -> list[set[str]]:
         """For each fact (field -> value), the names of the rules it satisfies."""
         result: list[set[str]] = [set() for _ in facts]
         if not self._chunks or not facts:
             return result
-        messages = []
-        for i, fact in enumerate(facts):
-            message: dict[str, Any] = {"sid": SESSION, "id": i, self.names[MARKER_FIELD]: "d"}
-            for field, value in fact.items():
-                name = self.names.get(field)
-                if name is not None:
-                    message[name] = value
-            messages.append(message)
+        encoded = [self._encode(fact) for fact in facts]
         host = _host()
         with _LOCK:
-            for ruleset, local_names in self._chunks:
+            for ruleset, local_names, fields in self._chunks:
+                messages = [self._message(i, fact, fields) for i, fact in enumerate(encoded)]
                 for start in range(0, len(messages), BATCH):
                     batch = messages[start : start + BATCH]
                     _run_batch(host, ruleset, batch, local_names, result)
         return result
+
+    def _encode(self, fact: dict[str, Any]) -> dict[str, Any]:
+        """A fact's fields that some rule reads, under their engine names, numbers as ranks."""
+        encoded: dict[str, Any] = {}
+        for field, value in fact.items():
+            if field not in self.names:
+                continue
+            scale = self._scale.of(field)
+            if isinstance(value, (list, tuple)):
+                if NEVER_ITEM in value:
+                    raise EngineError(f"valeur réservée {NEVER_ITEM!r} dans « {field} »")
+                value = [scale.encode(item) for item in value]
+            else:
+                value = scale.encode(value)
+            encoded[field] = value
+        return encoded
+
+    def _message(self, i: int, fact: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
+        message: dict[str, Any] = {"sid": SESSION, "id": i, self.names[MARKER_FIELD]: "d"}
+        for field, value in fact.items():
+            if field in fields:
+                message[self.names[field]] = value
+        return message
 
 
 def _single_field(expr: dict) -> str | None:
@@ -308,6 +431,7 @@ def _pack(rules: Sequence[EngineRule]) -> list[list[EngineRule]]:
     chunks: list[list[EngineRule]] = []
     current: list[EngineRule] = []
     used = 0
+    fields: set[str] = set()
     for rule in rules:
         paths = match_paths(rule.expression)
         if paths > MATCH_BUDGET:
@@ -315,11 +439,19 @@ def _pack(rules: Sequence[EngineRule]) -> list[list[EngineRule]]:
                 f"règle « {rule.name} » : condition trop ramifiée (une demande pourrait la satisfaire de {paths} "
                 f"façons, le moteur n'en compte que {MATCH_BUDGET}) : regroupez les alternatives en listes"
             )
-        if current and (used + paths > MATCH_BUDGET or len(current) >= RULES_PER_RULESET):
+        own = set(_fields(rule.expression or {}))
+        if len(own) > FIELDS_PER_RULESET:
+            raise CompileError(
+                f"règle « {rule.name} » : condition sur {len(own)} champs ou attributs différents, le moteur n'en "
+                f"lit que {FIELDS_PER_RULESET} dans une même règle : scindez-la"
+            )
+        if current and (used + paths > MATCH_BUDGET or len(current) >= RULES_PER_RULESET
+                        or len(fields | own) > FIELDS_PER_RULESET):
             chunks.append(current)
-            current, used = [], 0
+            current, used, fields = [], 0, set()
         current.append(rule)
         used += paths
+        fields |= own
     if current:
         chunks.append(current)
     return chunks
@@ -345,17 +477,13 @@ def _register(definition: dict[str, dict]) -> str:
         name = _REGISTERED.get(digest)
         if name is None:
             name = f"aiguillage_{digest}"
-            for attempt in range(CREATE_ATTEMPTS):
-                fresh = json.loads(content)  # the host deletes each rule's `run` as it reads it
-                for rule_name, rule in fresh.items():
-                    rule["run"] = f"{name}/{rule_name}"
-                try:
-                    _host().set_rulesets({name: fresh})
-                    break
-                except Exception as exc:  # error codes without location: say which rules
-                    if "error code: 102" in str(exc) and attempt + 1 < CREATE_ATTEMPTS:
-                        continue  # the uninitialised node: another allocation reads other bytes
-                    raise CompileError(f"le moteur refuse un jeu de règles ({exc})") from None
+            fresh = json.loads(content)  # the host deletes each rule's `run` as it reads it
+            for rule_name, rule in fresh.items():
+                rule["run"] = f"{name}/{rule_name}"
+            try:
+                _host().set_rulesets({name: fresh})
+            except Exception as exc:  # error codes without location: say which rules
+                raise CompileError(f"le moteur refuse un jeu de règles ({exc})") from None
             _REGISTERED[digest] = name
     return name
 
