@@ -27,6 +27,7 @@ leaves the rules' version, hence every decision's, unchanged.
 
 from __future__ import annotations
 
+import math
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,7 +195,7 @@ def load_alert_rules(root: Path, issues: IssueCollector, index: TerritoryIndex |
     seen: dict[str, Location] = {}
     for path in yaml_files(root):
         try:
-            doc = load(path, display_path(path))
+            doc = load(path, display_path(path), keep_going=True)  # its duplicate keys: reported by the policy
         except AiguillageError:
             continue  # the policy loader reports an unreadable file once
         if not isinstance(doc.data, dict) or "alertes" not in doc.data:
@@ -288,9 +289,9 @@ def _check_facts(facts: dict, indicator: Indicator, doc, kp: tuple, issues: Issu
             ok = False
             continue
         kind = spec.spec.kind
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         if (kind == "number") != number or (kind != "number" and not isinstance(value, str)):
-            expected = "un nombre" if kind == "number" else "un texte"
+            expected = ("un nombre fini" if isinstance(value, float) else "un nombre") if kind == "number" else "un texte"
             issues.error("type", f"{label} : « {name} » doit être {expected}, pas « {value} »", where)
             ok = False
         elif kind == "enum" and value not in spec.spec.choices:

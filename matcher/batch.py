@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .backlog import MAX_CELL_CHARS, Backlog, normalize_header
+from .conditions import attribute_value
 from .decide import SHOWN, VALUE_FIELDS, Decided, Router, Walk, combine, fill, group, shown_value
 from .demande import check_field
 from .errors import AiguillageError, BatchInputError, Location
@@ -156,22 +157,12 @@ def _field_checker(workspace: Workspace, field_name: str) -> Callable[[str], Any
 
 
 def _attribute_checker(kind: str) -> Callable[[str], Any]:
+    """A cell read exactly as the same attribute in a demande file (`conditions.attribute_value`)."""
     def check(raw: str) -> Any:
-        if raw == "":
-            return None
-        if kind == "nombre":
-            try:
-                return float(raw.replace(",", ".")) if not raw.isdigit() else int(raw)
-            except ValueError:
-                raise AiguillageError(f"nombre attendu, pas « {raw} »") from None
-        if kind == "booléen":
-            lowered = raw.lower()
-            if lowered in ("oui", "true", "vrai", "1", "o", "x"):
-                return True
-            if lowered in ("non", "false", "faux", "0", "n", ""):
-                return False
-            raise AiguillageError(f"oui ou non attendu, pas « {raw} »")
-        return raw
+        try:
+            return attribute_value(kind, raw)
+        except ValueError as exc:
+            raise AiguillageError(str(exc)) from None
 
     return check
 

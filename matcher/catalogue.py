@@ -8,11 +8,11 @@ that offers can be checked against them wherever they are declared.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .conditions import ParseContext, did_you_mean, parse_condition, suggest
+from .conditions import LIST, ParseContext, did_you_mean, parse_condition, suggest, with_list_attributes
 from .errors import AiguillageError, IssueCollector, Location, UnknownReferenceError
 from .model import PORTEUR_TYPES, VOCABULARY_KINDS, Catalogue, Offre, Perimetre, Programme, Term, Validite, Vocabulary
 from .schema import check_record, check_top_level
@@ -35,7 +35,10 @@ def read_documents(
     documents = []
     for path in files:
         try:
-            documents.append(load(path, display_path(path)))
+            document = load(path, display_path(path), keep_going=True)
+            for problem in document.problems:  # reported, and the rest of the file still checked
+                issues.add_error(problem)
+            documents.append(document)
         except AiguillageError as exc:
             issues.add_error(exc)
     return documents, files
@@ -260,6 +263,11 @@ VALIDITY_NOTICE_DAYS = 90
 SOURCE_MAX_AGE_DAYS = 365
 
 
+def _day(value: Any) -> dt.date | None:
+    """A day as written; a date with a time is refused by the schema, and not compared here."""
+    return value if isinstance(value, dt.date) and not isinstance(value, dt.datetime) else None
+
+
 def _check_dates(written: dict, offre_id: Any, e: _Entry, today: dt.date, issues: IssueCollector) -> None:
     """What an author must act on in time, read from what is written (so that an offer with another
     error is still reported): an expired or soon-ending validity, a source not re-read for a year, the
@@ -267,7 +275,7 @@ def _check_dates(written: dict, offre_id: Any, e: _Entry, today: dt.date, issues
     written: `rules check` counts those offers in its summary rather than warning about each."""
     where = e.doc.where(e.keypath)
     validite = written.get("validite") if isinstance(written.get("validite"), dict) else {}
-    fin = validite.get("fin")
+    fin = _day(validite.get("fin"))
     if isinstance(fin, dt.date) and fin < today:
         issues.warning("offre-expiree", f"offre « {offre_id} » échue depuis le {fin:%d/%m/%Y} : "
                        "elle n'est plus proposée", where)
@@ -276,7 +284,7 @@ def _check_dates(written: dict, offre_id: Any, e: _Entry, today: dt.date, issues
         issues.warning("fin-de-validite", f"offre « {offre_id} » valable jusqu'au {fin:%d/%m/%Y}, "
                        f"{'aujourd’hui' if days == 0 else f'dans {days} jour' + ('s' if days > 1 else '')} : "
                        "renouvelez-la d'après sa source ou laissez-la échoir", e.doc.where(e.keypath + ("validite", "fin")))
-    checked = written.get("verifie_le")
+    checked = _day(written.get("verifie_le"))
     if isinstance(checked, dt.date) and checked > today:
         issues.warning("relecture-future", f"offre « {offre_id} » : verifie_le le {checked:%d/%m/%Y}, un jour à venir",
                        e.doc.where(e.keypath + ("verifie_le",)))
@@ -377,6 +385,8 @@ def load_catalogue(
     _check_repli(offres, issues, root)
     if issues.errors and not partial:
         return None
+    listed = [name for name, (kind, _) in attribute_types.items() if kind == LIST]
+    offres = [replace(o, conditions=with_list_attributes(o.conditions, listed)) for o in offres]
     return Catalogue(
         offres=tuple(offres),
         perimetres=perimetres,
@@ -385,6 +395,7 @@ def load_catalogue(
         root=str(root),
         attribute_types={name: kind for name, (kind, _) in attribute_types.items()},
         programmes=_load_programmes(entries["programmes"], index, set(perimetres), issues),
+        attribute_places={name: where for name, (_, where) in attribute_types.items()},
     )
 
 

@@ -14,9 +14,11 @@ Semantics shared by the engine and the explanation: a missing value fails every 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .errors import IssueCollector, Location, UnknownReferenceError
@@ -70,6 +72,21 @@ KNOWN_ATTRIBUTES: dict[str, str] = {
 }
 COMBINATORS = ("tous", "un_de", "aucun")
 OPERATORS = ("min", "max", "pas", "hors", "contient", "contient_un_de", "existe")
+
+# What a demande carries that no condition reads, with the field a condition reads instead, if any.
+UNREAD_FIELDS: dict[str, str | None] = {
+    "id": None, "intitule": None, "date_depot": None, "date_avis_dt": "avis_dt", "type_porteur": "porteur",
+    "attributs": None, "thematique": "thematiques", "besoin": "besoins", "programme": "programmes",
+}
+
+# The kinds of an attribute, fixed by how conditions use it: one kind per attribute across the
+# catalogue and the rules, and every demande's value read as that kind.
+LIST = "liste"
+ANY_VALUE = "valeur"  # only `existe` so far: any simple value
+KIND_NAMES = {"nombre": "un nombre", "texte": "un texte", "booléen": "un booléen", "date": "une date",
+              LIST: "une liste (contient, contient_un_de)", ANY_VALUE: "une valeur simple (existe)"}
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+FRENCH_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
 
 @dataclass(frozen=True)
@@ -136,15 +153,25 @@ class ParseContext:
     territory_suggest: Callable[[str, str], list[str]] | None = None
     allow_after_decision: bool = False
     attribute_types: dict[str, tuple[str, Location]] | None = None  # shared across files: name -> (type, first use)
+    # Attributes whose kind comes from an earlier load (the catalogue, for the rules): fixed for good.
+    inherited: frozenset[str] = frozenset()
     # The fields a condition may read, when they are not a demande's (the indicators of an alert
     # rule); with them, any other name is an error: there are no attributes to fall back on.
     fields: dict[str, FieldSpec] | None = None
 
 
-def suggest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+def suggest(word: str, candidates: Iterable[str], n: int = 3, cutoff: float = 0.6) -> list[str]:
     import difflib
 
-    return difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.6)
+    return difflib.get_close_matches(word, list(candidates), n=n, cutoff=cutoff)
+
+
+def unreadable_attribute(name: str) -> bool:
+    """A name no demande can carry as an attribute: one of its other fields, or the engine's own."""
+    from .engine import MARKER_FIELD, RESERVED_NAMES
+
+    return (name in UNREAD_FIELDS or name in RESERVED_NAMES or name == MARKER_FIELD
+            or name.startswith(("$", "~", "__")) or not name.strip())
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
@@ -199,6 +226,19 @@ def _field_spec(name: str, keypath: KeyPath, ctx: ParseContext) -> FieldSpec | N
         )
         return None
     spec = FIELDS.get(name)
+    if spec is None and unreadable_attribute(name):
+        readable = [f for f, s in FIELDS.items() if ctx.allow_after_decision or not s.after_decision]
+        nearest = UNREAD_FIELDS.get(name) or next(iter(suggest(name, readable, n=1, cutoff=0.5)), None)
+        hint = f" — le champ le plus proche est « {nearest} »" if nearest else ""
+        what = ("la demande le porte, mais il ne sert pas à l'orienter" if name in UNREAD_FIELDS
+                else "c'est un nom réservé du moteur de règles")
+        ctx.issues.error(
+            "champ-inconnu",
+            f"« {name} » ne peut pas servir de condition : {what}{hint} "
+            f"(champs possibles : {', '.join(readable)}, ou un attribut de la demande)",
+            ctx.doc.where_key(keypath),
+        )
+        return None
     if spec is not None:
         if spec.after_decision and not ctx.allow_after_decision:
             ctx.issues.error(
@@ -255,19 +295,29 @@ def _parse_field(name: str, value: Any, keypath: KeyPath, ctx: ParseContext) -> 
 def _parse_operator(spec: FieldSpec, op: str, operand: Any, keypath: KeyPath, ctx: ParseContext) -> Test | None:
     location = ctx.doc.where(keypath)
     is_list = spec.kind == "list" or (spec.kind == "attribut" and op in ("contient", "contient_un_de"))
+    if is_list and spec.kind == "attribut" and not _note_attribute(spec, LIST, location, ctx):
+        return None
     if op == "existe":
         if not isinstance(operand, bool):
             ctx.issues.error("type", "« existe » attend true ou false", location)
             return None
+        if spec.kind == "attribut":
+            # Read as the attribute's kind; one used only this way so far is settled at the end of
+            # the load (`with_list_attributes`), when every use is known.
+            if (ctx.attribute_types or {}).get(spec.name, (None,))[0] == LIST:
+                return Test(spec.name, "exists" if operand else "not_exists", None, True, location)
+            _note_attribute(spec, ANY_VALUE, location, ctx)
         return Test(spec.name, "exists" if operand else "not_exists", None, spec.kind == "list", location)
     if op in ("min", "max"):
         if spec.kind not in ("number", "attribut"):
             ctx.issues.error("type", f"« {op} » ne s'applique qu'à un nombre, pas à {spec.label}", location)
             return None
         if not _is_number(operand):
-            ctx.issues.error("type", f"« {op} » attend un nombre, pas « {operand} »", location)
+            finite = " fini" if isinstance(operand, float) else ""
+            ctx.issues.error("type", f"« {op} » attend un nombre{finite}, pas « {operand} »", location)
             return None
-        _note_attribute(spec, "nombre", location, ctx)
+        if not _note_attribute(spec, "nombre", location, ctx):
+            return None
         return Test(spec.name, op, operand, False, location)
     if op in ("contient", "contient_un_de") and spec.kind not in ("list", "attribut"):
         ctx.issues.error(
@@ -291,7 +341,7 @@ def _parse_operator(spec: FieldSpec, op: str, operand: Any, keypath: KeyPath, ct
     checked = []
     for i, item in enumerate(values):
         item_location = ctx.doc.where(keypath + (i,)) if many else location
-        literal = _check_literal(spec, item, item_location, ctx)
+        literal = _check_literal(spec, item, item_location, ctx, is_list)
         if literal is _INVALID:
             return None
         checked.append(literal)
@@ -321,23 +371,39 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _note_attribute(spec: FieldSpec, kind: str, location: Location, ctx: ParseContext) -> None:
-    """Attributes are typed by their use: the first use fixes the type, a conflicting one is an error."""
+def _note_attribute(spec: FieldSpec, kind: str, location: Location, ctx: ParseContext) -> bool:
+    """Attributes are typed by their use: the first use fixes the type, a conflicting one is an error
+    naming both places (False). `existe` fits any kind; a kind found after it replaces it, but for an
+    attribute whose kind an earlier load fixed."""
     if spec.kind != "attribut" or ctx.attribute_types is None:
-        return
-    known = ctx.attribute_types.setdefault(spec.name, (kind, location))
-    if known[0] != kind:
-        ctx.issues.error(
-            "type",
-            f"attribut « {spec.name} » comparé à un {kind} ici, mais à un {known[0]} en {known[1]}",
-            location,
-            related=(known[1],),
-        )
+        return True
+    known = ctx.attribute_types.get(spec.name)
+    if known is None or known[0] == kind:
+        ctx.attribute_types.setdefault(spec.name, (kind, location))
+        return True
+    if kind == ANY_VALUE and known[0] != LIST:
+        return True
+    if known[0] == ANY_VALUE and (kind != LIST or spec.name not in ctx.inherited):
+        ctx.attribute_types[spec.name] = (kind, location)
+        return True
+    ctx.issues.error(
+        "type",
+        f"attribut « {spec.name} » comparé à {KIND_NAMES[kind]} ici, mais à {KIND_NAMES[known[0]]} en {known[1]}",
+        location,
+        related=(known[1],),
+    )
+    return False
 
 
-def _check_literal(spec: FieldSpec, value: Any, location: Location, ctx: ParseContext) -> Any:
+def _check_literal(spec: FieldSpec, value: Any, location: Location, ctx: ParseContext, is_list: bool = False) -> Any:
     if isinstance(value, (dict, list)):
         ctx.issues.error("type", f"{spec.label} : valeur simple attendue", location)
+        return _INVALID
+    if isinstance(value, float) and not math.isfinite(value):
+        ctx.issues.error("type", f"{spec.label} : nombre fini attendu, pas « {value} »", location)
+        return _INVALID
+    if isinstance(value, dt.datetime):
+        ctx.issues.error("type", f"{spec.label} : une date s'écrit AAAA-MM-JJ, sans heure (« {value} »)", location)
         return _INVALID
     if isinstance(value, str) and value.startswith(ALWAYS):
         ctx.issues.error("type", f"{spec.label} : une valeur ne peut pas commencer par « ~ »", location)
@@ -348,17 +414,13 @@ def _check_literal(spec: FieldSpec, value: Any, location: Location, ctx: ParseCo
             return _INVALID
         return value
     if spec.kind == "attribut":
-        if isinstance(value, bool):
-            _note_attribute(spec, "booléen", location, ctx)
-            return "true" if value else "false"
-        if _is_number(value):
-            _note_attribute(spec, "nombre", location, ctx)
-            return value
-        if isinstance(value, str):
-            _note_attribute(spec, "texte", location, ctx)
-            return value
-        ctx.issues.error("type", f"{spec.label} : valeur simple attendue", location)
-        return _INVALID
+        if is_list:  # a list's items are texts, as a backlog's cell gives them
+            return _item_text(value)
+        kind, literal = _attribute_kind(value)
+        if kind is None:
+            ctx.issues.error("type", f"{spec.label} : valeur simple attendue", location)
+            return _INVALID
+        return literal if _note_attribute(spec, kind, location, ctx) else _INVALID
     if not isinstance(value, str):
         hint = ""
         if spec.kind == "code" and isinstance(value, int):
@@ -394,6 +456,121 @@ def _check_literal(spec: FieldSpec, value: Any, location: Location, ctx: ParseCo
         )
         return _INVALID
     return value
+
+
+def _attribute_kind(value: Any) -> tuple[str | None, Any]:
+    """The kind a literal gives an attribute, and the literal as conditions compare it."""
+    if isinstance(value, bool):
+        return "booléen", "true" if value else "false"
+    if _is_number(value):
+        return "nombre", value
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return "date", value.isoformat()
+    if isinstance(value, str):
+        return ("date" if _iso_date(value) else "texte"), value
+    return None, None
+
+
+def _iso_date(text: str) -> str | None:
+    """The date a text writes (AAAA-MM-JJ, or JJ/MM/AAAA as French offices do), as AAAA-MM-JJ."""
+    text = text.strip()
+    french = FRENCH_DATE.match(text)
+    try:
+        if french:
+            return dt.date(int(french[3]), int(french[2]), int(french[1])).isoformat()
+        if ISO_DATE.match(text):
+            return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        return None
+    return None
+
+
+def _item_text(value: Any) -> str:
+    """A list item as text: what a cell `a|b` gives, whatever the YAML or JSON wrote."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def attribute_value(kind: str | None, value: Any) -> Any:
+    """An attribute's value in a demande or a backlog cell, read as its kind, in the form conditions
+    compare (None when blank); a value that is not of its kind raises ValueError with a French reason.
+
+    One reading for a demande file and a backlog's cell: a list is split on « | » when written as
+    text; a date is AAAA-MM-JJ or JJ/MM/AAAA, given as a date or as text; a number is finite."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, dt.datetime):
+        if value.time() != dt.time():
+            raise ValueError(f"une date s'écrit AAAA-MM-JJ, sans heure, pas « {value} »")
+        value = value.date()
+    if isinstance(value, dict):
+        raise ValueError("valeur simple attendue, pas un dictionnaire")
+    if kind == LIST:
+        items = value.split("|") if isinstance(value, str) else value if isinstance(value, (list, tuple)) else [value]
+        texts = []
+        for item in items:
+            if isinstance(item, (list, tuple, dict)) or (isinstance(item, float) and not math.isfinite(item)):
+                raise ValueError(f"élément de liste invalide « {item} »")
+            texts.append(_item_text(item))
+        return tuple(dict.fromkeys(t for t in texts if t))
+    if isinstance(value, (list, tuple)):
+        raise ValueError(f"une seule valeur attendue, pas une liste ({KIND_NAMES.get(kind or '', 'valeur simple')})")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"nombre fini attendu, pas « {value} »")
+    if kind == "nombre":
+        return _number_value(value)
+    if kind == "booléen":
+        if isinstance(value, bool):
+            return value
+        lowered = str(value).strip().lower()
+        if lowered in ("oui", "true", "vrai", "1", "o", "x"):
+            return True
+        if lowered in ("non", "false", "faux", "0", "n"):
+            return False
+        raise ValueError(f"oui ou non attendu, pas « {value} »")
+    if isinstance(value, dt.date):
+        value = value.isoformat()
+    if kind == "date":
+        iso = _iso_date(value) if isinstance(value, str) else None
+        if iso is None:
+            raise ValueError(f"date attendue (AAAA-MM-JJ ou JJ/MM/AAAA), pas « {value} »")
+        return iso
+    if kind == "texte" and not isinstance(value, str):
+        raise ValueError(f"texte attendu, pas « {value} » : écrivez-le entre guillemets")
+    return value.strip() if isinstance(value, str) else value
+
+
+def _number_value(value: Any) -> int | float:
+    if isinstance(value, bool):
+        raise ValueError(f"nombre attendu, pas « {value} »")
+    if isinstance(value, (int, float)):
+        number = value
+    else:
+        text = str(value).strip().replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace(",", ".")
+        try:
+            number = float(text) if not text.lstrip("-").isdigit() else int(text)
+        except ValueError:
+            raise ValueError(f"nombre attendu, pas « {value} »") from None
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ValueError(f"nombre fini attendu, pas « {value} »")
+    return int(number) if isinstance(number, float) and number.is_integer() and abs(number) < 2**53 else number
+
+
+def with_list_attributes(cond: Condition | None, names: Iterable[str]) -> Condition | None:
+    """The condition with its `existe` tests on these list attributes read as list tests."""
+    names = frozenset(names)
+    if cond is None or not names:
+        return cond
+    if isinstance(cond, Test):
+        if cond.field in names and cond.op in ("exists", "not_exists") and not cond.is_list:
+            return replace(cond, is_list=True)
+        return cond
+    return replace(cond, children=tuple(with_list_attributes(c, names) for c in cond.children))
 
 
 # --------------------------------------------------------------------------- structure
@@ -691,10 +868,15 @@ class Canonicalizer:
         if i < len(cuts) and cuts[i] == value:
             return value
         if i == 0:
-            return cuts[0] - 1
-        if i == len(cuts):
-            return cuts[-1] + 1
-        return (cuts[i - 1] + cuts[i]) / 2
+            representative = cuts[0] - 1
+        elif i == len(cuts):
+            representative = cuts[-1] + 1
+        else:
+            representative = (cuts[i - 1] + cuts[i]) / 2
+        # Rounding can land it on a threshold (1e20 - 1 == 1e20): the value then stands for itself.
+        if bisect_left(cuts, representative) != i or (i < len(cuts) and cuts[i] == representative):
+            return value
+        return representative
 
     def value(self, field: str, value: Any) -> Any:
         """One field's value reduced to what the conditions can tell apart."""

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from .conditions import FIELDS, did_you_mean
+from .conditions import FIELDS, attribute_value, did_you_mean, unreadable_attribute
 from .errors import AiguillageError, DemandeError, Location
 from .model import AVIS_DT, COMPLEXITES, DATE_FORMATS, PORTEUR_TYPES, SAISINES, Catalogue, Demande
 from .text import NumberError, read_amount, read_number, word_key
@@ -141,13 +141,17 @@ def build_demande(
     attributs = data.get("attributs") or {}
     if not isinstance(attributs, dict):
         raise error_at(where, "attributs", "attributs : dictionnaire attendu ({nom: valeur})")
+    read: dict[str, Any] = {}
     for name, value in attributs.items():
+        name = str(name)
         if name in FIELDS or name in DEMANDE_KEYS:
             raise error_at(where, "attributs", f"attributs : « {name} » est un champ de la demande, pas un attribut")
-        expected = catalogue.attribute_types.get(name)
-        actual = "booléen" if isinstance(value, bool) else "nombre" if isinstance(value, (int, float)) else "texte"
-        if expected and actual != expected and not isinstance(value, (list, tuple)):
-            raise error_at(where, "attributs", f"attributs : « {name} » doit être un {expected}, pas « {value} »")
+        if unreadable_attribute(name):
+            raise error_at(where, "attributs", f"attributs : « {name} » est un nom réservé, pas un attribut")
+        try:
+            read[name] = attribute_value(catalogue.attribute_types.get(name), value)
+        except ValueError as exc:
+            raise error_at(where, "attributs", f"attributs : « {name} » : {exc}") from None
     return Demande(
         id=str(values.get("id") or default_id),
         porteur=porteur_ref,
@@ -163,8 +167,8 @@ def build_demande(
         date_depot=values.get("date_depot"),
         avis_dt=values.get("avis_dt"),
         date_avis_dt=values.get("date_avis_dt"),
-        # A list attribute (the structures a porteur is a member of) is kept as a tuple, as list fields are.
-        attributs={k: tuple(v) if isinstance(v, list) else v for k, v in attributs.items()},
+        # Each read as its kind (`conditions.attribute_value`): a list attribute as a tuple, as list fields are.
+        attributs={name: value for name, value in read.items() if value is not None},
     )
 
 

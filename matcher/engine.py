@@ -65,7 +65,7 @@ MARKER_FIELD = "__demande__"
 CATCH_ALL = "__tout__"
 
 _COMPARISONS = ("$eq", "$neq", "$lt", "$lte", "$gt", "$gte")
-_RESERVED_NAMES = ("sid", "id", "$s", "m", "$i", "$l", "$r", "all", "any", "pri", "cap", "count", "dist", "run")
+RESERVED_NAMES = ("sid", "id", "$s", "m", "$i", "$l", "$r", "all", "any", "pri", "cap", "count", "dist", "run")
 _FNV_OFFSET, _FNV_PRIME = 0x811C9DC5, 0x01000193
 
 
@@ -298,7 +298,7 @@ def _fields(expr: Any) -> Iterable[str]:
 
 def property_names(fields: Iterable[str]) -> dict[str, str]:
     """Generated engine property names for fields, with pairwise distinct engine hashes."""
-    taken = {engine_hash(n) for n in _RESERVED_NAMES}
+    taken = {engine_hash(n) for n in RESERVED_NAMES}
     names: dict[str, str] = {}
     counter = 0
     for field in sorted(set(fields)):
@@ -458,7 +458,7 @@ def _pack(rules: Sequence[EngineRule]) -> list[list[EngineRule]]:
 
 
 def _rule_names(n: int) -> list[str]:
-    taken = {engine_hash(name) for name in _RESERVED_NAMES}
+    taken = {engine_hash(name) for name in RESERVED_NAMES}
     names = []
     i = 0
     while len(names) < n:

@@ -295,8 +295,11 @@ class Catalogue:
     vocabularies: dict[str, Vocabulary]
     version: str  # sha256 of the files, so a decision says which catalogue it used
     root: str
+    # The kind of each attribute the conditions read (conditions.KIND_NAMES), and where it was fixed;
+    # the rules loaded with the catalogue add theirs, so that a demande's are read as one table.
     attribute_types: dict[str, str] = field(default_factory=dict)
     programmes: dict[str, Programme] = field(default_factory=dict)  # eligibility, for the programmes that declare it
+    attribute_places: dict[str, Location] = field(default_factory=dict)
 
     @property
     def repli(self) -> Offre:

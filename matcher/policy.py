@@ -6,10 +6,11 @@ the decision and may only annotate it (avis du DT, alerte, motif): it cannot mov
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from .catalogue import display_path, fingerprint, read_documents
-from .conditions import ParseContext, did_you_mean, fields_of, parse_condition, tests_of
+from .conditions import LIST, ParseContext, did_you_mean, fields_of, parse_condition, tests_of, with_list_attributes
 from .errors import IssueCollector, Location, UnknownReferenceError
 from .model import Actions, Catalogue, Policy, Regle
 from .schema import check_record, check_top_level
@@ -24,7 +25,9 @@ def load_policy(
     root = Path(root)
     documents, files = read_documents(root, issues)
     vocabularies = catalogue.vocabularies if catalogue else {}
-    attribute_types = {name: (kind, Location(catalogue.root)) for name, kind in (catalogue.attribute_types if catalogue else {}).items()}
+    known = catalogue.attribute_types if catalogue else {}
+    places = catalogue.attribute_places if catalogue else {}
+    attribute_types = {name: (kind, places.get(name) or Location(catalogue.root)) for name, kind in known.items()}
     regles: list[Regle] = []
     seen: dict[str, Regle] = {}
     for doc in documents:
@@ -34,7 +37,7 @@ def load_policy(
             if not check_record(doc, kp, data, "regle", issues, label):
                 continue
             ctx = ParseContext(doc, issues, vocabularies, index.exists, index.suggest, allow_after_decision=True,
-                               attribute_types=attribute_types)
+                               attribute_types=attribute_types, inherited=frozenset(known))
             quand = parse_condition(data["quand"], kp + ("quand",), ctx)
             if quand is not None and catalogue is not None and not _offers_exist(quand, catalogue, issues, label):
                 quand = None
@@ -70,6 +73,12 @@ def load_policy(
             regles.append(regle)
     if issues.errors:
         return None
+    listed = [name for name, (kind, _) in attribute_types.items() if kind == LIST]
+    regles = [replace(r, quand=with_list_attributes(r.quand, listed)) for r in regles]
+    if catalogue is not None:  # the rules only refine the catalogue's kinds: a demande is read by both
+        for name, (kind, where) in attribute_types.items():
+            catalogue.attribute_types[name] = kind
+            catalogue.attribute_places[name] = where
     regles.sort(key=lambda r: (-r.priorite, r.id))
     # Test cases (files with only a `tests:` section) are no part of the rules: editing them leaves
     # the rules' version, hence every decision's, unchanged.

@@ -8,6 +8,7 @@ catalogue (a vocabulary word, a territory, an offer id) is checked by the loader
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,10 +254,12 @@ def _check_value(doc: Document, keypath: KeyPath, value: Any, key: Key, issues: 
         return wrong()
     if t == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
         return wrong()
+    if t == "number" and isinstance(value, float) and not math.isfinite(value):
+        return wrong(" : un nombre fini est attendu")
     if t == "bool" and not isinstance(value, bool):
         return wrong()
     if t == "date" and not (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
-        return wrong()
+        return wrong(" : le jour seul, sans heure" if isinstance(value, dt.datetime) else "")
     if t == "choice":
         if not isinstance(value, str) or value not in key.choices:
             issues.error(
@@ -324,10 +327,12 @@ def checked_entries(
     seen: dict[str, Location] = {}
     for path in files:
         try:
-            doc = load(path, display_path(path))
+            doc = load(path, display_path(path), keep_going=True)
         except AiguillageError as exc:
             issues.add_error(exc)
             continue
+        for problem in doc.problems:  # the file's other problems are still reported
+            (issues if top_level_issues is None else top_level_issues).add_error(problem)
         sections = check_top_level(doc, kind, issues if top_level_issues is None else top_level_issues)
         for i, data in enumerate(sections.get(section, [])):
             kp = (section, i)

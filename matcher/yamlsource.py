@@ -42,6 +42,9 @@ class Document:
     data: Any
     value_positions: dict[KeyPath, Location] = field(default_factory=dict)
     key_positions: dict[KeyPath, Location] = field(default_factory=dict)
+    # Problems the file was read through (read with `keep_going`): a key written twice keeps
+    # its first value, so that the rest of the file is still checked in the same run.
+    problems: list[YamlSourceError] = field(default_factory=list)
 
     def where(self, keypath: KeyPath) -> Location:
         """Position of the value at `keypath`, or of its closest known parent."""
@@ -238,8 +241,18 @@ class _Frame:
 _NO_KEY = object()
 
 
-def parse(text: str, path: str = "<texte>") -> Document:
-    """Parse YAML text into a `Document`; raises `YamlSourceError` with a location on any problem."""
+class _Duplicate:
+    """The key of a value written a second time: read, then dropped (each one is distinct)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str):
+        self.key = key
+
+
+def parse(text: str, path: str = "<texte>", keep_going: bool = False) -> Document:
+    """Parse YAML text into a `Document`; raises `YamlSourceError` with a location on any problem,
+    except, with `keep_going`, a duplicate key: it goes to `problems` and its first value stays."""
     doc = Document(path, None)
     stack: list[_Frame] = []
     nodes = 0
@@ -264,19 +277,26 @@ def parse(text: str, path: str = "<texte>") -> Document:
                 keypath = top.keypath + (key,)
                 if key in top.container:
                     first = doc.key_positions.get(keypath)
-                    raise YamlSourceError(
+                    problem = YamlSourceError(
                         f"clé « {key} » en double (déjà définie en {first.line}:{first.column})"
                         if first
                         else f"clé « {key} » en double",
                         location,
                         "cle-dupliquee",
                     )
+                    if not keep_going:
+                        raise problem
+                    doc.problems.append(problem)
+                    top.pending_key = _Duplicate(key)
+                    return None
                 top.pending_key = key
                 doc.key_positions[keypath] = location
                 return None
             key = top.pending_key
-            top.container[key] = value
             top.pending_key = _NO_KEY
+            if isinstance(key, _Duplicate):
+                return top.keypath + (key,)  # what it holds is placed apart, never in the document
+            top.container[key] = value
             keypath = top.keypath + (key,)
         else:
             keypath = top.keypath + (len(top.container),)
@@ -348,10 +368,10 @@ def parse(text: str, path: str = "<texte>") -> Document:
     return doc
 
 
-def load(path: str | os.PathLike, display_path: str | None = None) -> Document:
-    """Read and parse one YAML file; `display_path` is how errors name it."""
+def load(path: str | os.PathLike, display_path: str | None = None, keep_going: bool = False) -> Document:
+    """Read and parse one YAML file; `display_path` is how errors name it (`keep_going`: see `parse`)."""
     name = display_path or str(path)
-    return parse(read_text(path, display_path=name), name)
+    return parse(read_text(path, display_path=name), name, keep_going)
 
 
 class _NoAliasDumper(yaml.SafeDumper):

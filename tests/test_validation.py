@@ -188,6 +188,59 @@ EXPECTED: dict[str, list[str]] = {
     "yaml-syntaxe.yaml": [
         f"{BAD}/yaml-syntaxe.yaml:5:12: erreur: « , » ou « ] » attendu [yaml-syntaxe]",
     ],
+    "attribut-liste-et-valeur.yaml": [
+        f"{BAD}/attribut-liste-et-valeur.yaml:21:18: erreur: attribut « adhesions » comparé à un texte ici, "
+        f"mais à une liste (contient, contient_un_de) en {BAD}/attribut-liste-et-valeur.yaml:10:29 [type]",
+    ],
+    "champ-jamais-porte.yaml": [
+        f"{BAD}/champ-jamais-porte.yaml:10:7: erreur: « intitule » ne peut pas servir de condition : la "
+        "demande le porte, mais il ne sert pas à l'orienter (champs possibles : thematiques, besoins, "
+        "programmes, complexite, saisine, porteur, population, montant, commune, epci, departement, region, "
+        "zone, avis_dt, ou un attribut de la demande) [champ-inconnu]",
+        f"{BAD}/champ-jamais-porte.yaml:11:7: erreur: « date_depot » ne peut pas servir de condition : la "
+        "demande le porte, mais il ne sert pas à l'orienter (champs possibles : thematiques, besoins, "
+        "programmes, complexite, saisine, porteur, population, montant, commune, epci, departement, region, "
+        "zone, avis_dt, ou un attribut de la demande) [champ-inconnu]",
+        f"{BAD}/champ-jamais-porte.yaml:12:7: erreur: « type_porteur » ne peut pas servir de condition : la "
+        "demande le porte, mais il ne sert pas à l'orienter — le champ le plus proche est « porteur » "
+        "(champs possibles : thematiques, besoins, programmes, complexite, saisine, porteur, population, "
+        "montant, commune, epci, departement, region, zone, avis_dt, ou un attribut de la demande) "
+        "[champ-inconnu]",
+        f"{BAD}/champ-jamais-porte.yaml:13:7: erreur: « id » ne peut pas servir de condition : la demande le "
+        "porte, mais il ne sert pas à l'orienter (champs possibles : thematiques, besoins, programmes, "
+        "complexite, saisine, porteur, population, montant, commune, epci, departement, region, zone, "
+        "avis_dt, ou un attribut de la demande) [champ-inconnu]",
+        f"{BAD}/champ-jamais-porte.yaml:14:7: erreur: « __demande__ » ne peut pas servir de condition : c'est "
+        "un nom réservé du moteur de règles (champs possibles : thematiques, besoins, programmes, "
+        "complexite, saisine, porteur, population, montant, commune, epci, departement, region, zone, "
+        "avis_dt, ou un attribut de la demande) [champ-inconnu]",
+        f"{BAD}/champ-jamais-porte.yaml:15:7: erreur: « sid » ne peut pas servir de condition : c'est un nom "
+        "réservé du moteur de règles (champs possibles : thematiques, besoins, programmes, complexite, "
+        "saisine, porteur, population, montant, commune, epci, departement, region, zone, avis_dt, ou un "
+        "attribut de la demande) [champ-inconnu]",
+    ],
+    "cle-dupliquee-et-autres-problemes.yaml": [
+        f"{BAD}/cle-dupliquee-et-autres-problemes.yaml:7:19: erreur: offre « caue-16-paysage » : thematiques "
+        ": mot inconnu « urbanism » — vouliez-vous dire « urbanisme » ? [vocabulaire]",
+        f"{BAD}/cle-dupliquee-et-autres-problemes.yaml:11:5: erreur: clé « cout » en double (déjà définie en "
+        "9:5) [cle-dupliquee]",
+        f"{BAD}/cle-dupliquee-et-autres-problemes.yaml:13:7: erreur: champ inconnu « populaton » — "
+        "vouliez-vous dire « population » ? [champ-inconnu]",
+        f"{BAD}/cle-dupliquee-et-autres-problemes.yaml:15:7: erreur: clé « population » en double (déjà "
+        "définie en 14:7) [cle-dupliquee]",
+    ],
+    "nombre-non-fini.yaml": [
+        f"{BAD}/nombre-non-fini.yaml:10:25: erreur: « min » attend un nombre fini, pas « nan » [type]",
+        f"{BAD}/nombre-non-fini.yaml:11:22: erreur: « max » attend un nombre fini, pas « -inf » [type]",
+        f"{BAD}/nombre-non-fini.yaml:12:20: erreur: attribut « hauteur » : nombre fini attendu, pas « inf » "
+        "[type]",
+        f"{BAD}/nombre-non-fini.yaml:13:15: erreur: attribut « etages » : nombre fini attendu, pas « nan » "
+        "[type]",
+    ],
+    "validite-avec-heure.yaml": [
+        f"{BAD}/validite-avec-heure.yaml:10:40: erreur: offre « leader-2023-2027 », validite : « fin » doit "
+        "être une date AAAA-MM-JJ, pas « 2026-01-01 10:00:00 » : le jour seul, sans heure [type]",
+    ],
 }
 
 
