@@ -24,6 +24,9 @@ registered and facts asserted keeps clear of each known failure:
   on creation, a segmentation fault on a batch of facts) and reads integers into 64 bits: the
   engine never sees a number of ours; each is replaced by its rank among the thresholds of its
   field (`_Scale`), which keeps every comparison's answer and is a small integer;
+- texts are compared on a length cut to 16 bits (reduceString in events.c): beyond 65,535
+  characters as the engine reads them (JSON-escaped), "a" equals a long text that starts with
+  it; texts are bounded by `MAX_TEXT`, in rules and in facts;
 - a fact holds at most 254 properties (MAX_OBJECT_PROPERTIES in state.h: error 302, then
   memory overwritten): each ruleset reads at most `FIELDS_PER_RULESET` fields and is given
   only those;
@@ -59,6 +62,7 @@ MAX_COMBINATIONS = 15  # $and/$or nodes in one rule: each takes two of the engin
 MAX_EXPRESSION_NODES = 2000
 FIELDS_PER_RULESET = 200  # + sid, id and the marker, far under the 254 properties a fact may hold
 NEVER_ITEM = "~jamais~"  # a list item no fact carries: the test that closes an $or on items
+MAX_TEXT = 10_000  # characters of a text as the engine reads it (JSON-escaped); it compares 16 bits of length
 BATCH = 1000  # facts per assert; also each rule's `cap`, so a rule fires once per batch
 SESSION = "0"
 MARKER_FIELD = "__demande__"
@@ -163,6 +167,14 @@ def _check_value(value: Any, rule: str) -> None:
         raise CompileError(f"règle « {rule} » : nombre non fini {value!r}")
     if value == NEVER_ITEM:
         raise CompileError(f"règle « {rule} » : valeur réservée {value!r}")
+    if isinstance(value, str) and _engine_length(value) > MAX_TEXT:
+        raise CompileError(f"règle « {rule} » : texte de {len(value)} caractères, le moteur n'en compare que "
+                           f"{MAX_TEXT} au plus")
+
+
+def _engine_length(text: str) -> int:
+    """The length of a text as the engine reads it: JSON-escaped, as the host writes it."""
+    return len(json.dumps(text)) - 2
 
 
 def _check_item(expr: Any, rule: str, count: list[int], scale: "_FieldScale") -> Any:
@@ -209,6 +221,8 @@ class _FieldScale:
         self.cuts = sorted(set(thresholds))
 
     def encode(self, value: Any) -> Any:
+        if isinstance(value, str) and len(value) * 6 > MAX_TEXT and _engine_length(value) > MAX_TEXT:
+            raise EngineError(f"texte de {len(value)} caractères : le moteur n'en compare que {MAX_TEXT} au plus")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return value
         if isinstance(value, float) and not math.isfinite(value):

@@ -368,3 +368,26 @@ def test_combinations_inside_list_tests_count_against_the_engine_slots():
         engine.check_rule(EngineRule("listes", {"$and": lists}))
     program = Program([EngineRule("listes", {"$and": lists[:6]})])
     assert program.matches([{f"l{i}": ["~", "b"] for i in range(6)}]) == [{"listes"}]
+
+
+def test_the_raw_engine_finds_different_long_texts_equal():
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        from matcher.engine import Program, EngineRule, MAX_TEXT
+        import matcher.engine as engine
+        engine.MAX_TEXT = 10**9  # the guard lifted
+        long = "a" * 65535
+        program = Program([EngineRule("egal", {"$eq": {"v": long + "x"}})])
+        print(program.matches([{"v": "a"}, {"v": long + "y"}]))
+    """)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.stdout.strip() == "[{'egal'}, {'egal'}]"  # neither is equal to it
+
+
+def test_texts_longer_than_the_engine_compares_are_refused():
+    with pytest.raises(CompileError, match="le moteur n'en compare que"):
+        engine.check_rule(EngineRule("long", {"$eq": {"v": "a" * (engine.MAX_TEXT + 1)}}))
+    with pytest.raises(CompileError, match="le moteur n'en compare que"):  # é is 6 characters for the engine
+        engine.check_rule(EngineRule("long", {"$iany": {"l": {"$i": "é" * (engine.MAX_TEXT // 6 + 1)}}}))
+    program = Program([EngineRule("court", {"$eq": {"v": "a" * engine.MAX_TEXT}})])
+    assert program.matches([{"v": "a" * engine.MAX_TEXT}, {"v": "a"}]) == [{"court"}, set()]
+    with pytest.raises(EngineError, match="le moteur n'en compare que"):
+        program.matches([{"v": "a" * 70000}])
