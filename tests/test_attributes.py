@@ -216,3 +216,12 @@ def test_hundreds_of_attributes_in_one_catalogue_are_routed(tmp_path: Path):
     assert run("rules", "check", *options).code == 0
     assert offer_for(tmp_path, options, "{attribut-257: oui, attribut-3: non}") == "offre-257"
     assert offer_for(tmp_path, options, "{attribut-3: non}") == "caue-16"
+
+
+def test_a_text_longer_than_the_engine_compares_is_located_by_rules_check(tmp_path: Path):
+    options = catalogue(tmp_path, f"      reference: {'x' * 10_001}")
+    result = run("rules", "check", *options)
+    assert result.code == 1
+    assert ("angouleme.yaml:10:18: erreur: offre « angouleme-conseil » refusée par le moteur de règles : texte de "
+            "10001 caractères, le moteur n'en compare que 10000 au plus [moteur]") in result.stderr
+    assert run("route", "--porteur", "16015", "--thematique", "urbanisme", "--besoin", "conseil", *options).code == 1

@@ -362,6 +362,17 @@ def test_a_rule_on_more_fields_than_the_engine_reads_is_refused():
         engine.check_rule(EngineRule("trop-large", many))
 
 
+def test_the_raw_engine_counts_the_combinations_inside_list_tests():
+    out = _run_raw("""
+        lists = [{"$iany": {f"l{i}": {"$or": [{"$i": "a"}, {"$i": "b"}]}}} for i in range(15)]
+        try:
+            h.set_rulesets({"r": {"r": {"all": [{"m": {"$and": [{"$eq": {"mk": "d"}}, *lists]}}], "run": "a"}}})
+        except Exception as exc:
+            print(exc)
+    """)
+    assert "error code: 113" in out.stdout
+
+
 def test_combinations_inside_list_tests_count_against_the_engine_slots():
     lists = [{"$iany": {f"l{i}": {"$or": [{"$i": "a"}, {"$i": "b"}]}}} for i in range(8)]
     with pytest.raises(CompileError, match="trop imbriquée"):
