@@ -55,7 +55,49 @@ def _parquet(**columns: list[str]) -> bytes:
     return out.getvalue()
 
 
+MINI = ROOT / "tests" / "fixtures" / "ok"
+
+
+def _catalogue(offers: str) -> dict[str, bytes]:
+    """The small catalogue and rules of the fixtures, with `offers` (YAML) added to the catalogue."""
+    files = {f"cat/{p.name}": p.read_bytes() for p in (MINI / "mini-catalogue").glob("*.yaml")}
+    files.update({f"regles/{p.name}": p.read_bytes() for p in (MINI / "mini-rules").glob("*.yaml")})
+    files["cat/ajout.yaml"] = offers.encode()
+    return files
+
+
+def _offer(i: int, conditions: str) -> str:
+    return (f"  - {{id: offre-{i}, nom: Offre {i}, structure: Ville, niveau: communal, perimetre: [commune:16015],\n"
+            f"     thematiques: [urbanisme], besoins: [conseil], cout: gratuit, source: https://www.angouleme.fr/,\n"
+            f"     conditions: {conditions}}}\n")
+
+
+def _with(d: Path, *args: object) -> list[object]:
+    return [*args, "--catalogue", d / "cat", "--rules", d / "regles"]
+
+
+SEUILS = _catalogue("offres:\n" + _offer(0, "{surface: {max: 0.0001}, indice: {min: 1.0e-05}}"))
+CENT_ATTRIBUTS = _catalogue("offres:\n" + "".join(_offer(i, f"{{attribut-{i}: oui}}") for i in range(300)))
+
 CASES = [
+    # ---- what the rules engine's C code crashed or erred on
+    Case("seuils-a-exposant", lambda d: _with(d, "route", d / "d.json"),
+         {**SEUILS, "d.json": b'{"porteur": "16015", "thematiques": ["urbanisme"], "besoins": ["conseil"], '
+                              b'"attributs": {"surface": 5e-05, "indice": 1e-05}}'}, code=0),
+    Case("seuils-a-exposant-carnet", lambda d: _with(d, "batch", d / "c.csv", "-o", d / "o.csv"),
+         {**SEUILS, "c.csv": b"porteur;thematiques;besoins;surface;indice\n16015;urbanisme;conseil;5e-05;1e-5\n"
+                             b"16015;urbanisme;conseil;0,00005;2E+20\n16015;urbanisme;conseil;NaN;1\n"},
+         code=0, rows=3, errors=["", "", "ligne 4, colonne surface : nombre fini attendu, pas « NaN »"]),
+    Case("trois-cents-attributs", lambda d: _with(d, "route", d / "d.yaml"),
+         {**CENT_ATTRIBUTS, "d.yaml": b'porteur: "16015"\nthematiques: [urbanisme]\nbesoins: [conseil]\n'
+                                      b"attributs: {attribut-299: oui}\n"}, code=0),
+    Case("validite-avec-heure", lambda d: _with(d, "rules", "check"),
+         _catalogue("offres:\n" + _offer(0, "{population: {min: 1}}").replace(
+             "conditions:", "validite: {fin: 2026-01-01T10:00:00}, conditions:")),
+         stderr="{dir}/cat/ajout.yaml:4:22: erreur: offre « offre-0 », validite : « fin » doit être une date "
+                "AAAA-MM-JJ, pas « 2026-01-01 10:00:00 » : le jour seul, sans heure [type]"),
+    Case("attribut-liste-et-valeur", lambda d: _with(d, "rules", "check"),
+         _catalogue("offres:\n" + _offer(0, "{adhesions: {contient: caue-16}}") + _offer(1, "{adhesions: caue-16}"))),
     # ---- backlogs that stopped with exit 3
     Case("carnet-en-tete-seul", lambda d: ["batch", d / "c.csv", "-o", d / "o.csv"], {"c.csv": b"porteur;thematiques;besoins\n"},
          code=0, stderr="Le carnet ne contient aucune demande : rien qu'une ligne d'en-tête.", rows=0),
