@@ -467,7 +467,8 @@ def _attribute_kind(value: Any) -> tuple[str | None, Any]:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return "date", value.isoformat()
     if isinstance(value, str):
-        return ("date" if _iso_date(value) else "texte"), value
+        iso = _iso_date(value)
+        return ("date", iso) if iso else ("texte", value)
     return None, None
 
 
@@ -493,7 +494,8 @@ def _item_text(value: Any) -> str:
         return str(int(value))
     if isinstance(value, dt.date):
         return value.isoformat()
-    return str(value).strip()
+    text = str(value).strip()
+    return _iso_date(text) or text
 
 
 def attribute_value(kind: str | None, value: Any) -> Any:

@@ -70,9 +70,9 @@ def batch_offers(tmp_path: Path, options: tuple[str, ...], header: str, cells: l
 
 
 def test_a_list_attribute_is_read_alike_from_a_file_a_cell_and_the_catalogue(tmp_path: Path):
-    options = catalogue(tmp_path, "      adhesions: {contient_un_de: [caue-16, 2024]}")
+    options = catalogue(tmp_path, "      adhesions: {contient_un_de: [caue-16, 2024, 2024-02-01]}")
     for attributs in ("{adhesions: [atd-16, caue-16]}", '{adhesions: "atd-16|caue-16"}', "{adhesions: caue-16}",
-                      "{adhesions: [2024]}", '{adhesions: "2024"}'):
+                      "{adhesions: [2024]}", '{adhesions: "2024"}', '{adhesions: "x|01/02/2024"}'):
         assert offer_for(tmp_path, options, attributs) == "angouleme-conseil", attributs
     for attributs in ("{adhesions: [atd-16]}", '{adhesions: "atd-16|caue-17"}', "{adhesions: []}", "{}"):
         assert offer_for(tmp_path, options, attributs) == "caue-16", attributs
@@ -121,7 +121,7 @@ def test_existe_in_the_catalogue_then_a_list_in_the_rules_is_refused(tmp_path: P
     assert "une valeur simple (existe)" in result.stderr
 
 
-@pytest.mark.parametrize("literal", ["2024-01-01", '"2024-01-01"'])
+@pytest.mark.parametrize("literal", ["2024-01-01", '"2024-01-01"', '"01/01/2024"'])
 def test_dates_meet_in_one_form_wherever_they_are_written(tmp_path: Path, literal: str):
     options = catalogue(tmp_path, f"      deliberation: {literal}")
     for attributs in ("{deliberation: 2024-01-01}", '{deliberation: "2024-01-01"}', '{deliberation: "01/01/2024"}',
