@@ -240,6 +240,8 @@ EXPECTED: dict[str, list[str]] = {
     "validite-avec-heure.yaml": [
         f"{BAD}/validite-avec-heure.yaml:10:40: erreur: offre « leader-2023-2027 », validite : « fin » doit "
         "être une date AAAA-MM-JJ, pas « 2026-01-01 10:00:00 » : le jour seul, sans heure [type]",
+        f"{BAD}/validite-avec-heure.yaml:11:17: erreur: offre « leader-2023-2027 » : « verifie_le » doit être une "
+        "date AAAA-MM-JJ, pas « 2026-01-01 10:00:00 » : le jour seul, sans heure [type]",
     ],
 }
 
