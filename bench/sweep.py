@@ -11,6 +11,7 @@ the library's batch path (`matcher.batch.route_backlog`), the one `aiguillage ba
     python bench/sweep.py --date 2026-11-26 --departements 20   # the 20 départements least served locally
     python bench/sweep.py --departements tous      # every département, least served first
     python bench/sweep.py --format json > balayage.json
+    python bench/sweep.py --montant "200 000 €"      # every demande with an amount (offers bounded by one)
 
 The aim, printed beside each figure: at least 70 % served locally over the seven pairs, no national
 offer above 25 % of any pair, the repli under 10 %.
@@ -49,7 +50,7 @@ NATIONAL = ("operateur", "agence")
 AIM_LOCAL, AIM_NATIONAL, AIM_REPLI = 0.70, 0.25, 0.10
 
 
-def sweep(catalogue: Path | None, rules: Path | None, day: dt.date) -> dict:
+def sweep(catalogue: Path | None, rules: Path | None, day: dt.date, montant: str | None = None) -> dict:
     workspace = load_workspace(catalogue, rules, today=day)
     communes = sorted(workspace.graph.index.all_communes().values(), key=lambda c: c.code)
     codes = [c.code for c in communes]
@@ -59,6 +60,8 @@ def sweep(catalogue: Path | None, rules: Path | None, day: dt.date) -> dict:
         "porteur": [f"commune:{code}" for _ in PAIRS for code in codes],
         "thematiques": [theme for theme, _ in PAIRS for _ in codes],
         "besoins": [need for _, need in PAIRS for _ in codes],
+        # Without an amount, an offer bounded by one (`montant: {max: …}`) cannot be said to serve.
+        **({"montant": [montant] * (n * len(PAIRS))} if montant else {}),
     })
     started = time.perf_counter()
     router = workspace.router()
@@ -102,6 +105,7 @@ def sweep(catalogue: Path | None, rules: Path | None, day: dt.date) -> dict:
     return {
         "date": day.isoformat(),
         "catalogue": workspace.catalogue.root,
+        "montant": montant,
         "communes": n,
         "demandes": int(level.size),
         "secondes": round(elapsed, 1),
@@ -109,6 +113,10 @@ def sweep(catalogue: Path | None, rules: Path | None, day: dt.date) -> dict:
         "paires": pairs,
         "departements": {d: measure(np.array(v)) for d, v in sorted(by_dep.items())},
     }
+
+
+def _count(n: int) -> str:
+    return f"{n:,}".replace(",", " ")
 
 
 def _pct(x: float) -> str:
@@ -122,8 +130,9 @@ def _mark(ok: bool) -> str:
 def text(report: dict, worst: int) -> str:
     whole = report["ensemble"]
     lines = [
-        f"Balayage du {report['date']} : {report['communes']:,} communes × {len(PAIRS)} couples = "
-        f"{report['demandes']:,} demandes routées en {report['secondes']} s (catalogue {report['catalogue']})".replace(",", " "),
+        f"Balayage du {report['date']} : {_count(report['communes'])} communes × {len(PAIRS)} couples = "
+        f"{_count(report['demandes'])} demandes routées en {report['secondes']} s (catalogue {report['catalogue']}, "
+        f"{'montant ' + report['montant'] if report['montant'] else 'sans montant'})",
         "",
         f"{'couple':<36}{'local':>9}{'(but ≥ 70 %)':>14}  {'plus grande offre nationale':<58}{'(but ≤ 25 %)':>14}"
         f"{'repli':>9}{'(but < 10 %)':>14}",
@@ -159,9 +168,10 @@ def main() -> None:
     parser.add_argument("--date", type=dt.date.fromisoformat, default=dt.date.today())
     parser.add_argument("--departements", default="15",
                         help="combien des départements les moins servis lister (0 : aucun ; tous : chacun)")
+    parser.add_argument("--montant", help="montant du projet de chaque demande (« 200 000 € ») ; par défaut, aucun")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     args = parser.parse_args()
-    report = sweep(args.catalogue, args.rules, args.date)
+    report = sweep(args.catalogue, args.rules, args.date, args.montant)
     if args.format == "json":
         print(json.dumps(report, ensure_ascii=False, indent=1))
     else:

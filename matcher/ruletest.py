@@ -314,6 +314,7 @@ class TestRun:
     alert_results: list = field(default_factory=list)
     with_alert_cases: bool = False
     invalid: bool = False  # a test file has an error: nothing was run
+    in_use: Any = None  # paths.InUse: the catalogue and rules the cases ran against
 
     @property
     def failed(self) -> bool:
@@ -337,8 +338,11 @@ def run_tests(path: Path | None, catalogue_dir: Path | None, rules_dir: Path | N
     cases = load_cases(files, workspace, issues)
     alert_rules = load_alert_rules(rules_root, issues).rules
     alert_cases = load_alert_cases(alert_files, alert_rules, issues)
+    from .paths import in_use
+
     run = TestRun(issues.issues, len(cases) + len(alert_cases), alert_rules=alert_rules,
-                  with_alert_cases=bool(alert_files))
+                  with_alert_cases=bool(alert_files),
+                  in_use=in_use(catalogue_dir, rules_dir).replaced(Path(workspace.catalogue.root), rules_root, "PATH"))
     if issues.errors:
         run.invalid = True
         return run
@@ -353,6 +357,8 @@ def run_text(run: TestRun, explain: bool = True) -> str:
     text = [report_text(run.report, explain=explain)] if run.report else []
     if run.with_alert_cases:
         text.append("\n".join(cases_text(run.alert_results, run.alert_rules)))
+    if run.in_use is not None:
+        text.append(f"Selon le {run.in_use.phrase()}")
     return "\n\n".join(text)
 
 
@@ -360,7 +366,8 @@ def run_dict(run: TestRun) -> dict[str, Any]:
     from .alerts import cases_dict
 
     return {**(report_dict(run.report) if run.report else {}),
-            **({"alertes": cases_dict(run.alert_results, run.alert_rules)} if run.with_alert_cases else {})}
+            **({"alertes": cases_dict(run.alert_results, run.alert_rules)} if run.with_alert_cases else {}),
+            **(run.in_use.as_dict() if run.in_use is not None else {})}
 
 
 __all__ = ["TestRun", "run_tests", "run_text", "run_dict", "RuleCase", "RuleTestReport", "sources", "load_cases", "run_cases", "report_text", "report_dict"]

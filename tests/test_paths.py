@@ -88,3 +88,14 @@ def test_a_path_found_nowhere_is_one_french_line():
     result = run("rules", "check", "catalogues/territoires/99-nulle-part.yaml")
     assert (result.code, result.stderr) == (1, "catalogues/territoires/99-nulle-part.yaml : fichier ou dossier "
                                                 "introuvable\n")
+
+
+def test_rules_test_says_which_catalogue_and_rules_its_cases_ran_against(tmp_path, monkeypatch):
+    clone = _clone(tmp_path / "clone")
+    monkeypatch.chdir(clone / "notes")
+    result = run("rules", "test", "--court", *DATE)
+    assert result.code == 0, result.stdout
+    assert result.stdout.splitlines()[-1] == (f"Selon le catalogue {clone / 'catalogues'} et règles {clone / 'rules'} "
+                                              "(trouvés en remontant depuis le dossier courant)")
+    data = json.loads(run("rules", "test", *DATE, "--format", "json").stdout)
+    assert data["regles_dossier"] == str(clone / "rules")
