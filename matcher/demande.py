@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from .conditions import FIELDS, attribute_value, did_you_mean, unreadable_attribute
 from .errors import AiguillageError, DemandeError, Location
-from .model import AVIS_DT, COMPLEXITES, DATE_FORMATS, PORTEUR_TYPES, SAISINES, Catalogue, Demande
+from .model import AVIS_DT, COMPLEXITES, PORTEUR_TYPES, SAISINES, Catalogue, Demande, parse_day
 from .text import NumberError, read_amount, read_number, word_key
 
 DEMANDE_KEYS = (
@@ -71,17 +71,10 @@ def _number(key: str, value: Any) -> float | None:
 def _date(key: str, value: Any) -> dt.date | None:
     if _blank(value):
         return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    text = str(value).strip()
-    for fmt in DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise DemandeError(f"date attendue (AAAA-MM-JJ ou JJ/MM/AAAA), pas « {value} »")
+    try:
+        return parse_day(value)
+    except ValueError:
+        raise DemandeError(f"date attendue (AAAA-MM-JJ ou JJ/MM/AAAA), pas « {value} »") from None
 
 
 def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str | None:

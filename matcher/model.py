@@ -40,6 +40,24 @@ CHANGEMENTS: tuple[str, ...] = ("inchange", "nouveau", "modifie", "non_compare")
 DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d", "%d/%m/%Y", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M",
                                  "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S")
 
+
+def parse_day(value: object, formats: tuple[str, ...] = DATE_FORMATS) -> dt.date | None:
+    """A day as people write it (a date, a date-time, or text in one of `formats`); None when blank.
+    ValueError when the text is no day."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    for fmt in formats:
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(text)
+
 # The networks of local engineering a département's gaps are listed by (catalogue section `lacunes`).
 RESEAUX: tuple[str, ...] = ("caue", "agence-technique", "energie", "agence-urbanisme", "epf", "adil", "pnr",
                             "petr-pays", "syndicat-mixte", "agence-regionale", "autre")

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import BatchInputError, Location
 from ..files import atomic_output
+from ..model import DATE_FORMATS, parse_day
 from ..templating import inline_stylesheet, render
 from ..territory import TerritoryIndex, default_index
 from .comite_regional import DECISION_CHOICES
@@ -112,20 +113,15 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+# What a comité's secretary may type in the workbook, besides the forms every command reads.
+_COMITE_DATES = (*DATE_FORMATS, "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y")
+
+
 def _day(value: Any, where: Location) -> dt.date | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    text = str(value).strip()
-    for pattern in ("%d/%m/%Y", "%Y-%m-%d", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y"):
-        try:
-            return dt.datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    raise BatchInputError(f"date « {text} » illisible (JJ/MM/AAAA attendu)", where)
+    try:
+        return parse_day(value, _COMITE_DATES)
+    except ValueError as exc:
+        raise BatchInputError(f"date « {exc} » illisible (JJ/MM/AAAA attendu)", where) from None
 
 
 def _amount(value: Any, where: Location) -> float | None:
