@@ -150,6 +150,7 @@ def test_keyboard_only(page, server):
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Aller au contenu"
     page.keyboard.press("Enter")
+    page.wait_for_url("**#contenu", timeout=5000)  # the jump is asynchronous: wait for it, do not race it
     assert page.url.endswith("#contenu")
 
     def tab_to(selector: str, limit: int = 40) -> None:
