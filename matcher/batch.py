@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .backlog import MAX_CELL_CHARS, Backlog, normalize_header
-from .conditions import attribute_value
+from .conditions import attribute_value, memberships
 from .decide import SHOWN, VALUE_FIELDS, Decided, Router, Walk, combine, fill, group, shown_value
 from .demande import check_field
 from .errors import AiguillageError, BatchInputError, Location
@@ -53,7 +53,7 @@ REQUIRED = (("porteur", "commune"), ("thematiques",), ("besoins",))
 DECISION_COLUMNS = (
     "niveau", "offre_id", "offre_nom", "structure", "departement_dt", "motif", "avis_dt_requis", "erreur",
     "instruction", "delegue_territorial", "territoire", "departement", "region", "epci", "examen", "explication",
-    "alternatives", "adhesion_programmes", "alertes",
+    "alternatives", "adhesion_programmes", "adhesions_a_verifier", "alertes",
     "regles", "version_catalogue", "version_regles", "date_decision",
 )
 EXACT_FIELDS = ("thematiques", "besoins", "programmes", "complexite", "saisine", "type_porteur", "avis_dt")
@@ -323,6 +323,8 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
                                                   + (f" ({c.motif.split(' : ', 1)[-1]})" if c.adhesion == "impossible" else "")
                                                   for c in checks) for checks in rows.programme_checks],
                                       rows.programme_check[decided.rows]),
+        "adhesions_a_verifier": spread(["", *("|".join(memberships(o.conditions)) for o in offers)],
+                                       np.where(rows.memberships_presumed[decided.rows], offer_ids + 1, 0)),
         "alertes": spread([" | ".join(f"{a.texte} ({a.regle})" for a in alertes) for alertes in decided.alertes_lists],
                           decided.alertes),
         "regles": spread(["|".join(regles) for regles in decided.regles_lists], decided.regles),

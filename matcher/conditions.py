@@ -70,6 +70,10 @@ FIELDS: dict[str, FieldSpec] = {
 KNOWN_ATTRIBUTES: dict[str, str] = {
     "adhesions": "structures dont le porteur est adhérent (agence technique, CAUE, SPL…)",
 }
+# The porteur's memberships: a demande that does not declare them is presumed a member of every
+# structure an offer reserves itself to, and the decision says which membership is to be checked
+# (`rows.fact_columns`); a demande that declares them is held to them.
+MEMBERSHIP = "adhesions"
 COMBINATORS = ("tous", "un_de", "aucun")
 OPERATORS = ("min", "max", "pas", "hors", "contient", "contient_un_de", "existe")
 
@@ -586,6 +590,13 @@ def tests_of(cond: Condition | None) -> Iterable[Test]:
     else:
         for child in cond.children:
             yield from tests_of(child)
+
+
+def memberships(cond: Condition | None) -> tuple[str, ...]:
+    """The structures a condition reserves an offer to the members of (its `adhesions` tests)."""
+    found = [v for t in tests_of(cond) if t.field == MEMBERSHIP and t.op in ("contains", "contains_any")
+             for v in _values(t)]
+    return tuple(dict.fromkeys(found))
 
 
 def fields_of(cond: Condition | None) -> set[str]:

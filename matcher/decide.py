@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from .conditions import AllOf, Canonicalizer, Condition, Test, compile_condition, explain, fmt_number
+from .conditions import AllOf, Canonicalizer, Condition, Test, compile_condition, explain, fmt_number, memberships
 from .engine import EngineError, EngineRule, Program
 from .files import display_path
 from .model import (
@@ -862,10 +862,16 @@ class Walk:
                 regles=decided.regles_lists[decided.regles[i]],
                 alternatives=decided.alternatives_lists[decided.alternatives[i]],
                 programmes=self.rows.programme_checks[self.rows.programme_check[row]],
+                adhesions_a_verifier=self.memberships_to_check(offre, row),
                 version=self.router.version,
                 date=self.day,
             ))
         return result
+
+    def memberships_to_check(self, offre: Offre, row: int) -> tuple[str, ...]:
+        """The memberships the chosen offer asks for that the row did not declare but was presumed to have."""
+        presumed = self.rows.memberships_presumed
+        return memberships(offre.conditions) if presumed is not None and presumed[row] else ()
 
     def _off_topic(self, examen: Examen, territoire: Territoire, thematiques: Sequence[str]) -> Examen:
         """An examined level with the count of its offers on other thematiques (a DT reads that the

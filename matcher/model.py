@@ -296,6 +296,9 @@ class Decision:
     date: dt.date
     alternatives: tuple[Offre, ...] = ()  # the other offers that serve at the chosen level, in order of preference
     programmes: tuple["ProgrammeCheck", ...] = ()  # each programme the demande declares, checked
+    # The structures the chosen offer is reserved to the members of, when the demande did not declare
+    # its adhesions: the offer serves « sous réserve d'adhésion », to check with the porteur.
+    adhesions_a_verifier: tuple[str, ...] = ()
 
     @property
     def instruisible(self) -> bool:

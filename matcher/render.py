@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from .conditions import fmt_number
 from .errors import Issue
@@ -82,6 +82,7 @@ def decision_dict(d: Decision) -> dict[str, Any]:
         "alternatives": [{"id": o.id, "nom": o.nom, "structure": o.structure, "cout": o.cout, "contact": o.contact,
                           "source": o.source} for o in d.alternatives],
         "programmes": [{"id": c.programme, "adhesion": c.adhesion, "motif": c.motif} for c in d.programmes],
+        "adhesions_a_verifier": list(d.adhesions_a_verifier),
         "avis_dt_requis": d.avis_dt_requis,
         "instruisible": d.instruisible,
         "alertes": [{"texte": a.texte, "regle": a.regle} for a in d.alertes],
@@ -90,6 +91,12 @@ def decision_dict(d: Decision) -> dict[str, Any]:
         "date_decision": d.date.isoformat(),
         "version": dict(d.version),
     }
+
+
+def membership_note(structures: Sequence[str]) -> str:
+    """What the DT reads when the chosen offer is reserved to members and the demande did not say."""
+    return (f"Sous réserve d'adhésion à {' ou '.join(structures)} : l'offre est réservée aux adhérents et la "
+            "demande ne déclare pas les adhésions du porteur (adhésion présumée, à vérifier avec lui)")
 
 
 EXAMEN_SEPARATOR = " | "
@@ -145,6 +152,8 @@ def decision_text(d: Decision) -> str:
                      + " ; ".join(f"{o.id} — {o.nom} ({o.structure}, {COUT_LABELS.get(o.cout, o.cout)})" for o in d.alternatives))
     for check in d.programmes:
         lines.append(f"  Programme {check.programme} : adhésion {ADHESION_LABELS[check.adhesion]} — {check.motif}")
+    if d.adhesions_a_verifier:
+        lines.append(f"  {membership_note(d.adhesions_a_verifier)}")
     lines += [
         f"  Avis du délégué territorial requis : {'oui' if d.avis_dt_requis else 'non'}"
         + ("" if d.instruisible else f" — {NON_INSTRUISIBLE}")

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .conditions import fmt_number
+from .conditions import MEMBERSHIP, fmt_number, memberships
 from .model import Catalogue, Demande, ProgrammeCheck, Territoire
 
 LIST_FIELDS = ("thematiques", "besoins", "programmes")
@@ -51,6 +51,7 @@ class Rows:
     avis_dt: np.ndarray  # per row: the DT's opinion ('' when none)
     programme_checks: list[tuple[ProgrammeCheck, ...]] = field(default_factory=lambda: [()])
     programme_check: np.ndarray | None = None  # per row: index into `programme_checks`
+    memberships_presumed: np.ndarray | None = None  # per row: its adhesions were not declared, but presumed
 
     def __len__(self) -> int:
         return len(self.territory)
@@ -103,6 +104,7 @@ def fact_columns(
     field("saisine", default=DEFAULTS["saisine"])
     field("avis_dt")
     field("montant")
+    attributes, presumed = _presume_memberships(catalogue, n, attributes)
     for name, (attribute_codes, distinct) in attributes.items():
         codes[name] = attribute_codes
         values[name] = [("true" if v else "false") if isinstance(v, bool) else v for v in distinct] or [None]
@@ -147,7 +149,27 @@ def fact_columns(
     slot = np.searchsorted(np.concatenate([[-1], distinct[distinct >= 0]]), key)
     codes["programmes"], values["programmes"] = _derive(
         slot, np.zeros(n, dtype=np.int64), lambda words, _: voc["programmes"].with_ancestors(words), effective)
-    return Rows(territory, territoires, FactColumns(codes, values), words, avis_dt, checks, slot)
+    return Rows(territory, territoires, FactColumns(codes, values), words, avis_dt, checks, slot, presumed)
+
+
+def catalogue_memberships(catalogue: Catalogue) -> tuple[str, ...]:
+    """Every structure an offer of the catalogue reserves itself to the members of, sorted."""
+    return tuple(sorted({m for o in catalogue.offres for m in memberships(o.conditions)}))
+
+
+def _presume_memberships(catalogue: Catalogue, n: int, attributes: dict[str, tuple[np.ndarray, list[Any]]]
+                         ) -> tuple[dict[str, tuple[np.ndarray, list[Any]]], np.ndarray]:
+    """A row that does not declare its adhesions is presumed a member of every structure that reserves
+    an offer to its members: the DT would not send a commune national because nobody wrote down that
+    it adheres to its agence technique; the decision then says the membership is to be checked. An
+    empty declaration (`adhesions: []`) is a declaration: the porteur adheres to nothing."""
+    structures = catalogue_memberships(catalogue)
+    codes, distinct = attributes.get(MEMBERSHIP) or (np.zeros(n, dtype=np.int64), [None])
+    blank = [i for i, v in enumerate(distinct) if v is None]
+    presumed = np.isin(codes, blank) if structures else np.zeros(n, dtype=bool)
+    if structures:
+        attributes = {**attributes, MEMBERSHIP: (codes, [list(structures) if v is None else v for v in distinct])}
+    return attributes, presumed
 
 
 def _blank_code(distinct: list[Any]) -> int:
@@ -234,4 +256,4 @@ def demande_facts(demande: Demande, territoire: Territoire, catalogue: Catalogue
     return rows_of_demandes([(demande, territoire)], catalogue).facts.row(0)
 
 
-__all__ = ["FactColumns", "Rows", "factorize", "fact_columns", "check_programmes", "rows_of_demandes", "demande_facts"]
+__all__ = ["FactColumns", "Rows", "factorize", "catalogue_memberships", "fact_columns", "check_programmes", "rows_of_demandes", "demande_facts"]

@@ -74,10 +74,45 @@ def test_a_list_attribute_is_read_alike_from_a_file_a_cell_and_the_catalogue(tmp
     for attributs in ("{adhesions: [atd-16, caue-16]}", '{adhesions: "atd-16|caue-16"}', "{adhesions: caue-16}",
                       "{adhesions: [2024]}", '{adhesions: "2024"}', '{adhesions: "x|01/02/2024"}'):
         assert offer_for(tmp_path, options, attributs) == "angouleme-conseil", attributs
-    for attributs in ("{adhesions: [atd-16]}", '{adhesions: "atd-16|caue-17"}', "{adhesions: []}", "{}"):
+    for attributs in ("{adhesions: [atd-16]}", '{adhesions: "atd-16|caue-17"}', "{adhesions: []}"):
         assert offer_for(tmp_path, options, attributs) == "caue-16", attributs
-    table = batch_offers(tmp_path, options, "adhesions", ["atd-16|caue-16", "caue-16", " atd-16 | 2024 ", "atd-16", ""])
-    assert list(table["offre_id"]) == ["angouleme-conseil"] * 3 + ["caue-16"] * 2
+    table = batch_offers(tmp_path, options, "adhesions", ["atd-16|caue-16", "caue-16", " atd-16 | 2024 ", "atd-16"])
+    assert list(table["offre_id"]) == ["angouleme-conseil"] * 3 + ["caue-16"]
+
+
+def route_json(tmp_path: Path, options: tuple[str, ...], attributs: str) -> dict:
+    path = tmp_path / "demande.yaml"
+    path.write_text(f'porteur: "16015"\nthematiques: [urbanisme]\nbesoins: [conseil]\nattributs: {attributs}\n',
+                    encoding="utf-8")
+    result = run("route", path, *options, "--format", "json")
+    assert result.code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_undeclared_adhesions_are_presumed_and_the_decision_says_which_to_check(tmp_path: Path):
+    """A commune is not sent further because nobody wrote down that it adheres to its agence: an offer
+    reserved to members serves a demande that does not declare its adhesions, « sous réserve
+    d'adhésion »; a demande that declares them (even none) is held to them."""
+    options = catalogue(tmp_path, "      adhesions: {contient_un_de: [atd-16, sde-16]}")
+    presumed = route_json(tmp_path, options, "{}")
+    assert presumed["decision"]["offre"]["id"] == "angouleme-conseil"
+    assert presumed["adhesions_a_verifier"] == ["atd-16", "sde-16"]
+    declared = route_json(tmp_path, options, "{adhesions: [sde-16]}")
+    assert (declared["decision"]["offre"]["id"], declared["adhesions_a_verifier"]) == ("angouleme-conseil", [])
+    for attributs in ("{adhesions: []}", "{adhesions: [caue-16]}"):
+        held = route_json(tmp_path, options, attributs)
+        assert (held["decision"]["offre"]["id"], held["adhesions_a_verifier"]) == ("caue-16", []), attributs
+        assert "adhesions" in held["examen"][0]["offres"][0]["raisons"][0], attributs
+    text = run("route", "--porteur", "16015", "--thematique", "urbanisme", "--besoin", "conseil", *options)
+    assert "Sous réserve d'adhésion à atd-16 ou sde-16 : l'offre est réservée aux adhérents" in text.stdout
+    table = batch_offers(tmp_path, options, "adhesions", ["", "sde-16", "caue-16"])
+    assert list(table["offre_id"]) == ["angouleme-conseil", "angouleme-conseil", "caue-16"]
+    assert list(table["adhesions_a_verifier"]) == ["atd-16|sde-16", "", ""]
+
+
+def test_a_catalogue_without_members_only_offers_presumes_nothing(tmp_path: Path):
+    options = catalogue(tmp_path, "      population: {max: 100000}")
+    assert route_json(tmp_path, options, "{}")["adhesions_a_verifier"] == []
 
 
 def test_existe_on_a_list_attribute_asks_for_one_item(tmp_path: Path):
@@ -87,8 +122,9 @@ def test_existe_on_a_list_attribute_asks_for_one_item(tmp_path: Path):
     write_tree(tmp_path / "catalogue", {"autre.yaml": other.replace("angouleme-conseil", "angouleme-eau")
                                         .replace("[urbanisme]", "[eau]")})
     assert offer_for(tmp_path, options, "{adhesions: [atd-16]}") == "angouleme-conseil"
-    for attributs in ("{adhesions: []}", "{}", '{adhesions: ""}'):
-        assert offer_for(tmp_path, options, attributs) == "caue-16", attributs
+    assert offer_for(tmp_path, options, "{adhesions: []}") == "caue-16"
+    # A blank value, as a blank cell, declares nothing: the porteur is presumed a member.
+    assert offer_for(tmp_path, options, '{adhesions: ""}') == "angouleme-conseil"
 
 
 def test_an_attribute_read_as_a_list_and_as_a_value_is_refused_naming_both_places(tmp_path: Path):

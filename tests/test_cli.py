@@ -68,7 +68,7 @@ def test_a_demande_file(tmp_path: Path):
     assert decision["demande"]["id"] == "d-1" and decision["demande"]["programmes"] == ["pvd"]
 
 
-def test_a_porteur_member_of_an_agency_is_served_by_it(tmp_path: Path):
+def test_a_porteur_member_of_an_agency_is_served_by_it_and_one_who_does_not_say_is_presumed_one(tmp_path: Path):
     # The Dordogne's agence technique serves its members only: declared membership routes to it.
     path = tmp_path / "demande.yaml"
     text = 'porteur: "24322"\nthematiques: [voirie-reseaux]\nbesoins: [amo]\n'
@@ -76,7 +76,14 @@ def test_a_porteur_member_of_an_agency_is_served_by_it(tmp_path: Path):
     member = route(path, "--format", "json")
     assert member.code == 0, member.stderr
     assert json.loads(member.stdout)["decision"]["offre"]["id"] == "atd24-ingenierie-territoriale"
+    assert json.loads(member.stdout)["adhesions_a_verifier"] == []
+    # Membership not declared: presumed, and the decision says it is to be checked.
     path.write_text(text, encoding="utf-8")
+    presumed = json.loads(route(path, "--format", "json").stdout)
+    assert presumed["decision"]["offre"]["id"] == "atd24-ingenierie-territoriale"
+    assert presumed["adhesions_a_verifier"] == ["atd-24"]
+    # Declared without it: set aside.
+    path.write_text(text + "attributs: {adhesions: [caue-24]}\n", encoding="utf-8")
     outsider = json.loads(route(path, "--format", "json").stdout)
     assert outsider["decision"]["offre"]["id"] != "atd24-ingenierie-territoriale"
 
