@@ -81,6 +81,15 @@ def test_an_island_without_epci_and_repeatable_parameters(client):
     assert "Intercommunalité" not in page and "Préfet du Finistère" in page
 
 
+def test_a_members_only_offer_says_the_membership_is_to_be_checked(client):
+    """The Dordogne's agence technique serves its members: a demande that does not say is presumed one."""
+    query = "porteur=24322&thematique=voirie-reseaux&besoin=amo"
+    page = client.get(f"/decision?{query}")
+    assert page.status_code == 200
+    assert "Réservée aux adhérents (atd-24)" in page.text and "à vérifier avec lui" in page.text
+    assert client.get(f"/api/decision?{query}").json()["adhesions_a_verifier"] == ["atd-24"]
+
+
 def test_a_porteur_typed_by_name_and_a_date(client):
     d = client.get(f"/api/decision?porteur=Angoulême&thematique=habitat&besoin=conseil&date=2026-06-01").json()
     assert d["territoire"]["commune"] == "16015" and d["date_decision"] == "2026-06-01"
