@@ -1,5 +1,11 @@
-"""One templating for every HTML output (reports, the coverage page, the web page, the letters):
-Jinja2 with autoescape on, templates under `templates/`, one stylesheet.
+"""One templating for every HTML output (reports, charts and maps, the coverage page, the web page,
+the letters): Jinja2 with autoescape on, templates under `templates/`, one stylesheet. Python
+computes what a page says (figures, geometry, texts); the markup is in the templates only.
+
+Every value written by a template is escaped (`&`, `<`, `>`, `"`), except what is marked `Markup`
+(an SVG drawn by another template). The apostrophe is left as it is — « l'agence », never
+« l&#39;agence » — which is safe because every attribute of every template is written in double
+quotes (`tests/test_templating.py` checks it).
 
 A self-contained report carries the stylesheet inline; the web page links it, and its
 Content-Security-Policy admits the inline copy by its hash (`stylesheet_hash`), so that a report
@@ -17,8 +23,11 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from .coverage_map import LEVEL_COLOURS
 from .model import COUT_LABELS, LEVEL_LABELS
+
+# The colour of each level, in the maps, the charts and the stylesheet.
+LEVEL_COLOURS = {"communal": "#08306b", "intercommunal": "#2171b5", "departemental": "#6baed6",
+                 "regional": "#c6dbef", "operateur": "#fdd0a2", "agence": "#fb6a4a"}
 
 
 @cache
@@ -28,6 +37,7 @@ def environment() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "svg"), default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_escape_keeping_apostrophes,
     )
     env.globals["level_labels"] = LEVEL_LABELS
     env.globals["cout_labels"] = COUT_LABELS
@@ -36,11 +46,23 @@ def environment() -> jinja2.Environment:
     return env
 
 
+@jinja2.pass_eval_context
+def _escape_keeping_apostrophes(context: jinja2.nodes.EvalContext, value: Any) -> Any:
+    if context.autoescape and isinstance(value, str) and not hasattr(value, "__html__"):
+        return Markup(html.escape(value, quote=False).replace('"', "&#34;"))
+    return value
+
+
 def render(name: str, **context: Any) -> str:
     """A template filled in; every value not marked `Markup` is escaped."""
     context.setdefault("inline_css", None)
     context.setdefault("css_links", ())
     return environment().get_template(name).render(**context)
+
+
+def fragment(name: str, **context: Any) -> Markup:
+    """A piece of a page (a chart, a map) drawn by its template, to be placed in another one as it is."""
+    return Markup(environment().get_template(name).render(**context))
 
 
 @cache
@@ -75,4 +97,4 @@ def plural_word(count: int, singular: str, plural: str | None = None) -> str:
     return f"{fmt_int(count)} {singular if count < 2 else plural or singular + 's'}"
 
 
-__all__ = ["render", "stylesheet", "stylesheet_hash", "inline_stylesheet", "plural_word", "fmt_int", "text", "Markup"]
+__all__ = ["LEVEL_COLOURS", "render", "fragment", "stylesheet", "stylesheet_hash", "inline_stylesheet", "plural_word", "fmt_int", "text", "Markup"]

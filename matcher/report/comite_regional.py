@@ -11,7 +11,6 @@ the notification are recorded. As a spreadsheet (.xlsx, .csv) to fill in, or as 
 from __future__ import annotations
 
 import datetime as dt
-from html import escape
 from pathlib import Path
 
 import pandas as pd
@@ -19,13 +18,13 @@ import pyarrow as pa
 
 from ..backlog import neutralize_formulas, write_decisions
 from ..charts import Bar, Segment, hbar_chart
-from ..coverage_map import LEVEL_COLOURS
 from ..decisions import AVIS_LABELS, Decisions, opinion_status
 from ..files import atomic_output
 from ..render import NON_INSTRUISIBLE
+from ..templating import LEVEL_COLOURS
 from ..workspace import Workspace
 from .measures import SHORT_LEVELS, groups, refs
-from .page import Trace, document, figures, fmt_date, fmt_euros, table
+from .page import Trace, document, fmt_date, fmt_euros
 
 LEVELS_FOR_FINANCIERS = ("agence", "operateur")
 DECISION_CHOICES = ("accord", "accord sous conditions", "ajournement", "refus")
@@ -196,23 +195,19 @@ def build_html(workspace: Workspace, decisions: Decisions, region: str, day: dt.
     trace = Trace()
     where = f"région {region} · niveau agence ou operateur"
     blocked = rows[~rows["instruisible"]]
-    meta = [f"Demandes de la région orientées vers l'agence ou un opérateur partenaire — décisions de "
-            f"{escape(decisions.path)}" + (f" du {fmt_date(decisions.date_decision)}" if decisions.date_decision else ""),
-            "Les décisions du comité sont notifiées à chaque porteur par son délégué territorial. Le tableur "
-            "(-o liste.xlsx) a les colonnes à remplir."]
-    key = figures([
+    key = [
         (trace.link(refs(rows), where), "demandes pour le comité"),
         (trace.link(refs(rows), f"{where} · montant", fmt_euros(rows["montant"].sum())), "montant des projets"),
         (trace.link(refs(rows[rows["niveau"] == "agence"]), f"{where} · niveau agence"), "vers l'agence"),
         (trace.link(refs(rows[rows["niveau"] == "operateur"]), f"{where} · niveau operateur"), "vers les opérateurs"),
         (trace.link(refs(blocked), f"{where} · non instruisible"), "non instruisibles : avis du DT requis"),
-    ])
+    ]
     by_dt = []
     bars = []
     for dep, part in sorted(groups(rows, "departement"), key=lambda kv: str(kv[0])):
         what = f"{where} · departement = {dep}"
         label = f"{dep} — {part['delegue_territorial'].iloc[0]}"
-        by_dt.append([escape(label), trace.link(refs(part), what),
+        by_dt.append([label, trace.link(refs(part), what),
                       trace.link(refs(part), f"{what} · montant", fmt_euros(part["montant"].sum())),
                       trace.link(refs(part[part["niveau"] == "agence"]), f"{what} · niveau agence"),
                       trace.link(refs(part[part["niveau"] == "operateur"]), f"{what} · niveau operateur"),
@@ -222,33 +217,34 @@ def build_html(workspace: Workspace, decisions: Decisions, region: str, day: dt.
                     f"{int((part['niveau'] == lv).sum())} demandes",
                     trace.anchor(refs(part[part["niveau"] == lv]), f"{what} · niveau {lv}"))
             for lv in LEVELS_FOR_FINANCIERS)))
-    sections = [("synthese", "Synthèse par délégué territorial", key + hbar_chart(
-        bars, "Demandes par délégué territorial", [("agence", LEVEL_COLOURS["agence"]),
-                                                  ("opérateurs", LEVEL_COLOURS["operateur"])], label_width=300)
-        + table(["Délégué territorial", "Demandes", "Montant", "Agence", "Opérateurs", "Non instruisibles"], by_dt,
-                numeric=range(1, 6)))]
-    group_rows = []
+    chart = hbar_chart(bars, "Demandes par délégué territorial", [("agence", LEVEL_COLOURS["agence"]),
+                                                                  ("opérateurs", LEVEL_COLOURS["operateur"])],
+                       label_width=300)
+    sections = {"synthese": "Synthèse par délégué territorial", "groupes": "Par porteur de l'appui (agence, opérateurs)"}
+    by_group = []
     for group, part in groups(rows, "groupe"):
         what = f"{where} · groupe « {group} »"
-        group_rows.append([escape(group), trace.link(refs(part), what),
-                           trace.link(refs(part), f"{what} · montant", fmt_euros(part["montant"].sum())),
-                           trace.link(refs(part[~part["instruisible"]]), f"{what} · non instruisible")])
-    sections.append(("groupes", "Par porteur de l'appui (agence, opérateurs)",
-                     table(["Groupe", "Demandes", "Montant", "Non instruisibles"], group_rows, numeric=[1, 2, 3])))
+        by_group.append([group, trace.link(refs(part), what),
+                         trace.link(refs(part), f"{what} · montant", fmt_euros(part["montant"].sum())),
+                         trace.link(refs(part[~part["instruisible"]]), f"{what} · non instruisible")])
+    listings = []
     for i, (group, part) in enumerate(frame.groupby("groupe", sort=False)):
-        listing = [[escape(r.id), escape(f"{r.departement}"), escape(r.intitule), escape(r.commune),
-                    escape(r.programmes), fmt_euros(r.montant), escape(r.avis_dt),
-                    "oui" if r.instruction == "instruisible" else "<b>non</b>"] for r in part.itertuples()]
         what = f"{where} · groupe « {group} »"
-        total = ["Total", "", "", "", "", trace.link(part["id"].tolist(), f"{what} · montant",
-                                                     fmt_euros(part["montant"].sum())), "",
-                 trace.link(part.loc[part["instruction"] != "instruisible", "id"].tolist(),
-                            f"{what} · non instruisible") + " non"]
-        sections.append((f"g{i + 1}", f"{group} ({len(part)})",
-                         table(["Demande", "Dép.", "Intitulé", "Commune", "Programmes", "Montant", "Avis du DT",
-                                "Instruisible"], listing, numeric=[5], total=total)))
-    title = f"Comité régional des financeurs — {reg.nom} ({region})"
-    return document(title, meta, sections, trace, "Produit par Aiguillage (instruction ANCT du 15 mai 2020).")
+        anchor = f"g{i + 1}"
+        sections[anchor] = f"{group} ({len(part)})"
+        listings.append({
+            "anchor": anchor,
+            "rows": [{"id": r.id, "departement": f"{r.departement}", "intitule": r.intitule, "commune": r.commune,
+                      "programmes": r.programmes, "montant": fmt_euros(r.montant), "avis_dt": r.avis_dt,
+                      "instruisible": r.instruction == "instruisible"} for r in part.itertuples()],
+            "montant": trace.link(part["id"].tolist(), f"{what} · montant", fmt_euros(part["montant"].sum())),
+            "non_instruisibles": trace.link(part.loc[part["instruction"] != "instruisible", "id"].tolist(),
+                                            f"{what} · non instruisible"),
+        })
+    return document("report/comite-regional.html", sections, trace,
+                    title=f"Comité régional des financeurs — {reg.nom} ({region})", fichier=decisions.path,
+                    date_decision=fmt_date(decisions.date_decision) if decisions.date_decision else "",
+                    key=key, chart=chart, by_dt=by_dt, by_group=by_group, listings=listings)
 
 
 __all__ = ["select", "sheet", "write_sheet", "build_html", "summary_text", "COLUMNS", "TO_FILL", "DECISION_CHOICES"]

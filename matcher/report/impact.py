@@ -13,18 +13,17 @@ references behind it (`ids`); the HTML page and the text are drawn from it.
 from __future__ import annotations
 
 import datetime as dt
-from html import escape
 from typing import Any
 
 import pandas as pd
 
 from ..charts import Bar, Segment, column_chart, hbar_chart
-from ..coverage_map import LEVEL_COLOURS
 from ..decisions import Decisions, opinion_status, period_key
 from ..model import CHANGEMENTS, LEVEL_INDEX, LEVELS
+from ..templating import LEVEL_COLOURS
 from ..workspace import Workspace
 from .measures import SHORT_LEVELS, groups, level_headers, level_legend, refs, themes_exploded
-from .page import Trace, document, figures, fmt_date, fmt_int, table
+from .page import Trace, document, fmt_date, fmt_int
 
 STEPS = ("mois", "trimestre")
 MEASURED = ("ref", "identifie", "niveau", "offre_id", "local", "instruisible", "avis_requis", "avis_dt", "date_avis_dt", "date_depot",
@@ -222,34 +221,34 @@ def _bar(label: str, entry: dict[str, Any], trace: Trace, what: str, share: bool
     return Bar(label, tuple(segments), total_text=f"{n} dem." if share and not short else str(n))
 
 
-def _row(name: str, entry: dict[str, Any], trace: Trace, what: str) -> list[str]:
-    return [escape(name), trace.link(entry["demandes"]["ids"], what),
+def _row(name: str, entry: dict[str, Any], trace: Trace, what: str) -> list[Any]:
+    return [name, trace.link(entry["demandes"]["ids"], what),
             *[trace.link(entry["niveaux"][lv]["ids"], f"{what} · niveau {lv}") for lv in LEVELS],
             trace.link(entry["locale"]["ids"], f"{what} · niveaux locaux", _pct(entry["locale"]["part"])),
             trace.link(entry["non_instruisibles"]["ids"], f"{what} · non instruisible")]
 
 
-HEADERS = ["", "Demandes", *level_headers(), "Part locale", "Non instruisibles"]
-
-
-def _section(entries: list[dict], key: str, label: str | None, trace: Trace, what: str, title: str,
-             chart_limit: int = 30) -> str:
+def _breakdown(entries: list[dict], key: str, label: str | None, trace: Trace, what: str, title: str,
+               chart_limit: int = 30) -> dict[str, Any]:
     names = [(f"{e[key]} {e[label]}" if label else e[key]) for e in entries]
     chart = hbar_chart([_bar(name, e, trace, f"{what} {e[key]}") for name, e in zip(names, entries)][:chart_limit],
                        title, level_legend(), unit=" %", label_width=260)
-    rows = [_row(name, e, trace, f"{what} {e[key]}") for name, e in zip(names, entries)]
-    return chart + table(HEADERS, rows, numeric=range(1, 10))
+    return {"chart": chart, "rows": [_row(name, e, trace, f"{what} {e[key]}") for name, e in zip(names, entries)]}
+
+
+HEADERS = ["", "Demandes", *level_headers(), "Part locale", "Non instruisibles"]
+
+SECTIONS = {"en-bref": "En bref", "escalades": "Escalades et leurs causes", "departements": "Par département",
+            "regions": "Par région", "thematiques": "Par thématique", "temps": "Dans le temps",
+            "avis": "L'avis du délégué territorial"}
 
 
 def render_html(m: dict[str, Any]) -> str:
+    """The page of `report impact -o impact.html` (templates/report/impact.html). The figures are
+    linked to their rows in the order the page shows them, which numbers the annex's entries."""
     trace = Trace()
-    n = m["demandes"]["n"]
     all_what = "toutes les demandes"
-    meta = [f"Décisions : {escape(m['fichier'])}" + (f" du {escape(m['date_decision'])}" if m["date_decision"] else "")
-            + f" — {fmt_int(n)} demandes orientées" + (f", {_errors(m['erreurs']['n'])}"
-                                                      if m["erreurs"]["n"] else ""),
-            "Locale : servie aux niveaux communal à régional. Escalade : servie au-delà (opérateurs, agence)."]
-    key = figures([
+    key = [
         (trace.link(m["demandes"]["ids"], all_what), "demandes orientées"),
         (trace.link(m["locale"]["ids"], "niveaux locaux", _pct(m["locale"]["part"])),
          f"résolues localement ({m['locale']['n']})"),
@@ -257,7 +256,7 @@ def render_html(m: dict[str, Any]) -> str:
          "opérateurs et État"),
         (trace.link(m["niveaux"]["agence"]["ids"], "niveau agence", _pct(m["niveaux"]["agence"]["part"])), "agence"),
         (trace.link(m["non_instruisibles"]["ids"], "non instruisible"), "non instruisibles : avis du DT requis"),
-    ])
+    ]
     level_chart = hbar_chart([Bar(SHORT_LEVELS[lv], (Segment(c["n"], LEVEL_COLOURS[lv], f"{SHORT_LEVELS[lv]} : "
                                   f"{c['n']} demandes", trace.anchor(c["ids"], f"niveau {lv}")),),
                                   total_text=f"{c['n']} ({_pct(c['part'])})") for lv, c in m["niveaux"].items()],
@@ -269,73 +268,63 @@ def render_html(m: dict[str, Any]) -> str:
                                                                          f"escalade · {c['cause']} · niveau {lv}"))
                                                     for lv in ("operateur", "agence")))
                               for c in causes], "Escalades par cause", level_legend()[4:], label_width=360)
-    cause_rows = [[escape(c["cause"]) + (f"<br><small>{escape(c['regle'])}</small>" if c.get("regle") else ""),
-                   trace.link(c["ids"], f"escalade · {c['cause']}"), _pct(c["part"]),
-                   trace.link(c["niveaux"]["operateur"]["ids"], f"escalade · {c['cause']} · niveau operateur"),
-                   trace.link(c["niveaux"]["agence"]["ids"], f"escalade · {c['cause']} · niveau agence")]
+    cause_rows = [{"cause": c["cause"], "regle": c.get("regle"), "part": _pct(c["part"]),
+                   "demandes": trace.link(c["ids"], f"escalade · {c['cause']}"),
+                   "operateur": trace.link(c["niveaux"]["operateur"]["ids"], f"escalade · {c['cause']} · niveau operateur"),
+                   "agence": trace.link(c["niveaux"]["agence"]["ids"], f"escalade · {c['cause']} · niveau agence")}
                   for c in causes]
     time_chart = column_chart([_bar(e["periode"], e, trace, f"dépôt en {e['periode']}", short=True)
                                for e in m["dans_le_temps"]],
                               f"Part de chaque niveau, par {m['periode']['pas']} de dépôt (nombre de demandes "
                               "au-dessus)", level_legend(), unit=" %")
+    escalades = trace.link(m["escalades"]["ids"], "escalades")
+    par_departement = _breakdown(m["par_departement"], "departement", "nom", trace, "departement =",
+                                 "Part de chaque niveau, par département")
+    par_region = _breakdown(m["par_region"], "region", "nom", trace, "region =", "Part de chaque niveau, par région")
+    par_thematique = _breakdown(m["par_thematique"], "libelle", None, trace, "thématique",
+                                "Part de chaque niveau, par thématique")
+    time_rows = [_row(e["periode"], e, trace, f"dépôt en {e['periode']}") for e in m["dans_le_temps"]]
+    undated = trace.link(m["sans_date_depot"]["ids"], "sans date de dépôt") if m["sans_date_depot"]["n"] else None
     avis = m["avis_dt"]
-    sections = [
-        ("en-bref", "En bref", key + level_chart),
-        ("escalades", "Escalades et leurs causes",
-         f"<p>{trace.link(m['escalades']['ids'], 'escalades')} demandes ({_pct(m['escalades']['part'])}) ont été "
-         "servies au-delà des niveaux locaux. Leur cause est la première raison que donne l'examen de chaque "
-         "décision aux niveaux locaux.</p>" + cause_chart
-         + table(["Cause", "Demandes", "Part", "opérateurs", "agence"], cause_rows, numeric=[1, 2, 3, 4])),
-        ("departements", "Par département", _section(m["par_departement"], "departement", "nom", trace,
-                                                     "departement =", "Part de chaque niveau, par département")),
-        ("regions", "Par région", _section(m["par_region"], "region", "nom", trace, "region =",
-                                           "Part de chaque niveau, par région")),
-        ("thematiques", "Par thématique",
-         '<p class="note">Thèmes de premier rang ; une demande à plusieurs thèmes compte dans chacun.</p>'
-         + _section(m["par_thematique"], "libelle", None, trace, "thématique", "Part de chaque niveau, par thématique")),
-        ("temps", "Dans le temps", time_chart + table(
-            HEADERS, [_row(e["periode"], e, trace, f"dépôt en {e['periode']}") for e in m["dans_le_temps"]],
-            numeric=range(1, 10))
-         + (f'<p class="note">{trace.link(m["sans_date_depot"]["ids"], "sans date de dépôt")} demandes sans date '
-            "de dépôt ne sont pas dans ce tableau.</p>" if m["sans_date_depot"]["n"] else "")),
-        ("avis", "L'avis du délégué territorial",
-         f"<p>Aucun projet n'est instruit sans l'avis du DT. {trace.link(avis['requis']['ids'], 'avis_dt_requis = oui')} "
-         f"demandes le requièrent ; {trace.link(m['non_instruisibles']['ids'], 'non instruisible')} ne sont pas "
-         f"instruisibles en l'état. Avis au {fmt_date(dt.date.fromisoformat(m['date']))} :</p>"
-         + table(["Avis", "Demandes"], [[label, trace.link(avis[k]["ids"], f"avis du DT {k}")] for k, label in
-                                        (("favorable", "favorable"), ("defavorable", "défavorable"),
-                                         ("en_attente", "en attente"), ("absent", "non demandé"))], numeric=[1])),
-    ]
+    avis_requis = trace.link(avis["requis"]["ids"], "avis_dt_requis = oui")
+    non_instruisibles = trace.link(m["non_instruisibles"]["ids"], "non instruisible")
+    avis_rows = [[label, trace.link(avis[k]["ids"], f"avis du DT {k}")] for k, label in
+                 (("favorable", "favorable"), ("defavorable", "défavorable"), ("en_attente", "en attente"),
+                  ("absent", "non demandé"))]
+    sections = dict(SECTIONS)
+    evolution = None
     if "precedent" in m:
-        sections.append(("evolution", "Évolution depuis les décisions précédentes", _evolution(m, trace)))
-    return document("Impact de l'agence : mesures de subsidiarité", meta, sections, trace,
-                    "Produit par Aiguillage (instruction ANCT du 15 mai 2020, évaluation de l'impact de l'agence).")
+        sections["evolution"] = "Évolution depuis les décisions précédentes"
+        evolution = _evolution(m, trace)
+    return document("report/impact.html", sections, trace, title="Impact de l'agence : mesures de subsidiarité",
+                    fichier=m["fichier"], date_decision=m["date_decision"], n=m["demandes"]["n"],
+                    erreurs=_errors(m["erreurs"]["n"]) if m["erreurs"]["n"] else "", headers=HEADERS,
+                    key=key, level_chart=level_chart, escalades=escalades, escalades_part=_pct(m["escalades"]["part"]),
+                    cause_chart=cause_chart, causes=cause_rows, par_departement=par_departement,
+                    par_region=par_region, par_thematique=par_thematique, time_chart=time_chart, time_rows=time_rows,
+                    sans_date_depot=undated, avis_requis=avis_requis, non_instruisibles=non_instruisibles,
+                    avis=avis_rows, date=fmt_date(dt.date.fromisoformat(m["date"])), evolution=evolution)
 
 
-def _evolution(m: dict[str, Any], trace: Trace) -> str:
+def _evolution(m: dict[str, Any], trace: Trace) -> dict[str, Any]:
     p = m["precedent"]
     mv = p["mouvements"]
-    rows = [[escape(SHORT_LEVELS[lv]), trace.link(p["niveaux"][lv]["ids"], f"précédent · niveau {lv}"),
-             _pct(p["niveaux"][lv]["part"]), trace.link(m["niveaux"][lv]["ids"], f"niveau {lv}"),
-             _pct(m["niveaux"][lv]["part"])] for lv in LEVELS]
-    deps = [[escape(d["departement"]), trace.link(d["demandes_precedentes"]["ids"], f"précédent · departement = "
-                                                  f"{d['departement']}"),
-             _pct(d["part_locale_precedente"]), trace.link(d["demandes"]["ids"], f"departement = {d['departement']}"),
-             _pct(d["part_locale"]), "—" if d["evolution_points"] is None else f"{d['evolution_points']:+.0f} pts"]
-            for d in p["par_departement"]]
-    return "".join([
-        f"<p>Décisions précédentes : {escape(p['fichier'])}. Les demandes sont appariées par identifiant ; une ligne sans identifiant propre n'est jamais appariée.</p>",
-        figures([(trace.link(mv["rapproches"]["ids"], "servies plus près qu'avant"), "rapprochées"),
-                 (trace.link(mv["eloignes"]["ids"], "servies plus loin qu'avant"), "éloignées"),
-                 (trace.link(mv["meme_niveau"]["ids"], "même niveau qu'avant"), "au même niveau"),
-                 (trace.link(mv["nouveaux"]["ids"], "absentes des décisions précédentes"), "nouvelles"),
-                 (trace.link(mv["disparus"]["ids"], "absentes des décisions actuelles"), "disparues"),
-                 (trace.link(mv["sans_identifiant"]["ids"], "sans identifiant propre : non appariées"),
-                  "sans identifiant")]),
-        table(["Niveau", "Avant", "Part", "Maintenant", "Part"], rows, numeric=[1, 2, 3, 4]),
-        table(["Département", "Avant", "Part locale", "Maintenant", "Part locale", "Évolution"], deps,
-              numeric=[1, 2, 3, 4, 5]),
-    ])
+    niveaux = [[SHORT_LEVELS[lv], trace.link(p["niveaux"][lv]["ids"], f"précédent · niveau {lv}"),
+                _pct(p["niveaux"][lv]["part"]), trace.link(m["niveaux"][lv]["ids"], f"niveau {lv}"),
+                _pct(m["niveaux"][lv]["part"])] for lv in LEVELS]
+    departements = [[d["departement"], trace.link(d["demandes_precedentes"]["ids"],
+                                                  f"précédent · departement = {d['departement']}"),
+                     _pct(d["part_locale_precedente"]), trace.link(d["demandes"]["ids"], f"departement = {d['departement']}"),
+                     _pct(d["part_locale"]), "—" if d["evolution_points"] is None else f"{d['evolution_points']:+.0f} pts"]
+                    for d in p["par_departement"]]
+    mouvements = [(trace.link(mv["rapproches"]["ids"], "servies plus près qu'avant"), "rapprochées"),
+                  (trace.link(mv["eloignes"]["ids"], "servies plus loin qu'avant"), "éloignées"),
+                  (trace.link(mv["meme_niveau"]["ids"], "même niveau qu'avant"), "au même niveau"),
+                  (trace.link(mv["nouveaux"]["ids"], "absentes des décisions précédentes"), "nouvelles"),
+                  (trace.link(mv["disparus"]["ids"], "absentes des décisions actuelles"), "disparues"),
+                  (trace.link(mv["sans_identifiant"]["ids"], "sans identifiant propre : non appariées"),
+                   "sans identifiant")]
+    return {"fichier": p["fichier"], "mouvements": mouvements, "niveaux": niveaux, "departements": departements}
 
 
 __all__ = ["measures", "breakdown", "render_text", "render_html", "STEPS"]

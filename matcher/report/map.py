@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from functools import lru_cache
-from html import escape
 
 from ..coverage import Coverage, DepartementCoverage
 from ..coverage_map import ATTRIBUTION, BASE_MAP, CLASSES, NOT_COMPUTED, SVG_NS, colour
+from ..templating import Markup, fragment
 
 _TOKEN = re.compile(r"[MmLlZz]|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
@@ -55,7 +55,7 @@ def _bbox(points: list[tuple[float, float]]) -> tuple[float, float, float, float
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def region_map(coverage: Coverage, departement: str, region_departements: list[str], width: int = 560) -> str | None:
+def region_map(coverage: Coverage, departement: str, region_departements: list[str], width: int = 560) -> Markup | None:
     """The SVG map, or None when the département has no shape on the base map (outre-mer)."""
     base = ET.parse(BASE_MAP).getroot()
     shapes = {p.get("id", ""): p for p in base.iter(f"{{{SVG_NS}}}path")}
@@ -73,46 +73,31 @@ def region_map(coverage: Coverage, departement: str, region_departements: list[s
     map_h = width * (y1 - y0) / (x1 - x0)
     height = int(map_h + legend_h + 30)
     by_code: dict[str, DepartementCoverage] = {d.code: d for d in coverage.departements}
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="map" viewBox="0 0 {width} {height}" width="{width}" '
-             f'height="{height}" role="img" font-family="sans-serif">',
-             f"<title>Couverture locale en ingénierie, {escape(departement)} et sa région</title>",
-             f'<svg x="0" y="0" width="{width}" height="{map_h:.0f}" viewBox="{x0:.1f} {y0:.1f} {x1 - x0:.1f} '
-             f'{y1 - y0:.1f}" preserveAspectRatio="xMidYMid meet">']
-    labels = []
+    shapes_drawn, labels = [], []
     for code, path in shapes.items():
         bx0, by0, bx1, by1 = boxes[code]
         if bx1 < x0 or bx0 > x1 or by1 < y0 or by0 > y1:
             continue
         dep = by_code.get(code) if code in region_departements else None
-        fill = colour(dep.local_share) if dep else ("#ffffff" if code not in region_departements else NOT_COMPUTED)
         name = path.get("aria-label", "")
-        tip = (f"{code} {name} — {_percent(dep.local_share)} des couples servis localement, "
-               f"{_percent(dep.agence_share)} en zone blanche (commune type {dep.commune.nom})" if dep else f"{code} {name}")
-        stroke = ' stroke="#000" stroke-width="2.5"' if code == departement else ' stroke="#8c8c8c" stroke-width="0.8"'
-        parts.append(f'<path id="m{escape(code)}" d="{escape(path.get("d", ""))}" fill="{fill}"{stroke} '
-                     f'vector-effect="non-scaling-stroke"><title>{escape(tip)}</title></path>')
+        shapes_drawn.append({
+            "code": code, "d": path.get("d", ""), "chosen": code == departement,
+            "fill": colour(dep.local_share) if dep else ("#ffffff" if code not in region_departements else NOT_COMPUTED),
+            "tooltip": (f"{code} {name} — {_percent(dep.local_share)} des couples servis localement, "
+                        f"{_percent(dep.agence_share)} en zone blanche (commune type {dep.commune.nom})"
+                        if dep else f"{code} {name}"),
+        })
         if code in region_departements:
-            cx, cy = (bx0 + bx1) / 2, (by0 + by1) / 2
-            text_fill = "#ffffff" if dep and dep.local_share >= 0.245 else "#000000"
-            labels.append(f'<text x="{cx:.1f}" y="{cy:.1f}" font-size="{(x1 - x0) / 38:.1f}" text-anchor="middle" '
-                          f'fill="{text_fill}" font-weight="{"bold" if code == departement else "normal"}">'
-                          f"{escape(code)}</text>")
-    parts += labels
-    parts.append("</svg>")
-    top = map_h + 16
-    parts.append(f'<text x="8" y="{top:.0f}" font-size="12" font-weight="bold">Part des couples thématique × besoin '
-                 "servis par un niveau communal à régional (commune type)</text>")
-    for i, (_, fill, label) in enumerate((*CLASSES, (None, NOT_COMPUTED, "non calculé"))):
-        y = top + 8 + i * 18
-        parts.append(f'<rect x="8" y="{y:.0f}" width="14" height="12" fill="{fill}" stroke="#999" stroke-width="0.5"/>'
-                     f'<text x="28" y="{y + 10:.0f}" font-size="11">{escape(label)}</text>')
-    parts.append(f'<text x="8" y="{height - 4}" font-size="9" fill="#666">{escape(ATTRIBUTION)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+            labels.append({"code": code, "x": (bx0 + bx1) / 2, "y": (by0 + by1) / 2, "chosen": code == departement,
+                           "fill": "#ffffff" if dep and dep.local_share >= 0.245 else "#000000"})
+    return fragment("cartes/region.svg", width=width, height=height, map_h=map_h, departement=departement,
+                  view_box=f"{x0:.1f} {y0:.1f} {x1 - x0:.1f} {y1 - y0:.1f}", shapes=shapes_drawn, labels=labels,
+                  font_size=f"{(x1 - x0) / 38:.1f}", legend_top=map_h + 16, attribution=ATTRIBUTION,
+                  classes=[(fill, label) for _, fill, label in (*CLASSES, (None, NOT_COMPUTED, "non calculé"))])
 
 
 @lru_cache(maxsize=128)
-def departement_map(departement: str, region_departements: tuple[str, ...], label: str, width: int = 300) -> str | None:
+def departement_map(departement: str, region_departements: tuple[str, ...], label: str, width: int = 300) -> Markup | None:
     """A small map of a département within its région (the decision page): the département filled,
     the région's other départements outlined; None when it has no shape on the base map (outre-mer).
     Kept once drawn: the web page draws the same few maps again and again."""
@@ -126,19 +111,9 @@ def departement_map(departement: str, region_departements: tuple[str, ...], labe
     margin = 0.04 * max(x1 - x0, y1 - y0)
     x0, y0, x1, y1 = x0 - margin, y0 - margin, x1 + margin, y1 + margin
     height = int(width * (y1 - y0) / (x1 - x0)) + 14
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="departement" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="img" aria-labelledby="carte-titre" font-family="sans-serif">',
-             f'<title id="carte-titre">{escape(label)}</title>',
-             f'<svg x="0" y="0" width="{width}" height="{height - 14}" viewBox="{x0:.1f} {y0:.1f} {x1 - x0:.1f} '
-             f'{y1 - y0:.1f}" preserveAspectRatio="xMidYMid meet">']
-    for code, path in shapes.items():
-        chosen = code == departement
-        parts.append(f'<path d="{escape(path.get("d", ""))}" fill="{"#1f4e8c" if chosen else "#eef2f7"}" '
-                     f'stroke="{"#000000" if chosen else "#8c8c8c"}" stroke-width="{2 if chosen else 0.8}" '
-                     'vector-effect="non-scaling-stroke"/>')
-    parts.append("</svg>")
-    parts.append(f'<text x="2" y="{height - 3}" font-size="7.5" fill="#555555">{escape(ATTRIBUTION)}</text></svg>')
-    return "".join(parts)
+    return fragment("cartes/departement.svg", width=width, height=height, label=label, attribution=ATTRIBUTION,
+                  view_box=f"{x0:.1f} {y0:.1f} {x1 - x0:.1f} {y1 - y0:.1f}",
+                  shapes=[{"d": path.get("d", ""), "chosen": code == departement} for code, path in shapes.items()])
 
 
 def _percent(share: float) -> str:

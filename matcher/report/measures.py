@@ -7,9 +7,9 @@ from typing import Hashable
 import pandas as pd
 
 from ..charts import Bar, Segment
-from ..coverage_map import LEVEL_COLOURS
 from ..decisions import LOCAL_LEVELS, root_theme
 from ..model import LEVELS, Vocabulary
+from ..templating import LEVEL_COLOURS
 from .page import Trace
 
 SHORT_LEVELS = {"communal": "communal", "intercommunal": "intercommunal", "departemental": "départemental",

@@ -5,13 +5,12 @@ and an annex that lists, for every figure, the rows of the decisions file behind
 from __future__ import annotations
 
 import datetime as dt
-from html import escape
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from ..files import atomic_output
-from ..templating import Markup, inline_stylesheet, render, stylesheet
-from ..templating import text as element_text
+from ..templating import fmt_int, inline_stylesheet, render, stylesheet
 
 # Beyond this many row references in the annex, an entry gives its filter and no longer every id
 # (a page for a million rows would not open); the JSON output always carries them all.
@@ -19,10 +18,6 @@ ANNEX_LIMIT = 200_000
 
 # The one stylesheet of every HTML output (templates/aiguillage.css), inlined: the page is self-contained.
 STYLE = stylesheet()
-
-
-def fmt_int(n: float | int) -> str:
-    return f"{int(n):,}".replace(",", "\u202f")
 
 
 def fmt_share(part: float, whole: float) -> str:
@@ -37,9 +32,19 @@ def fmt_date(value: dt.date | None) -> str:
     return value.strftime("%d/%m/%Y") if value is not None else ""
 
 
+@dataclass(frozen=True)
+class Count:
+    """A figure of a page and the annex entry that lists the rows it counts (`href`; None when it
+    counts none). Templates draw it with the macro `n` of `report/macros.html`."""
+
+    text: str
+    href: str | None
+    n: int
+
+
 class Trace:
     """The rows behind each figure. `link` registers a set of row references and returns the figure
-    as a link to its entry in the annex; the same set shown twice has one entry."""
+    with the anchor of its entry in the annex; the same set shown twice has one entry."""
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, ...], tuple[str, list[str]]] = {}
@@ -55,59 +60,29 @@ class Trace:
             entry[1].append(what)
         return "#" + entry[0]
 
-    def link(self, refs: Sequence[str], what: str, text: str | None = None) -> str:
+    def link(self, refs: Sequence[str], what: str, text: str | None = None) -> Count:
         """The count of `refs` (or `text`), linked to the list of those rows."""
-        shown = escape(text) if text is not None else fmt_int(len(refs))
-        href = self.anchor(refs, what)
-        if href is None:
-            return shown
-        return f'<a class="n" href="{href}" data-n="{len(refs)}">{shown}</a>'
+        return Count(text if text is not None else fmt_int(len(refs)), self.anchor(refs, what), len(refs))
 
-    def annex(self) -> str:
+    def annex(self) -> list[dict]:
+        """The entries of the annex, in the order their figures were first shown; an entry beyond
+        ANNEX_LIMIT rows in all gives no list (`refs` None)."""
         listed = 0
-        items = []
+        entries = []
         for refs, (anchor, whats) in self._entries.items():
             shown = listed + len(refs) <= ANNEX_LIMIT
             if shown:
                 listed += len(refs)
-                ids = ", ".join(f'<span class="ref">{escape(r)}</span>' for r in refs)
-            else:
-                ids = "liste trop longue pour la page : filtrez le fichier de décisions ainsi, ou utilisez la sortie JSON"
-            items.append(f'<li id="{anchor}" data-n="{len(refs)}"><b>[{anchor}] {fmt_int(len(refs))} — '
-                         f"{escape(' ; '.join(whats))}</b> : {ids}</li>")
-        return '<ol class="annex">' + "".join(items) + "</ol>"
+            entries.append({"anchor": anchor, "n": len(refs), "what": " ; ".join(whats),
+                            "refs": refs if shown else None})
+        return entries
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Iterable[int] = (),
-          total: Sequence[str] | None = None) -> str:
-    """A table of pre-rendered cells; the columns in `numeric` are right-aligned."""
-    right = set(numeric)
-    head = "".join(f'<th{" class=n" if i in right else ""}>{h}</th>' for i, h in enumerate(headers))
-    body = []
-    for row in rows:
-        body.append("<tr>" + "".join(f'<td{" class=n" if i in right else ""}>{c}</td>' for i, c in enumerate(row))
-                    + "</tr>")
-    if total is not None:
-        body.append('<tr class="total">' + "".join(f'<td{" class=n" if i in right else ""}>{c}</td>'
-                                                   for i, c in enumerate(total)) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def figures(items: Iterable[tuple[str, str]]) -> str:
-    """Key figures as boxes: (value as HTML, label)."""
-    return '<div class="figures">' + "".join(
-        f'<div class="figure"><span class="v">{v}</span><span class="l">{escape(label, quote=False)}</span></div>'
-        for v, label in items) + "</div>"
-
-
-def document(title: str, meta: Sequence[str], sections: Sequence[tuple[str, str, str]], trace: Trace,
-             footer: str) -> str:
-    """The page: title, meta lines, a table of contents, the sections (anchor, heading, HTML) and the
-    annex of the rows behind each figure. `meta`, the sections' HTML and `footer` are HTML already
-    escaped by their builders; the title and headings are text."""
-    return render("report.html", title=element_text(title), meta=[Markup(m) for m in meta],
-                  sections=[(a, element_text(h), Markup(html)) for a, h, html in sections], annex=Markup(trace.annex()),
-                  footer=Markup(footer), inline_css=inline_stylesheet())
+def document(template: str, sections: dict[str, str], trace: Trace, **context: object) -> str:
+    """A report drawn by its template (which extends `report.html`): `sections` maps each anchor to
+    its heading, in the order of the table of contents; the annex lists the rows behind each figure
+    linked by `trace` while the report's figures were computed."""
+    return render(template, sections=sections, annex=trace.annex(), inline_css=inline_stylesheet(), **context)
 
 
 def write_text(text: str, path: Path) -> None:
@@ -116,5 +91,5 @@ def write_text(text: str, path: Path) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-__all__ = ["Trace", "table", "figures", "document", "write_text", "fmt_int", "fmt_share", "fmt_euros",
+__all__ = ["Count", "Trace", "document", "write_text", "fmt_int", "fmt_share", "fmt_euros",
            "fmt_date", "STYLE"]

@@ -570,8 +570,6 @@ def _chain(d: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _map(d: dict[str, Any], index: Any) -> Any:
-    from markupsafe import Markup
-
     from ..report.map import departement_map
 
     code = d["territoire"].get("departement")
@@ -579,8 +577,7 @@ def _map(d: dict[str, Any], index: Any) -> Any:
         return None
     dep = index.departements[code]
     region = tuple(c for c, other in index.departements.items() if other.region == dep.region)
-    svg = departement_map(code, region, f"Carte : {dep.nom} dans sa région")
-    return Markup(svg) if svg else None
+    return departement_map(code, region, f"Carte : {dep.nom} dans sa région")
 
 
 # ----------------------------------------------------------------- middleware
