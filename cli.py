@@ -64,6 +64,24 @@ def date_option(func: Callable) -> Callable:
     )(func)
 
 
+def dsfr_option(func: Callable) -> Callable:
+    """`--dsfr DIR`, on every command that writes HTML: the Système de design de l'État installed locally."""
+    return click.option(
+        "--dsfr",
+        "dsfr_dir",
+        type=click.Path(path_type=Path, file_okay=False, exists=True),
+        help="Dossier du Système de design de l'État installé localement (npm @gouvfr/dsfr) : ses styles "
+             "s'ajoutent aux styles neutres des pages HTML.",
+    )(func)
+
+
+def _dsfr_css(dsfr_dir: Path | None) -> str | None:
+    """The DSFR's stylesheet that `--dsfr` names, read once (a folder without it: exit 1, said in French)."""
+    from matcher.templating import dsfr_stylesheet
+
+    return dsfr_stylesheet(dsfr_dir) if dsfr_dir is not None else None
+
+
 _OPTIONS = {"thematiques": "--thematique", "besoins": "--besoin", "programmes": "--programme"}
 
 
@@ -636,6 +654,7 @@ def vocabulaire(output_format: str, catalogue_dir: Path | None, rules_dir: Path 
 @click.option("--besoin", "besoins", multiple=True, help="Ce besoin seulement (répétable).")
 @date_option
 @format_option("text", "csv", "json", "html", "svg")
+@dsfr_option
 @workspace_options
 def coverage(
     departements: tuple[str, ...],
@@ -643,6 +662,7 @@ def coverage(
     besoins: tuple[str, ...],
     decision_date: dt.datetime | None,
     output_format: str,
+    dsfr_dir: Path | None,
     catalogue_dir: Path | None,
     rules_dir: Path | None,
 ) -> None:
@@ -664,6 +684,7 @@ def coverage(
     from matcher.coverage_map import render_html, render_svg
     from matcher.workspace import load_workspace
 
+    dsfr_css = _dsfr_css(dsfr_dir) if output_format == "html" else None
     day = _day(decision_date)
     workspace = load_workspace(catalogue_dir, rules_dir, today=day)
     voc = workspace.catalogue.vocabularies  # words read as a demande's are: « Santé » is sante
@@ -678,7 +699,7 @@ def coverage(
     elif output_format == "svg":
         click.echo(render_svg(result))
     elif output_format == "html":
-        click.echo(render_html(result, workspace.catalogue.vocabularies))
+        click.echo(render_html(result, workspace.catalogue.vocabularies, dsfr_css))
     else:
         click.echo(summary_text(result))
 
@@ -739,6 +760,7 @@ def report() -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Page HTML à écrire (par défaut : sur la sortie standard).")
 @date_option
+@dsfr_option
 @workspace_options
 def report_comite_local(
     departement: str,
@@ -747,6 +769,7 @@ def report_comite_local(
     end: dt.datetime | None,
     output: Path | None,
     decision_date: dt.datetime | None,
+    dsfr_dir: Path | None,
     catalogue_dir: Path | None,
     rules_dir: Path | None,
 ) -> None:
@@ -770,11 +793,12 @@ def report_comite_local(
     from matcher.workspace import load_workspace
 
     _output_kind(output, ("html", "htm"))
+    dsfr_css = _dsfr_css(dsfr_dir)
     day = _day(decision_date)
     workspace = load_workspace(catalogue_dir, rules_dir, today=day)
     code = known_code(departement, workspace.graph.index.departements, "--departement")
     decisions, undated = read_period(decisions_file, *_period(start, end))
-    page = build(workspace, decisions, code, day, *_period(start, end), undated)
+    page = build(workspace, decisions, code, day, *_period(start, end), undated, dsfr_css)
     if output is None:
         click.echo(page)
     else:
@@ -788,6 +812,7 @@ def report_comite_local(
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Tableur à remplir (.xlsx, .csv) ou page (.html) ; sans -o, un résumé sur la sortie standard.")
 @date_option
+@dsfr_option
 @workspace_options
 def report_comite_regional(
     region: str,
@@ -796,6 +821,7 @@ def report_comite_regional(
     end: dt.datetime | None,
     output: Path | None,
     decision_date: dt.datetime | None,
+    dsfr_dir: Path | None,
     catalogue_dir: Path | None,
     rules_dir: Path | None,
 ) -> None:
@@ -817,12 +843,13 @@ def report_comite_regional(
     from matcher.workspace import load_workspace
 
     kind = _output_kind(output, ("xlsx", "csv", "html", "htm"))
+    dsfr_css = _dsfr_css(dsfr_dir) if kind in ("html", "htm") else None
     day = _day(decision_date)
     workspace = load_workspace(catalogue_dir, rules_dir, today=day)
     code = known_code(region, workspace.graph.index.regions, "--region")
     decisions, _ = read_period(decisions_file, *_period(start, end))
     if kind in ("html", "htm"):
-        write_text(build_html(workspace, decisions, code, day), output)
+        write_text(build_html(workspace, decisions, code, day, dsfr_css), output)
         _written(output, f"comité régional des financeurs, région {code}")
         return
     frame = sheet(workspace, select(decisions, code), day)
@@ -839,7 +866,8 @@ def report_comite_regional(
 @click.option("-o", "--output", "folder", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Dossier où écrire les lettres (une par demande décidée) et synthese.html.")
 @date_option
-def report_notifications(workbook: Path, folder: Path, decision_date: dt.datetime | None) -> None:
+@dsfr_option
+def report_notifications(workbook: Path, folder: Path, decision_date: dt.datetime | None, dsfr_dir: Path | None) -> None:
     """Les lettres qui notifient à chaque porteur la décision du comité régional des financeurs,
     signées par le préfet de son département, délégué territorial de l'agence : une page HTML
     imprimable par demande décidée (porteur, projet, décision et modalités, financeurs), et une
@@ -854,8 +882,9 @@ def report_notifications(workbook: Path, folder: Path, decision_date: dt.datetim
     """
     from matcher.report.notifications import read_workbook, summary_text, write_letters
 
+    dsfr_css = _dsfr_css(dsfr_dir)
     notifications = read_workbook(workbook, _day(decision_date))
-    summary = write_letters(notifications, folder, workbook)
+    summary = write_letters(notifications, folder, workbook, dsfr_css)
     click.echo(summary_text(notifications, folder), err=True)
     _written(summary, "synthèse des notifications")
 
@@ -871,6 +900,7 @@ def report_notifications(workbook: Path, folder: Path, decision_date: dt.datetim
               help="Page (.html) ou données (.json, avec les identifiants derrière chaque chiffre) ; sans -o, les "
                    "tableaux en texte.")
 @date_option
+@dsfr_option
 @workspace_options
 def report_impact(
     decisions_file: Path,
@@ -880,6 +910,7 @@ def report_impact(
     step: str,
     output: Path | None,
     decision_date: dt.datetime | None,
+    dsfr_dir: Path | None,
     catalogue_dir: Path | None,
     rules_dir: Path | None,
 ) -> None:
@@ -899,6 +930,7 @@ def report_impact(
     from matcher.workspace import load_workspace
 
     kind = _output_kind(output, ("html", "htm", "json"))
+    dsfr_css = _dsfr_css(dsfr_dir) if kind in ("html", "htm") else None
     day = _day(decision_date)
     workspace = load_workspace(catalogue_dir, rules_dir, today=day)
     decisions, _ = read_period(decisions_file, *_period(start, end))
@@ -910,7 +942,7 @@ def report_impact(
         write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", output)
         _written(output, "mesures d'impact")
     else:
-        write_text(render_html(result), output)
+        write_text(render_html(result, dsfr_css), output)
         _written(output, "mesures d'impact")
 
 
@@ -978,9 +1010,7 @@ def alertes(
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Adresse d'écoute (127.0.0.1 : cette machine seulement).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port d'écoute.")
-@click.option("--dsfr", "dsfr_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
-              help="Dossier du Système de design de l'État installé localement (npm @gouvfr/dsfr) : ses styles "
-                   "s'ajoutent aux styles neutres.")
+@dsfr_option
 @click.option("--max-lignes", "max_rows", type=click.IntRange(1), default=50_000, show_default=True,
               help="Lignes au plus d'un carnet envoyé.")
 @click.option("--max-mo", "max_mb", type=click.IntRange(1, 1024), default=20, show_default=True,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .coverage import LOCAL_LEVELS, Coverage, DepartementCoverage
 from .model import LEVEL_LABELS, LEVELS
-from .templating import Markup, fragment, inline_stylesheet, render
+from .templating import Markup, fragment, inline_styles, render
 
 BASE_MAP = Path(__file__).parent / "data" / "france-departements.svg"
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -101,10 +101,10 @@ def page_context(coverage: Coverage, vocabularies: dict | None = None) -> dict:
     }
 
 
-def render_html(coverage: Coverage, vocabularies: dict | None = None) -> str:
+def render_html(coverage: Coverage, vocabularies: dict | None = None, dsfr_css: str | None = None) -> str:
     """One self-contained page: the map, the table by département, and for a single département
     the thématique × besoin matrix."""
-    return render("couverture.html", inline_css=inline_stylesheet(), **page_context(coverage, vocabularies))
+    return render("couverture.html", inline_css=inline_styles(dsfr_css), **page_context(coverage, vocabularies))
 
 
 __all__ = ["render_svg", "render_html", "colour", "CLASSES"]

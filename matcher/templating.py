@@ -8,8 +8,9 @@ Every value written by a template is escaped (`&`, `<`, `>`, `"`), except what i
 quotes (`tests/test_templating.py` checks it).
 
 A self-contained report carries the stylesheet inline; the web page links it, and its
-Content-Security-Policy admits the inline copy by its hash (`stylesheet_hash`), so that a report
-served by the web page is the same document as the one written to disk.
+Content-Security-Policy admits the inline copy by its hash (`style_hash`), so that a report
+served by the web page is the same document as the one written to disk. With `--dsfr DIR`, the
+Système de design de l'État's stylesheet, read from a local installation, comes first.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import base64
 import html
 import hashlib
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
+from .errors import AiguillageError
 from .model import COUT_LABELS, LEVEL_LABELS
 
 # The colour of each level, in the maps, the charts and the stylesheet.
@@ -55,7 +58,7 @@ def _escape_keeping_apostrophes(context: jinja2.nodes.EvalContext, value: Any) -
 
 def render(name: str, **context: Any) -> str:
     """A template filled in; every value not marked `Markup` is escaped."""
-    context.setdefault("inline_css", None)
+    context.setdefault("inline_css", ())
     context.setdefault("css_links", ())
     return environment().get_template(name).render(**context)
 
@@ -71,21 +74,32 @@ def stylesheet() -> str:
     return environment().get_template("aiguillage.css").render(level_colours=LEVEL_COLOURS)
 
 
-@cache
-def stylesheet_hash() -> str:
-    """The CSP source that admits the stylesheet written inline in a <style> element."""
-    digest = hashlib.sha256(stylesheet().encode("utf-8")).digest()
+def style_hash(css: str) -> str:
+    """The CSP source that admits a stylesheet written inline in a <style> element."""
+    digest = hashlib.sha256(css.encode("utf-8")).digest()
     return f"'sha256-{base64.b64encode(digest).decode()}'"
 
 
-def inline_stylesheet() -> Markup:
-    return Markup(stylesheet())
+def inline_styles(dsfr_css: str | None = None) -> list[Markup]:
+    """The stylesheets a self-contained page carries in <style> elements: the Système de design de
+    l'État's when one is given (`--dsfr`), then the one stylesheet, whose rules come last."""
+    return [Markup(css) for css in (dsfr_css, stylesheet()) if css]
 
 
-def text(value: str) -> Markup:
-    """Text for an element's content: escaped, quotes kept as they are (« l'agence », not « l&#39;agence »).
-    Never for an attribute's value."""
-    return Markup(html.escape(value, quote=False))
+# Where a local installation of the Système de design de l'État (npm @gouvfr/dsfr) keeps its styles.
+DSFR_STYLESHEETS = ("dist/dsfr.min.css", "dsfr.min.css", "dist/dsfr.css", "dsfr.css")
+
+
+def dsfr_stylesheet(folder: Path) -> str:
+    """The Système de design de l'État's stylesheet from a local installation (`--dsfr DIR`)."""
+    for candidate in DSFR_STYLESHEETS:
+        path = Path(folder) / candidate
+        if path.is_file():
+            css = path.read_text(encoding="utf-8", errors="replace")
+            if "</style" in css.lower():  # it is written inside a <style> element of the reports
+                raise AiguillageError(f"{path} : « </style » dans une feuille de style : ce n'est pas celle du DSFR")
+            return css
+    raise AiguillageError(f"{folder} : pas de dsfr.min.css (ni dist/dsfr.min.css) : indiquez le dossier du DSFR installé")
 
 
 def fmt_int(n: float | int) -> str:
@@ -97,4 +111,5 @@ def plural_word(count: int, singular: str, plural: str | None = None) -> str:
     return f"{fmt_int(count)} {singular if count < 2 else plural or singular + 's'}"
 
 
-__all__ = ["LEVEL_COLOURS", "render", "fragment", "stylesheet", "stylesheet_hash", "inline_stylesheet", "plural_word", "fmt_int", "text", "Markup"]
+__all__ = ["LEVEL_COLOURS", "render", "fragment", "stylesheet", "style_hash", "inline_styles", "dsfr_stylesheet",
+           "plural_word", "fmt_int", "Markup"]

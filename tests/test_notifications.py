@@ -93,3 +93,21 @@ def test_not_the_comite_workbook(year, tmp_path):
     assert result.code == 1 and result.err_lines == [
         f"{other}: feuille « demandes » absente (feuilles : Sheet) : attendu le classeur de « aiguillage report "
         "comite-regional »"]
+
+
+def test_the_letters_take_the_state_design_system(workbook, tmp_path):
+    from matcher.templating import stylesheet
+
+    dsfr = tmp_path / "dsfr"
+    dsfr.mkdir()
+    (dsfr / "dsfr.min.css").write_text(":root{--blue-france-sun-113-625:#000091}", encoding="utf-8")
+    filled = tmp_path / "rempli.xlsx"
+    fill(workbook, filled, {2: {"decision_comite": "accord", "date_comite": dt.datetime(2026, 12, 10)}})
+    result = run("report", "notifications", "--comite", filled, "-o", tmp_path / "lettres", "--date", "2026-12-12",
+                 "--dsfr", dsfr)
+    assert result.code == 0, result.stderr
+    pages = sorted((tmp_path / "lettres").glob("*.html"))
+    assert len(pages) == 2  # the letter and the summary
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert text.index(":root{--blue-france-sun-113-625:#000091}") < text.index(stylesheet()[:200])

@@ -236,3 +236,54 @@ def test_impact_page_and_text(year):
     text = run("report", "impact", "--decisions", year.decisions, *year.options)
     assert text.code == 0 and text.stdout.startswith("Mesures de subsidiarité — ")
     assert "Causes des escalades :" in text.stdout and "Par mois de dépôt :" in text.stdout
+
+
+DSFR_MARK = ":root{--blue-france-sun-113-625:#000091}"
+
+
+@pytest.fixture
+def dsfr(tmp_path) -> Path:
+    """A local installation of the Système de design de l'État, as npm lays it out."""
+    folder = tmp_path / "node_modules" / "@gouvfr" / "dsfr"
+    (folder / "dist").mkdir(parents=True)
+    (folder / "dist" / "dsfr.min.css").write_text(DSFR_MARK, encoding="utf-8")
+    return folder
+
+
+def test_every_command_that_writes_html_takes_the_state_design_system(year, dsfr, tmp_path):
+    """--dsfr DIR: the page carries the DSFR's styles inline, before its own, and stays self-contained."""
+    from matcher.templating import stylesheet
+
+    decisions = ["--decisions", year.decisions]
+    outputs = {
+        "comite-local": ["report", "comite-local", "--departement", "16", *decisions],
+        "comite-regional": ["report", "comite-regional", "--region", "53", *decisions],
+        "impact": ["report", "impact", *decisions],
+    }
+    for name, command in outputs.items():
+        out = tmp_path / f"{name}.html"
+        result = run(*command, "-o", out, "--dsfr", dsfr, *year.options)
+        assert result.code == 0, result.stderr
+        page = out.read_text(encoding="utf-8")
+        styles = re.findall(r"<style>(.*?)</style>", page, re.S)
+        assert styles == [DSFR_MARK, stylesheet()], name
+        traced(page)
+    coverage = run("coverage", "--departement", "16", "--format", "html", "--dsfr", dsfr, *year.options)
+    assert coverage.code == 0 and re.findall(r"<style>(.*?)</style>", coverage.stdout, re.S) == [DSFR_MARK, stylesheet()]
+    without = run("report", "impact", *decisions, "-o", tmp_path / "neutre.html", *year.options)
+    assert without.code == 0
+    assert re.findall(r"<style>(.*?)</style>", (tmp_path / "neutre.html").read_text(encoding="utf-8"), re.S) == [stylesheet()]
+
+
+def test_a_dsfr_folder_without_its_stylesheet_is_refused_before_any_work(year, tmp_path):
+    out = tmp_path / "comite.html"
+    for command in (["report", "comite-local", "--departement", "16", "--decisions", year.decisions, "-o", out],
+                    ["report", "impact", "--decisions", year.decisions, "-o", out],
+                    ["coverage", "--format", "html"]):
+        result = run(*command, "--dsfr", tmp_path, *year.options)
+        assert result.code == 1 and result.stdout == "", command
+        assert result.err_lines == [f"{tmp_path} : pas de dsfr.min.css (ni dist/dsfr.min.css) : indiquez le dossier "
+                                    "du DSFR installé"]
+        assert not out.exists()
+    missing = run("report", "impact", "--decisions", year.decisions, "--dsfr", tmp_path / "absent", *year.options)
+    assert missing.code == 2 and "--dsfr" in missing.stderr

@@ -243,7 +243,7 @@ def test_a_request_that_takes_too_long_is_cut_with_a_message():
         slow.close()
 
 
-def test_the_state_design_system_when_installed_locally(tmp_path):
+def test_the_state_design_system_when_installed_locally(tmp_path, year):
     dsfr = tmp_path / "dsfr" / "dist"
     dsfr.mkdir(parents=True)
     (dsfr / "dsfr.min.css").write_text(":root{--blue-france-sun-113-625:#000091}", encoding="utf-8")
@@ -253,6 +253,16 @@ def test_the_state_design_system_when_installed_locally(tmp_path):
         page = client.get("/").text
         assert page.index('href="/static/dsfr.min.css"') < page.index('href="/static/aiguillage.css"')
         assert "--blue-france-sun-113-625" in client.get("/static/dsfr.min.css").text
+        # The comité local's page is the report as written to disk, its two stylesheets inline and
+        # admitted by their hashes.
+        from matcher.templating import style_hash, stylesheet
+
+        client.post("/comite-local/16", files={"fichier": ("decisions.csv", year.decisions.read_bytes(), "text/csv")})
+        report = client.get("/comite-local/16")
+        styles = re.findall(r"<style>(.*?)</style>", report.text, re.S)
+        assert report.status_code == 200 and styles == [":root{--blue-france-sun-113-625:#000091}", stylesheet()]
+        policy = report.headers["content-security-policy"]
+        assert all(style_hash(css) in policy for css in styles)
     finally:
         service.close()
     from matcher.errors import AiguillageError

@@ -44,7 +44,8 @@ SECTIONS = {"en-bref": "En bref", "ingenierie": "L'ingénierie mobilisable local
 
 
 def build(workspace: Workspace, decisions: Decisions, departement: str, day: dt.date,
-          start: dt.date | None = None, end: dt.date | None = None, undated: int = 0) -> str:
+          start: dt.date | None = None, end: dt.date | None = None, undated: int = 0,
+          dsfr_css: str | None = None) -> str:
     """The comité local's page for one département (`decisions` already limited to the period), drawn
     by templates/report/comite-local.html. The figures are linked to their rows in the order the page
     shows them, which numbers the annex's entries."""
@@ -61,7 +62,7 @@ def build(workspace: Workspace, decisions: Decisions, departement: str, day: dt.
                   "shown": decisions.error_refs[:20], "more": len(decisions.error_refs) > 20}
     other = decisions.version_catalogue and decisions.version_catalogue != workspace.catalogue.version
     return document(
-        "report/comite-local.html", SECTIONS, trace,
+        "report/comite-local.html", SECTIONS, trace, dsfr_css,
         title=f"Comité local de cohésion territoriale — {dep.nom} ({departement})",
         dt_label=rows["delegue_territorial"].iloc[0] if len(rows) else dep.dt_libelle,
         period=period_text(start, end, rows), rows_n=len(rows), undated=undated, fichier=decisions.path,

@@ -185,7 +185,8 @@ def summary_text(frame: pd.DataFrame, region: str) -> str:
     return "\n".join(lines)
 
 
-def build_html(workspace: Workspace, decisions: Decisions, region: str, day: dt.date) -> str:
+def build_html(workspace: Workspace, decisions: Decisions, region: str, day: dt.date,
+               dsfr_css: str | None = None) -> str:
     """The same list as a page: a summary by DT and by group, then one table per group."""
     idx = workspace.graph.index
     reg = idx.regions[region]
@@ -241,7 +242,7 @@ def build_html(workspace: Workspace, decisions: Decisions, region: str, day: dt.
             "non_instruisibles": trace.link(part.loc[part["instruction"] != "instruisible", "id"].tolist(),
                                             f"{what} · non instruisible"),
         })
-    return document("report/comite-regional.html", sections, trace,
+    return document("report/comite-regional.html", sections, trace, dsfr_css,
                     title=f"Comité régional des financeurs — {reg.nom} ({region})", fichier=decisions.path,
                     date_decision=fmt_date(decisions.date_decision) if decisions.date_decision else "",
                     key=key, chart=chart, by_dt=by_dt, by_group=by_group, listings=listings)

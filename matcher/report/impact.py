@@ -243,7 +243,7 @@ SECTIONS = {"en-bref": "En bref", "escalades": "Escalades et leurs causes", "dep
             "avis": "L'avis du délégué territorial"}
 
 
-def render_html(m: dict[str, Any]) -> str:
+def render_html(m: dict[str, Any], dsfr_css: str | None = None) -> str:
     """The page of `report impact -o impact.html` (templates/report/impact.html). The figures are
     linked to their rows in the order the page shows them, which numbers the annex's entries."""
     trace = Trace()
@@ -296,7 +296,7 @@ def render_html(m: dict[str, Any]) -> str:
     if "precedent" in m:
         sections["evolution"] = "Évolution depuis les décisions précédentes"
         evolution = _evolution(m, trace)
-    return document("report/impact.html", sections, trace, title="Impact de l'agence : mesures de subsidiarité",
+    return document("report/impact.html", sections, trace, dsfr_css, title="Impact de l'agence : mesures de subsidiarité",
                     fichier=m["fichier"], date_decision=m["date_decision"], n=m["demandes"]["n"],
                     erreurs=_errors(m["erreurs"]["n"]) if m["erreurs"]["n"] else "", headers=HEADERS,
                     key=key, level_chart=level_chart, escalades=escalades, escalades_part=_pct(m["escalades"]["part"]),

@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import BatchInputError, Location
 from ..files import atomic_output
 from ..model import DATE_FORMATS, parse_day
-from ..templating import inline_stylesheet, render
+from ..templating import inline_styles, render
 from ..territory import TerritoryIndex, default_index
 from .comite_regional import DECISION_CHOICES
 
@@ -156,8 +156,9 @@ def fmt_date(value: dt.date) -> str:
     return f"{'1er' if value.day == 1 else value.day} {months[value.month - 1]} {value.year}"
 
 
-def write_letters(notifications: Notifications, folder: Path, workbook: Path) -> Path:
-    """One letter per decided demande and the summary (`synthese.html`), in `folder`; the summary's path."""
+def write_letters(notifications: Notifications, folder: Path, workbook: Path, dsfr_css: str | None = None) -> Path:
+    """One letter per decided demande and the summary (`synthese.html`), in `folder`; the summary's path.
+    `dsfr_css`: the Système de design de l'État's stylesheet (`--dsfr`), carried by every page."""
     if not folder.is_dir():
         if folder.parent.is_dir() and not folder.exists():
             folder.mkdir()
@@ -167,7 +168,7 @@ def write_letters(notifications: Notifications, folder: Path, workbook: Path) ->
     for letter in notifications.letters:
         letter.file = _file_name(_text(letter.fields["id"]) or f"ligne-{letter.row}", used)
         amount = _amount(letter.fields["montant_accorde"], Location(str(workbook)))
-        html = render("notification.html", inline_css=inline_stylesheet(), title=f"Notification — {letter.file[13:-5]}",
+        html = render("notification.html", inline_css=inline_styles(dsfr_css), title=f"Notification — {letter.file[13:-5]}",
                       letter=letter, f={k: _text(v) for k, v in letter.fields.items()},
                       sentence=DECISION_SENTENCES[letter.decision], date_comite=fmt_date(letter.date_comite),
                       dated=fmt_date(letter.dated),
@@ -175,7 +176,7 @@ def write_letters(notifications: Notifications, folder: Path, workbook: Path) ->
         with atomic_output(folder / letter.file) as tmp:
             tmp.write_text(html, encoding="utf-8")
     summary = folder / "synthese.html"
-    html = render("notifications-synthese.html", inline_css=inline_stylesheet(),
+    html = render("notifications-synthese.html", inline_css=inline_styles(dsfr_css),
                   title="Notifications des décisions du comité régional des financeurs", n=notifications,
                   workbook=workbook.name, f=lambda v: _text(v))
     with atomic_output(summary) as tmp:

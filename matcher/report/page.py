@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..files import atomic_output
-from ..templating import fmt_int, inline_stylesheet, render, stylesheet
+from ..templating import fmt_int, inline_styles, render, stylesheet
 
 # Beyond this many row references in the annex, an entry gives its filter and no longer every id
 # (a page for a million rows would not open); the JSON output always carries them all.
@@ -78,11 +78,13 @@ class Trace:
         return entries
 
 
-def document(template: str, sections: dict[str, str], trace: Trace, **context: object) -> str:
+def document(template: str, sections: dict[str, str], trace: Trace, dsfr_css: str | None = None,
+             **context: object) -> str:
     """A report drawn by its template (which extends `report.html`): `sections` maps each anchor to
     its heading, in the order of the table of contents; the annex lists the rows behind each figure
-    linked by `trace` while the report's figures were computed."""
-    return render(template, sections=sections, annex=trace.annex(), inline_css=inline_stylesheet(), **context)
+    linked by `trace` while the report's figures were computed; `dsfr_css`, the Système de design de
+    l'État's stylesheet (`--dsfr`), is carried inline before the page's own."""
+    return render(template, sections=sections, annex=trace.annex(), inline_css=inline_styles(dsfr_css), **context)
 
 
 def write_text(text: str, path: Path) -> None:

@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import __version__
 from ..errors import AiguillageError
 from ..model import COMPLEXITES, LEVEL_LABELS, PORTEUR_TYPES, SAISINES
-from ..templating import render, stylesheet, stylesheet_hash
+from ..templating import dsfr_stylesheet, render, style_hash, stylesheet
 from ..workspace import Workspace, load_workspace
 
 T = TypeVar("T")
@@ -76,7 +76,7 @@ class Service:
     def __init__(self, catalogue_dir: Path | None = None, rules_dir: Path | None = None,
                  day: dt.date | None = None, dsfr_dir: Path | None = None, limits: Limits = Limits()):
         self.catalogue_dir, self.rules_dir, self.fixed_day, self.limits = catalogue_dir, rules_dir, day, limits
-        self.dsfr_css = _dsfr_stylesheet(dsfr_dir) if dsfr_dir else None
+        self.dsfr_css = dsfr_stylesheet(dsfr_dir) if dsfr_dir else None
         self.lock = threading.Lock()
         self._workspaces: OrderedDict[dt.date, Workspace] = OrderedDict()
         self._finder = None
@@ -169,15 +169,6 @@ class Service:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _dsfr_stylesheet(folder: Path) -> str:
-    """The Système de design de l'État's stylesheet from a local installation (npm @gouvfr/dsfr)."""
-    for candidate in ("dist/dsfr.min.css", "dsfr.min.css", "dist/dsfr.css", "dsfr.css"):
-        path = Path(folder) / candidate
-        if path.is_file():
-            return path.read_text(encoding="utf-8")
-    raise AiguillageError(f"{folder} : pas de dsfr.min.css (ni dist/dsfr.min.css) : indiquez le dossier du DSFR installé")
-
-
 # ----------------------------------------------------------------- requests into demandes
 
 
@@ -237,7 +228,9 @@ def located(exc: AiguillageError, shown_name: str | None = None) -> str:
 
 def create_app(service: Service) -> Starlette:
     """The web application over one `Service`."""
-    csp = ("default-src 'none'; script-src 'self'; style-src 'self' " + stylesheet_hash() +
+    # The served reports carry their stylesheets inline (the DSFR's too, with --dsfr): admitted by their hashes.
+    inline = " ".join(style_hash(css) for css in (service.dsfr_css, stylesheet()) if css)
+    csp = ("default-src 'none'; script-src 'self'; style-src 'self' " + inline +
            "; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
     script = resources.files("matcher.web").joinpath("static/aiguillage.js").read_text(encoding="utf-8")
 
@@ -389,7 +382,7 @@ def create_app(service: Service) -> Starlette:
             try:
                 # The page names the file as the visitor knows it, never the server's own copy.
                 decisions = replace(read_decisions(path), path=shown)
-                return build(service.workspace(day), decisions, code, day)
+                return build(service.workspace(day), decisions, code, day, dsfr_css=service.dsfr_css)
             except AiguillageError as exc:
                 raise InputError(located(exc, shown)) from None
 
