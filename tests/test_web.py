@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import zipfile
 
 import openpyxl
 import pandas as pd
@@ -154,25 +155,55 @@ def _backlog_csv() -> bytes:
             "a-4;69381;habitat|urbanisme;conseil\n").encode("utf-8")
 
 
-def test_a_backlog_uploaded_comes_back_decided_in_its_format(client, tmp_path):
+def _unzipped(answer) -> dict[str, bytes]:
+    assert answer.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(answer.content)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def _explained(decisions: pd.DataFrame, explanations: pd.DataFrame) -> None:
+    """Every row's `explication` reference is an entry of the explanations file, which says why."""
+    assert set(decisions["explication"]) - {""} <= set(explanations["explication"])
+    angouleme = explanations.set_index("explication").loc[decisions.loc[0, "explication"], "examen"]
+    assert "communal" in angouleme and "retenu" in angouleme
+
+
+def test_a_backlog_uploaded_comes_back_decided_in_its_format_with_its_explanations(client, tmp_path):
     answer = client.post("/batch", files={"fichier": ("carnet du 16.csv", _backlog_csv(), "text/csv")})
     assert answer.status_code == 200, answer.text
-    assert answer.headers["content-disposition"] == 'attachment; filename="decisions-carnet-du-16.csv"'
+    # A CSV's decisions refer to their explanations file (E1, E2…): both come, as `batch` names them.
+    assert answer.headers["content-disposition"] == 'attachment; filename="decisions-carnet-du-16.zip"'
     assert answer.headers["x-aiguillage-lignes"] == "4" and answer.headers["x-aiguillage-erreurs"] == "1"
-    frame = pd.read_csv(io.BytesIO(answer.content), sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    files = _unzipped(answer)
+    assert list(files) == ["decisions-carnet-du-16.csv", "decisions-carnet-du-16.explications.csv"]
+    frame = pd.read_csv(io.BytesIO(files["decisions-carnet-du-16.csv"]), sep=";", dtype=str, keep_default_na=False,
+                        encoding="utf-8-sig")
     assert list(frame["id"]) == ["a-1", "a-2", "a-3", "a-4"]
     assert frame.loc[2, "erreur"].startswith("ligne 4, colonne porteur : commune inconnue : 99999")
     assert frame.loc[0, "offre_id"] == client.get(f"/api/decision?{ANGOULEME}").json()["decision"]["offre"]["id"]
-    # The same backlog as Excel and as Parquet comes back as Excel and as Parquet.
+    _explained(frame, pd.read_csv(io.BytesIO(files["decisions-carnet-du-16.explications.csv"]), sep=";", dtype=str,
+                                  keep_default_na=False, encoding="utf-8-sig"))
+    # A client that asks for the decisions file's own type gets it alone, as the command line writes it.
+    alone = client.post("/batch", files={"fichier": ("carnet du 16.csv", _backlog_csv(), "text/csv")},
+                        headers={"Accept": "text/csv"})
+    assert alone.headers["content-disposition"] == 'attachment; filename="decisions-carnet-du-16.csv"'
+    assert alone.content == files["decisions-carnet-du-16.csv"]
+    # The same backlog as Excel comes back as Excel, its explanations in a sheet; as Parquet, both Parquet files.
     table = pd.read_csv(io.BytesIO(_backlog_csv()), sep=";", dtype=str)
     excel, parquet = io.BytesIO(), io.BytesIO()
     table.to_excel(excel, index=False)
     table.to_parquet(parquet)
     xlsx = client.post("/batch", files={"fichier": ("carnet.xlsx", excel.getvalue(), "application/octet-stream")})
     assert xlsx.status_code == 200 and len(pd.read_excel(io.BytesIO(xlsx.content))) == 4
+    assert xlsx.headers["content-disposition"] == 'attachment; filename="decisions-carnet.xlsx"'
+    sheets = pd.read_excel(io.BytesIO(xlsx.content), sheet_name=None, dtype=str, keep_default_na=False)
+    _explained(sheets["decisions"], sheets["explications"])
     back = client.post("/batch", files={"fichier": ("carnet.parquet", parquet.getvalue(), "application/octet-stream")})
-    assert back.status_code == 200 and list(pd.read_parquet(io.BytesIO(back.content))["id"]) == ["a-1", "a-2", "a-3",
-                                                                                                  "a-4"]
+    files = _unzipped(back)
+    assert back.status_code == 200 and list(files) == ["decisions-carnet.parquet", "decisions-carnet.explications.parquet"]
+    decided = pd.read_parquet(io.BytesIO(files["decisions-carnet.parquet"]))
+    assert list(decided["id"]) == ["a-1", "a-2", "a-3", "a-4"]
+    _explained(decided.fillna(""), pd.read_parquet(io.BytesIO(files["decisions-carnet.explications.parquet"])))
 
 
 @pytest.mark.parametrize("name, content, status, message", [
@@ -192,7 +223,8 @@ def test_a_refused_backlog_says_why(client, name, content, status, message):
 def test_no_file_and_no_path_reaches_the_file_system(client, service):
     assert client.post("/batch", data={"fichier": "/etc/passwd"}).status_code == 400
     answer = client.post("/batch", files={"fichier": ("../../../tmp/evil.csv", _backlog_csv(), "text/csv")})
-    assert answer.status_code == 200 and 'filename="decisions-evil.csv"' in answer.headers["content-disposition"]
+    assert answer.status_code == 200 and 'filename="decisions-evil.zip"' in answer.headers["content-disposition"]
+    assert list(_unzipped(answer)) == ["decisions-evil.csv", "decisions-evil.explications.csv"]
     written = {p.name for p in service.folder.rglob("*") if p.is_file()}
     assert "evil.csv" not in written and written <= {"demandes.csv", "decisions.csv", "nom-decisions.txt",
                                                      "demandes.xlsx", "decisions.xlsx", "demandes.parquet",

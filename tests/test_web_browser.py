@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -129,12 +130,19 @@ def test_upload_a_backlog_and_download_its_decisions(page, server, tmp_path):
     with page.expect_download() as download_info:
         page.click("button:has-text('Réorienter le carnet')")
     download = download_info.value
-    assert download.suggested_filename == "decisions-carnet.csv"
+    assert download.suggested_filename == "decisions-carnet.zip"
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
-    frame = pd.read_csv(saved, sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    with zipfile.ZipFile(saved) as archive:  # the decisions and, beside them, the explanations they refer to
+        assert archive.namelist() == ["decisions-carnet.csv", "decisions-carnet.explications.csv"]
+        archive.extractall(tmp_path / "decisions")
+    frame = pd.read_csv(tmp_path / "decisions" / "decisions-carnet.csv", sep=";", dtype=str, keep_default_na=False,
+                        encoding="utf-8-sig")
     assert list(frame["id"]) == ["a-1", "a-2", "a-3"]
     assert frame["erreur"].tolist()[:2] == ["", ""] and "commune inconnue" in frame["erreur"][2]
+    explanations = pd.read_csv(tmp_path / "decisions" / "decisions-carnet.explications.csv", sep=";", dtype=str,
+                               keep_default_na=False, encoding="utf-8-sig")
+    assert set(frame["explication"]) - {""} <= set(explanations["explication"])
     # The comité local's page of the same visitor reads that batch.
     page.goto(server + "/comite-local/16")
     assert "Comité local de cohésion territoriale" in page.inner_text("h1")

@@ -16,6 +16,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -316,6 +317,8 @@ def create_app(service: Service) -> Starlette:
                         headers={"Content-Disposition": 'attachment; filename="decision.xlsx"'})
 
     async def batch(request: Request) -> Response:
+        from ..backlog import explanations_path
+
         try:
             token, folder = service.session_folder(request.cookies.get("aiguillage"))
             source, shown = await _receive_file(request, folder, "demandes", service.limits)
@@ -330,9 +333,20 @@ def create_app(service: Service) -> Starlette:
                 return JSONResponse({"erreur": exc.message}, exc.status)
             return error_page(exc.message, exc.status, "Carnet refusé")
         stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(shown).stem)[:60].strip("-") or "carnet"
-        (folder / "nom-decisions.txt").write_text(f"decisions-{stem}{suffix}", encoding="utf-8")
-        response = Response(output.read_bytes(), media_type=UPLOAD_FORMATS[suffix], headers={
-            "Content-Disposition": f'attachment; filename="decisions-{stem}{suffix}"',
+        name = f"decisions-{stem}"
+        (folder / "nom-decisions.txt").write_text(f"{name}{suffix}", encoding="utf-8")
+        if suffix == ".xlsx" or _media_type(UPLOAD_FORMATS[suffix]) in _accepted(request):
+            # A workbook holds its explanations in a sheet; a client that asks for the decisions file's
+            # own type gets that file alone.
+            body, media_type, filename = output.read_bytes(), UPLOAD_FORMATS[suffix], f"{name}{suffix}"
+        else:
+            # A CSV or Parquet decisions file refers (E1, E2…) to its explanations file: both go together,
+            # named as `aiguillage batch` writes them side by side.
+            members = {f"{name}{suffix}": output, f"{name}.explications{suffix}": explanations_path(output)}
+            body = await anyio.to_thread.run_sync(_zip, members)
+            media_type, filename = "application/zip", f"{name}.zip"
+        response = Response(body, media_type=media_type, headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
             "X-Aiguillage-Lignes": str(summary["lignes"]), "X-Aiguillage-Erreurs": str(summary["erreurs"])})
         _remember(response, token)
         return response
@@ -530,6 +544,25 @@ async def _receive_file(request: Request, folder: Path, stem: str, limits: Limit
     path = folder / f"{stem}{suffix}"
     partial.replace(path)
     return path, shown
+
+
+def _media_type(value: str) -> str:
+    return value.split(";")[0].strip().lower()
+
+
+def _accepted(request: Request) -> set[str]:
+    """The media types the client's Accept header names (without their parameters)."""
+    return {_media_type(part) for part in request.headers.get("accept", "").split(",") if part.strip()}
+
+
+def _zip(members: dict[str, Path]) -> bytes:
+    """The files as one zip archive, under the given names (those that exist)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for name, path in members.items():
+            if path.exists():
+                archive.write(path, name)
+    return buffer.getvalue()
 
 
 def _one_row_backlog(data: dict[str, Any], path: Path) -> None:
