@@ -1043,13 +1043,13 @@ def serve(
     """
     import uvicorn
 
-    from matcher.web import Limits, Service, create_app
+    from matcher.web import Limits, Service, create_app, server_settings
 
     service = Service(catalogue_dir, rules_dir, decision_date.date() if decision_date else None, dsfr_dir,
                       Limits(upload_bytes=max_mb * 1024 * 1024, rows=max_rows, seconds=seconds))
     click.echo(f"Aiguillage : http://{host}:{port}/ (Ctrl-C pour arrêter)", err=True)
     try:
-        uvicorn.run(create_app(service), host=host, port=port, log_level="warning", workers=1)
+        uvicorn.run(create_app(service), host=host, port=port, log_level="warning", workers=1, **server_settings())
     finally:
         service.close()
 

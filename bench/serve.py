@@ -5,8 +5,10 @@ max), the throughput and the errors, with the floor beside them (p95 under 150 m
 
 The demandes are real ones on real territories (an island, a Lyon arrondissement, Angoulême…),
 each asked many times (a shared link opened again): the server is measured warm, as the DT's office
-uses it; with --distinctes every request is a new demande, decided by the engine. Bounded: every
-client stops after --secondes, and each request times out after 10 s.
+uses it. With --distinctes every request is a new demande, never asked before: a commune drawn
+among all of France's with one of the seven demandes a DT meets every week (bench/sweep.py's), so
+that neither the server's kept decisions nor the decider's grouping of identical cases help.
+Bounded: every client stops after --secondes, and each request times out after 10 s.
 
     python bench/serve.py                        # 20 clients, 30 s
     python bench/serve.py --clients 5 --secondes 5
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -39,6 +42,18 @@ QUERIES = [
     "porteur=2A004&thematique=patrimoine&besoin=amo",
     "porteur=commune:97411&thematique=risques&besoin=etude",
 ]
+
+
+def new_demandes(seed: int = 20261126) -> list[str]:
+    """Every commune of France with each of the seven weekly demandes, shuffled: a new demande per request."""
+    sys.path.insert(0, str(ROOT))
+    from bench.sweep import PAIRS
+    from matcher.territory import default_index
+
+    codes = sorted(default_index().all_communes())
+    queries = [f"porteur=commune:{code}&thematique={theme}&besoin={need}" for code in codes for theme, need in PAIRS]
+    random.Random(seed).shuffle(queries)
+    return queries
 
 
 def free_port() -> int:
@@ -66,14 +81,15 @@ def start_server(port: int, date: str) -> subprocess.Popen:
 
 
 def client(port: int, stop_at: float, index: int, latencies: list[float], errors: list[str],
-           distinct: bool = False) -> None:
+           fresh: list[str] | None = None, clients: int = 1) -> None:
+    """Ask until `stop_at`: the repeated demandes, or from `fresh` (shared by the clients, each taking
+    every `clients`-th from its own offset) demandes never asked before."""
     connection = http.client.HTTPConnection(HOST, port, timeout=10)
     n = index
     while time.monotonic() < stop_at:
-        path = ("/api/decision?" if n % 2 else "/decision?") + QUERIES[n % len(QUERIES)]
-        if distinct:  # a demande never asked before: the server decides it, nothing kept helps
-            path += f"&id=d-{index}-{n}"
-        n += 1
+        query = fresh[n % len(fresh)] if fresh else QUERIES[n % len(QUERIES)]
+        path = ("/api/decision?" if n % 2 else "/decision?") + query
+        n += clients if fresh else 1
         start = time.perf_counter()
         try:
             connection.request("GET", path)
@@ -97,8 +113,10 @@ def main() -> None:
     parser.add_argument("--secondes", type=float, default=30.0)
     parser.add_argument("--date", default="2026-11-26")
     parser.add_argument("--distinctes", action="store_true",
-                        help="chaque requête est une demande nouvelle (son id) : la décision est toujours prise")
+                        help="chaque requête est une demande nouvelle (une commune de France et une des sept demandes "
+                             "de chaque semaine) : la décision est toujours prise")
     args = parser.parse_args()
+    fresh = new_demandes() if args.distinctes else None
     port = free_port()
     server = start_server(port, args.date)
     try:
@@ -108,7 +126,7 @@ def main() -> None:
         latencies: list[float] = []
         errors: list[str] = []
         stop_at = time.monotonic() + args.secondes
-        threads = [threading.Thread(target=client, args=(port, stop_at, i, latencies, errors, args.distinctes))
+        threads = [threading.Thread(target=client, args=(port, stop_at, i, latencies, errors, fresh, args.clients))
                    for i in range(args.clients)]
         started = time.perf_counter()
         for thread in threads:
@@ -123,7 +141,8 @@ def main() -> None:
         raise SystemExit(f"aucune réponse ; erreurs : {errors[:5]}")
     ms = sorted(1000 * x for x in latencies)
     q = statistics.quantiles(ms, n=100)
-    kind = "demandes toutes nouvelles" if args.distinctes else f"{len(QUERIES)} demandes redemandées"
+    kind = ("demandes toutes nouvelles (communes de France × sept demandes)" if args.distinctes
+            else f"{len(QUERIES)} demandes redemandées")
     print(f"aiguillage serve, {args.clients} clients pendant {args.secondes:.0f} s sur /decision et /api/decision, "
           f"{kind} ({HOST}, {os.cpu_count()} cœurs)")
     print(f"  requêtes          {len(ms):>8}   ({len(ms) / wall:.0f} par seconde)")

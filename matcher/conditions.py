@@ -847,6 +847,10 @@ def _compile_test(test: Test) -> dict:
 # --------------------------------------------------------------------------- canonical facts
 
 
+# Values a canonicalizer remembers at most (then it starts afresh).
+MEMO_LIMIT = 50_000
+
+
 class Canonicalizer:
     """Reduces facts to the values a set of conditions can tell apart.
 
@@ -896,6 +900,8 @@ class Canonicalizer:
         try:
             return self._memo[(field, value)]
         except KeyError:
+            if len(self._memo) >= MEMO_LIMIT:  # a canonicalizer kept by a long-running process stays small
+                self._memo.clear()
             reduced = self._memo[(field, value)] = self._reduce(field, value)
             return reduced
         except TypeError:  # an unhashable value (a list): reduce it each time

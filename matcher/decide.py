@@ -158,6 +158,7 @@ class Router:
         self._specificity: dict[str, int] = {}
         self._rankings: dict[str, tuple[frozenset[str], frozenset[str], tuple]] = {}
         self._offer_canon: dict[str, Canonicalizer] = {}  # built when an offer is first explained
+        self._on_topic_canon: dict[str, Canonicalizer] = {}  # built when an offer is first examined
         self._why_cache: dict[tuple, tuple[str, ...]] = {}
         self.perimeter_refs = frozenset(self._by_ref)
         self._candidates: dict[frozenset[str], list[Offre]] = {}  # territories alike share candidates
@@ -210,6 +211,14 @@ class Router:
             return [RuleOutcome() for _ in facts]
         after_facts = [dict(f, niveau=o.niveau, offre=o.id) for f, o in zip(facts, decided)]
         return [outcome_of(r for r in self.policy.regles if r.id in fired) for fired in self._after.evaluate(after_facts)]
+
+    def on_topic_canonicalizer(self, offre: Offre) -> Canonicalizer:
+        """How an offer's conditions beyond its thematiques read a demande's facts; built once per
+        offer and kept, for every walk (a long-running process walks demande after demande)."""
+        canon = self._on_topic_canon.get(offre.id)
+        if canon is None:
+            canon = self._on_topic_canon[offre.id] = Canonicalizer([self.on_topic[offre.id]])
+        return canon
 
     def candidates(self, territoire: Territoire) -> list[Offre]:
         """The offers whose perimeter contains the territory, at every level."""
@@ -560,7 +569,6 @@ class Walk:
         self.rows = rows
         self.day = day
         self._facts_cache: dict[int, dict[str, Any]] = {}
-        self._canonicalizers: dict[str, Canonicalizer] = {}
         # Per level, per territory: the id of its set of candidates there.
         self._sets: dict[str, tuple[np.ndarray, list[tuple[Offre, ...]]]] = {}
         # Territories alike share one list of candidates (the router remembers it): work per list.
@@ -624,10 +632,7 @@ class Walk:
     # ----------------------------------------------------------------- levels
 
     def _offer_canonicalizer(self, offre: Offre) -> Canonicalizer:
-        canon = self._canonicalizers.get(offre.id)
-        if canon is None:
-            canon = self._canonicalizers[offre.id] = Canonicalizer([self.router.on_topic[offre.id]])
-        return canon
+        return self.router.on_topic_canonicalizer(offre)
 
     def _on_topic(self, level: str, rows: np.ndarray) -> tuple[np.ndarray, list[tuple[Offre, ...]]]:
         """Per row the id of its candidates at this level that are on its thematiques."""

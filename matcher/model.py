@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .errors import Location
@@ -325,6 +326,14 @@ class Catalogue:
     @property
     def repli(self) -> Offre:
         return next(o for o in self.offres if o.repli)
+
+    @cached_property
+    def memberships(self) -> tuple[str, ...]:
+        """Every structure an offer reserves itself to the members of, sorted; read once per catalogue
+        (a long-running process decides demande after demande on the same one)."""
+        from .conditions import memberships  # the condition language is built on this module
+
+        return tuple(sorted({m for o in self.offres for m in memberships(o.conditions)}))
 
     def offre(self, offre_id: str) -> Offre | None:
         return next((o for o in self.offres if o.id == offre_id), None)

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .conditions import MEMBERSHIP, fmt_number, memberships
+from .conditions import MEMBERSHIP, fmt_number
 from .model import Catalogue, Demande, ProgrammeCheck, Territoire
 
 LIST_FIELDS = ("thematiques", "besoins", "programmes")
@@ -154,7 +154,7 @@ def fact_columns(
 
 def catalogue_memberships(catalogue: Catalogue) -> tuple[str, ...]:
     """Every structure an offer of the catalogue reserves itself to the members of, sorted."""
-    return tuple(sorted({m for o in catalogue.offres for m in memberships(o.conditions)}))
+    return catalogue.memberships
 
 
 def _presume_memberships(catalogue: Catalogue, n: int, attributes: dict[str, tuple[np.ndarray, list[Any]]]

@@ -14,7 +14,7 @@ import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from . import __version__
 from .demande import Where, build_demande, error_at, porteur_field
@@ -77,6 +77,32 @@ class Workspace:
             self._router = self.router()
         demande, territoire = self.prepare(data, where)
         return self._router.route(demande, territoire, day)
+
+    def route_many(self, data: Sequence[dict[str, Any]], day: dt.date, where: Where = _field_name
+                   ) -> list[Decision | AiguillageError]:
+        """Demandes given as fields, decided together as a backlog's rows are: for each, its decision
+        or the error that refuses it (the others are decided all the same)."""
+        if self._router is None:
+            self._router = self.router()
+        outcomes: list[Decision | AiguillageError | None] = [None] * len(data)
+        prepared = []
+        for i, fields in enumerate(data):
+            try:
+                prepared.append((i, self.prepare(fields, where)))
+            except AiguillageError as exc:
+                outcomes[i] = exc
+        try:
+            decided: list[Decision | AiguillageError] = list(self._router.route_many([p for _, p in prepared], day))
+        except AiguillageError:  # refused as a whole: each alone, to say which
+            decided = []
+            for _, (demande, territoire) in prepared:
+                try:
+                    decided.append(self._router.route(demande, territoire, day))
+                except AiguillageError as exc:
+                    decided.append(exc)
+        for (i, _), outcome in zip(prepared, decided):
+            outcomes[i] = outcome
+        return outcomes  # type: ignore[return-value]
 
     def prepare(self, data: dict[str, Any], where: Where = _field_name) -> tuple[Demande, Territoire]:
         """A demande and its territory from fields as a user gave them; errors say `where` they are."""

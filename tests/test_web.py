@@ -72,6 +72,47 @@ def test_the_decision_page_is_the_command_line_decision(client):
     assert f'href="/decision.xlsx?{ANGOULEME}"' in text.replace("&amp;", "&")
 
 
+def test_demandes_asked_together_are_decided_together_each_as_the_command_line_decides_it(monkeypatch):
+    """While the engine is busy, the demandes that arrive wait; the first request to get it decides them
+    all in one pass, and each answer is the command line's decision — a refused one refused alone."""
+    import threading
+    import time
+
+    from matcher.workspace import Workspace
+
+    queries = [ANGOULEME, "porteur=29155&thematique=eau&besoin=amo", "porteur=69381&thematique=habitat&besoin=conseil",
+               "porteur=2A004&thematique=patrimoine&besoin=amo&complexe=oui", "porteur=99999&thematique=eau&besoin=amo",
+               "porteur=commune:97411&thematique=risques&besoin=etude&saisine=directe"]
+    passes: list[int] = []
+    route_many = Workspace.route_many
+    monkeypatch.setattr(Workspace, "route_many", lambda self, data, *args: passes.append(len(data))
+                        or route_many(self, data, *args))
+    busy = Service(day=TODAY)
+    try:
+        client = TestClient(create_app(busy))
+        answers: dict[str, object] = {}
+        asking = [threading.Thread(target=lambda q: answers.__setitem__(q, client.get(f"/api/decision?{q}")), args=(q,))
+                  for q in queries]
+        with busy.lock:  # the engine is busy: every demande waits
+            for thread in asking:
+                thread.start()
+            deadline = time.monotonic() + 30
+            while len(busy._waiting) < len(queries) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        for thread in asking:
+            thread.join(60)
+        assert passes == [len(queries)]
+        for query in queries[:4] + queries[5:]:
+            options = [f"--{k}={v}" if k != "complexe" else "--complexe" for k, v in
+                       (part.split("=", 1) for part in query.split("&"))]
+            alone = json.loads(run("route", *options, "--format", "json", "--date", TODAY.isoformat()).stdout)
+            assert answers[query].status_code == 200 and answers[query].json() == alone, query
+        refused = answers[queries[4]]
+        assert refused.status_code == 400 and "commune inconnue : 99999" in refused.json()["erreur"]
+    finally:
+        busy.close()
+
+
 def test_an_island_without_epci_and_repeatable_parameters(client):
     d = client.get("/api/decision?porteur=29155&thematique=eau&thematique=assainissement&besoin=amo"
                    "&complexe=oui&saisine=directe").json()

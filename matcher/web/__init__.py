@@ -4,6 +4,6 @@ The page calls the library as the command line does (`Workspace.route`, `render.
 `batch.run_batch`, the reports); this package only reads requests and renders answers.
 """
 
-from .app import Limits, Service, create_app
+from .app import Limits, Service, create_app, server_settings
 
-__all__ = ["create_app", "Service", "Limits"]
+__all__ = ["create_app", "server_settings", "Service", "Limits"]

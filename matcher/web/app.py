@@ -61,6 +61,15 @@ class Limits:
     decisions_kept: int = 1024
 
 
+@dataclass
+class _Waiting:
+    """A demande waiting for the engine, and once decided its route JSON or the error refusing it."""
+
+    data: dict[str, Any]
+    day: dt.date
+    outcome: dict[str, Any] | InputError | None = None
+
+
 class InputError(Exception):
     """A request the page refuses, with the French message shown to the user and its HTTP status."""
 
@@ -83,6 +92,8 @@ class Service:
         self._finder = None
         self._coverage: dict[tuple[dt.date, str | None], Any] = {}
         self._decisions: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
+        self._waiting: list[_Waiting] = []  # demandes asked, not yet decided (Service.route)
+        self._waiting_lock = threading.Lock()
         self.folder = Path(tempfile.mkdtemp(prefix="aiguillage-serve-"))
         self._sessions: OrderedDict[str, Path] = OrderedDict()
         self.workspace(self.today())  # a bad catalogue stops the server at start, not at the first request
@@ -111,6 +122,40 @@ class Service:
         except TimeoutError:
             raise InputError(f"la demande a pris plus de {self.limits.seconds:.0f} s et a été interrompue : "
                              "réessayez plus tard, ou utilisez la ligne de commande pour un gros carnet", 503) from None
+
+    async def route(self, data: dict[str, Any], day: dt.date) -> dict[str, Any]:
+        """The route JSON of one demande given as fields; InputError when it is refused.
+
+        The engine answers one call at a time. Demandes asked while it is busy wait together, and
+        whichever request gets the engine first decides all that wait, in one pass of the decider
+        (a backlog of twenty costs little more than one demande): the others find theirs decided."""
+        waiting = _Waiting(data, day)
+        with self._waiting_lock:
+            self._waiting.append(waiting)
+
+        def work() -> dict[str, Any]:
+            if waiting.outcome is None:
+                self._decide_waiting()
+            if isinstance(waiting.outcome, InputError):
+                raise waiting.outcome
+            return waiting.outcome  # type: ignore[return-value]
+
+        return await self.run(work)
+
+    def _decide_waiting(self) -> None:
+        """Decide every demande waiting (under the engine lock), day by day."""
+        from ..render import decision_dict
+
+        with self._waiting_lock:
+            taken, self._waiting = self._waiting, []
+        by_day: dict[dt.date, list[_Waiting]] = {}
+        for waiting in taken:
+            by_day.setdefault(waiting.day, []).append(waiting)
+        for day, group in by_day.items():
+            decisions = self.workspace(day).route_many([w.data for w in group], day, _param_place)
+            for waiting, decision in zip(group, decisions):
+                waiting.outcome = (InputError(located(decision)) if isinstance(decision, AiguillageError)
+                                   else decision_dict(decision))
 
     def decided(self, query: tuple, day: dt.date) -> dict[str, Any] | None:
         """The decision already taken on the same query and day (a shared link opened again, the
@@ -227,6 +272,19 @@ def located(exc: AiguillageError, shown_name: str | None = None) -> str:
 # ----------------------------------------------------------------- the application
 
 
+def server_settings() -> dict[str, str]:
+    """How uvicorn reads HTTP and runs its event loop: httptools' parser and uvloop, both in C, answer
+    about a quarter more requests a second than the pure-Python ones (bench/serve.py); uvloop does not
+    exist on Windows, where asyncio's own loop runs."""
+    import httptools  # noqa: F401 - named to uvicorn below; a missing install fails here, plainly
+
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return {"http": "httptools", "loop": "asyncio"}
+    return {"http": "httptools", "loop": "uvloop"}
+
+
 def create_app(service: Service) -> Starlette:
     """The web application over one `Service`."""
     # The served reports carry their stylesheets inline (the DSFR's too, with --dsfr): admitted by their hashes.
@@ -252,22 +310,13 @@ def create_app(service: Service) -> Starlette:
 
     async def decide(request: Request) -> tuple[dict[str, Any], dict[str, Any], dt.date]:
         """The route JSON of the query's demande, its fields and its day; InputError when refused."""
-        from ..render import decision_dict
-
         query = tuple(request.query_params.multi_items())
         data, day = demande_fields(list(query))
         day = day or service.today()
         known = service.decided(query, day)
         if known is not None:
             return known, data, day
-
-        def work() -> dict[str, Any]:
-            try:
-                return decision_dict(service.workspace(day).route(data, day, _param_place))
-            except AiguillageError as exc:
-                raise InputError(located(exc)) from None
-
-        result = await service.run(work)
+        result = await service.route(data, day)
         service.keep(query, day, result)
         return result, data, day
 
