@@ -113,6 +113,35 @@ def test_demandes_asked_together_are_decided_together_each_as_the_command_line_d
         busy.close()
 
 
+def test_a_pass_that_fails_unexpectedly_answers_every_request_of_it(monkeypatch):
+    import threading
+    import time
+
+    from matcher.workspace import Workspace
+
+    def broken(self, data, *args):
+        raise RuntimeError("panne")
+
+    monkeypatch.setattr(Workspace, "route_many", broken)
+    busy = Service(day=TODAY)
+    try:
+        client = TestClient(create_app(busy), raise_server_exceptions=False)
+        answers: list[int] = []
+        asking = [threading.Thread(target=lambda q: answers.append(client.get(f"/api/decision?{q}").status_code),
+                                   args=(q,)) for q in (ANGOULEME, "porteur=29155&thematique=eau&besoin=amo")]
+        with busy.lock:
+            for thread in asking:
+                thread.start()
+            deadline = time.monotonic() + 30
+            while len(busy._waiting) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        for thread in asking:
+            thread.join(60)
+        assert answers == [500, 500]
+    finally:
+        busy.close()
+
+
 def test_an_island_without_epci_and_repeatable_parameters(client):
     d = client.get("/api/decision?porteur=29155&thematique=eau&thematique=assainissement&besoin=amo"
                    "&complexe=oui&saisine=directe").json()

@@ -63,11 +63,12 @@ class Limits:
 
 @dataclass
 class _Waiting:
-    """A demande waiting for the engine, and once decided its route JSON or the error refusing it."""
+    """A demande waiting for the engine, and once decided its route JSON or the error refusing it
+    (or the unexpected one that stopped its pass, raised for every demande of the pass)."""
 
     data: dict[str, Any]
     day: dt.date
-    outcome: dict[str, Any] | InputError | None = None
+    outcome: dict[str, Any] | Exception | None = None
 
 
 class InputError(Exception):
@@ -136,7 +137,7 @@ class Service:
         def work() -> dict[str, Any]:
             if waiting.outcome is None:
                 self._decide_waiting()
-            if isinstance(waiting.outcome, InputError):
+            if isinstance(waiting.outcome, Exception):
                 raise waiting.outcome
             return waiting.outcome  # type: ignore[return-value]
 
@@ -152,10 +153,14 @@ class Service:
         for waiting in taken:
             by_day.setdefault(waiting.day, []).append(waiting)
         for day, group in by_day.items():
-            decisions = self.workspace(day).route_many([w.data for w in group], day, _param_place)
-            for waiting, decision in zip(group, decisions):
-                waiting.outcome = (InputError(located(decision)) if isinstance(decision, AiguillageError)
-                                   else decision_dict(decision))
+            try:
+                decisions = self.workspace(day).route_many([w.data for w in group], day, _param_place)
+                outcomes = [InputError(located(d)) if isinstance(d, AiguillageError) else decision_dict(d)
+                            for d in decisions]
+            except Exception as exc:  # noqa: BLE001 - every request of the pass answers it, none waits forever
+                outcomes = [exc] * len(group)
+            for waiting, outcome in zip(group, outcomes):
+                waiting.outcome = outcome
 
     def decided(self, query: tuple, day: dt.date) -> dict[str, Any] | None:
         """The decision already taken on the same query and day (a shared link opened again, the
