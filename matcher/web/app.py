@@ -389,9 +389,11 @@ def create_app(service: Service) -> Starlette:
         stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(shown).stem)[:60].strip("-") or "carnet"
         name = f"decisions-{stem}"
         (folder / "nom-decisions.txt").write_text(f"{name}{suffix}", encoding="utf-8")
-        if suffix == ".xlsx" or _media_type(UPLOAD_FORMATS[suffix]) in _accepted(request):
-            # A workbook holds its explanations in a sheet; a client that asks for the decisions file's
-            # own type gets that file alone.
+        with_explanations = (request.query_params.get("explications") == "oui"
+                             or "application/zip" in _accepted(request))
+        if suffix == ".xlsx" or not with_explanations:
+            # The decisions file in the upload's format, as `aiguillage batch` writes it; a workbook holds
+            # its explanations in a sheet. The page's form asks for the explanations file too.
             body, media_type, filename = output.read_bytes(), UPLOAD_FORMATS[suffix], f"{name}{suffix}"
         else:
             # A CSV or Parquet decisions file refers (E1, E2…) to its explanations file: both go together,
