@@ -69,10 +69,12 @@ FIELDS: dict[str, FieldSpec] = {
 # so that one close to a field's name (« adhesions », « besoins ») is not taken for a typo.
 KNOWN_ATTRIBUTES: dict[str, str] = {
     "adhesions": "structures dont le porteur est adhérent (agence technique, CAUE, SPL…)",
+    "parcs": "parcs naturels régionaux dont la commune a approuvé la charte",
 }
 # The porteur's memberships: a demande that does not declare them is presumed a member of every
 # structure an offer reserves itself to, and the decision says which membership is to be checked
-# (`rows.fact_columns`); a demande that declares them is held to them.
+# (`rows.fact_columns`); a demande that declares them is held to them. Not so a Parc's communes
+# (`parcs`): the charter fixes them, a commune outside cannot join, so nothing is presumed there.
 MEMBERSHIP = "adhesions"
 COMBINATORS = ("tous", "un_de", "aucun")
 OPERATORS = ("min", "max", "pas", "hors", "contient", "contient_un_de", "existe")
