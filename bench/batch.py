@@ -82,8 +82,9 @@ def one_at_a_time(backlog: Path, rows: int) -> float:
     records = frame.to_dict("records")
     start = time.perf_counter()
     for record in records:
-        data = {k: v for k, v in record.items() if k in ("porteur", "thematiques", "besoins", "complexite",
+        data = {k: v for k, v in record.items() if k in ("code_insee", "thematiques", "besoins", "complexite",
                                                         "saisine", "programmes", "population", "montant")}
+        data["commune"] = data.pop("code_insee")
         router.route(*workspace.prepare(data), dt.date.fromisoformat(DAY))
     return time.perf_counter() - start
 

@@ -165,7 +165,9 @@ def backlog(n: int, rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame({
         "id": [f"D{i:07d}" for i in range(n)],
         "intitule": np.where(rng.random(n) < 0.5, "Projet de la commune", "Étude préalable"),
-        "porteur": porteur,
+        # INSEE codes by the column's name: a bare five-digit code can also be another commune's
+        # postal code, and the batch would refuse it as ambiguous.
+        "code_insee": porteur,
         "thematiques": themes,
         "besoins": besoins,
         "complexite": np.where(rng.random(n) < 0.05, "complexe", "simple"),

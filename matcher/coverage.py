@@ -100,10 +100,20 @@ class Coverage:
 
 def typical_commune(workspace: Workspace, departement: str) -> Commune | None:
     """The commune of median population among the département's communes in an EPCI."""
-    communes = [c for c in workspace.graph.index.all_communes().values()
-                if c.departement == departement and c.population is not None]
-    pool = sorted([c for c in communes if c.epci] or communes, key=lambda c: (c.population, c.code))
-    return pool[(len(pool) - 1) // 2] if pool else None
+    return _typical_of_departements(workspace).get(departement)
+
+
+def _typical_of_departements(workspace: Workspace) -> dict[str, Commune]:
+    """Per département, its typical commune (the communes read once for all départements)."""
+    by_departement: dict[str, list[Commune]] = {}
+    for c in workspace.graph.index.all_communes().values():
+        if c.population is not None:
+            by_departement.setdefault(c.departement, []).append(c)
+    typical = {}
+    for code, communes in by_departement.items():
+        pool = sorted([c for c in communes if c.epci] or communes, key=lambda c: (c.population, c.code))
+        typical[code] = pool[(len(pool) - 1) // 2]
+    return typical
 
 
 def _typical_of_epcis(workspace: Workspace) -> dict[str, Commune]:
@@ -154,16 +164,21 @@ def compute(
     router = workspace.router()
     result: list[DepartementCoverage] = []
     by_epci = _typical_of_epcis(workspace)
+    by_departement = _typical_of_departements(workspace)
+    epcis_by_departement: dict[str, list[str]] = {}
+    for e, epci in idx.epcis.items():
+        if e in by_epci:
+            epcis_by_departement.setdefault(epci.departement, []).append(e)
     communes: list[Commune] = []  # the typical communes: per département its own, then its EPCI's
     epcis_of: dict[str, list[str]] = {}
     for code in codes:
-        commune = typical_commune(workspace, code)
+        commune = by_departement.get(code)
         if commune is None:
             continue
         d = idx.departements[code]
         result.append(DepartementCoverage(code, d.nom, d.zone, commune))
         communes.append(commune)
-        epcis_of[code] = sorted(e for e, epci in idx.epcis.items() if epci.departement == code and e in by_epci)
+        epcis_of[code] = sorted(epcis_by_departement.get(code, []))
         result[-1].epcis = len(epcis_of[code])
         communes.extend(by_epci[e] for e in epcis_of[code])
     # Territories the decisions cannot tell apart are decided once: same candidates, same levels,
@@ -190,24 +205,28 @@ def compute(
     walk = Walk(router, fact_columns(workspace.catalogue, n, given, territory, representatives, {}), day)
     decided = walk.decide(np.arange(n), explain=False)
     position = {code: i for i, code in enumerate(territoires)}
+    level_of = decided.level.astype(np.int64).reshape(len(representatives), pairs)  # per case, per pair
+    words = [(t, b) for t in themes for b in needs]
 
-    def decisions_of(commune: Commune) -> list[tuple[str, str, str, str, str]]:
-        start = case_of[position[commune.code]] * pairs
-        return [(themes[k // len(needs)], needs[k % len(needs)], LEVELS[decided.level[start + k]],
-                 decided.offre[start + k].id, decided.offre[start + k].structure) for k in range(pairs)]
+    def case(commune: Commune) -> int:
+        return int(case_of[position[commune.code]])
 
     for dep in result:
-        dep.rows = [CoverageRow(dep.code, *row) for row in decisions_of(dep.commune)]
-        epci_rows = {e: decisions_of(by_epci[e]) for e in epcis_of[dep.code]}
-        for k, row in enumerate(dep.rows):
-            levels = [row.niveau] + [rows[k][2] for rows in epci_rows.values()]
-            best = min(levels, key=LEVEL_INDEX.__getitem__)
-            if best not in LOCAL_LEVELS:
-                continue
-            for epci, rows in epci_rows.items():
-                if rows[k][2] not in LOCAL_LEVELS:
-                    dep.holes.append(Hole(epci, idx.epcis[epci].nom, by_epci[epci], row.thematique, row.besoin,
-                                          rows[k][2], best))
+        start = case(dep.commune) * pairs
+        dep.rows = [CoverageRow(dep.code, *pair, LEVELS[level], offre.id, offre.structure)
+                    for pair, level, offre in zip(words, level_of[case(dep.commune)].tolist(),
+                                                  decided.offre[start:start + pairs])]
+        epcis = epcis_of[dep.code]
+        if not epcis:
+            continue
+        # Per pair (rows) and EPCI (columns), the level its typical commune's demande goes to.
+        by_epci_level = level_of[[case(by_epci[e]) for e in epcis]].T
+        best = np.minimum(level_of[case(dep.commune)], by_epci_level.min(axis=1))
+        local = len(LOCAL_LEVELS)  # the local levels come first in LEVELS
+        for k, j in zip(*np.nonzero((best < local)[:, None] & (by_epci_level >= local))):
+            thematique, besoin = words[k]
+            dep.holes.append(Hole(epcis[j], idx.epcis[epcis[j]].nom, by_epci[epcis[j]], thematique, besoin,
+                                  LEVELS[by_epci_level[k, j]], LEVELS[best[k]]))
     return Coverage(result, themes, needs, day)
 
 
