@@ -923,6 +923,12 @@ class Canonicalizer:
             return self._number(field, value)
         return value if value in known else OTHER
 
+    def reading(self, field: str) -> tuple:
+        """What tells one field's values apart here: canonicalizers that read a field alike reduce
+        its values alike (`value`)."""
+        return (field in self.list_fields, frozenset(self._texts.get(field, ())),
+                tuple(self._thresholds.get(field, ())))
+
     def canonical(self, facts: dict[str, Any]) -> tuple:
         """A hashable key: one entry per field the conditions read."""
         return tuple(self.value(field, facts.get(field)) for field in self.fields)

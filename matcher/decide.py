@@ -299,22 +299,6 @@ class Router:
                                                 (self.specificity(offre), offre.cout_rank, offre.id))
         return found
 
-    def assemble(
-        self, level: str, offers: Sequence[Offre], verdicts: dict[str, tuple[bool, tuple[str, ...]]], off_topic: int,
-        own: tuple[Sequence[str], Sequence[str]] = ((), ()),
-    ) -> tuple[Examen, list[Offre]]:
-        """A level's examination from the verdicts on the offers on the demande's subject (`own`:
-        the demande's thematiques and besoins as it wrote them), and the serving offers in order."""
-        serving = sorted((o for o in offers if verdicts[o.id][0]), key=lambda o: self.preference(o, own))
-        if level == "agence" and not serving:
-            serving = [self.catalogue.repli]
-        serving_ids = {o.id for o in serving}
-        rejected = tuple(OffreEcartee(o.id, verdicts[o.id][1]) for o in offers if o.id not in serving_ids)
-        if serving:
-            return Examen(level, "retenu", offres=rejected, retenue=serving[0].id, hors_thematique=off_topic), serving
-        status = "offres_ecartees" if offers else "aucune_offre"
-        return Examen(level, status, offres=rejected, hors_thematique=off_topic), []
-
     def _reasons(
         self,
         offre: Offre,
@@ -596,6 +580,15 @@ class Walk:
         self._kind = np.array([kinds.index(t.kind) if t is not None else 0 for t in rows.territoires] or [0])
         levels = [existing_levels(t) if t is not None else set() for t in rows.territoires]
         self._exists = {level: np.array([level in ls for ls in levels] or [False]) for level in LEVELS}
+        # The offers met so far, numbered, with what is read of each (see `_offer_index`).
+        self._offers: list[Offre] = []
+        self._offer_at: dict[str, int] = {}
+        self._reading_of: list[int] = []
+        self._readings: dict[tuple, int] = {}
+        self._tables: dict[tuple, tuple[np.ndarray, dict[Any, int]]] = {}
+        self._bits: dict[str, int] = {}
+        self._theme_masks: dict[int, int] = {}
+        self._reader_of: dict[tuple, Canonicalizer] = {}
 
     # ----------------------------------------------------------------- facts
 
@@ -634,22 +627,63 @@ class Walk:
     def _offer_canonicalizer(self, offre: Offre) -> Canonicalizer:
         return self.router.on_topic_canonicalizer(offre)
 
+    def _offer_index(self, offre: Offre) -> int:
+        """An offer's number in this walk, and what is read of it per row, computed once: how its
+        conditions tell rows apart (its reading, shared by offers whose conditions read alike)."""
+        index = self._offer_at.get(offre.id)
+        if index is None:
+            index = self._offer_at[offre.id] = len(self._offers)
+            self._offers.append(offre)
+            canon = self._offer_canonicalizer(offre)
+            # Values a reason shows are written as placeholders: the reasons differ only by the
+            # thresholds those values meet. The others are shown as they are: each value apart.
+            fields = tuple((name, name not in canon.list_fields and name not in SHOWN, canon.reading(name))
+                           for name in canon.fields)
+            self._reading_of.append(self._readings.setdefault(fields, len(self._readings)))
+            for name, _, how in fields:
+                self._reader_of.setdefault((name, how), canon)
+        return index
+
+    def _mask(self, words: Iterable[str]) -> int:
+        """Words as a bit mask (one bit per word met), for fast intersections."""
+        mask = 0
+        for word in words:
+            bit = self._bits.get(word)
+            if bit is None:
+                bit = self._bits[word] = 1 << len(self._bits)
+            mask |= bit
+        return mask
+
     def _on_topic(self, level: str, rows: np.ndarray) -> tuple[np.ndarray, list[tuple[Offre, ...]]]:
         """Per row the id of its candidates at this level that are on its thematiques."""
         set_ids, sets = self._sets[level]
         row_sets = set_ids[self.rows.territory[rows]]
         themes = self.rows.facts.codes["thematiques"][rows]
         pair_ids, first = group(combine(row_sets, themes))
-        by_ids: dict[tuple[str, ...], int] = {}
+        theme_values = self.rows.facts.values["thematiques"]
+        by_ids: dict[tuple[int, ...], int] = {}
         subsets: list[tuple[Offre, ...]] = []
         pair_subset = np.zeros(len(first), dtype=np.int64)
-        for pair, r in enumerate(first.tolist()):
-            offers = self.router.on_topic_offers(sets[row_sets[r]], self.rows.facts.values["thematiques"][themes[r]])
-            key = tuple(o.id for o in offers)
-            if key not in by_ids:
-                by_ids[key] = len(subsets)
-                subsets.append(offers)
-            pair_subset[pair] = by_ids[key]
+        masked: dict[int, list[tuple[int, int]]] = {}  # per set: its offers' numbers and theme masks
+        union: dict[int, int] = {}  # per set: every theme its offers name
+        seen: dict[tuple[int, int], int] = {}  # (set, the row's themes that its offers name) -> subset
+        for pair, (s, code) in enumerate(zip(row_sets[first].tolist(), themes[first].tolist())):
+            if s not in masked:
+                masked[s] = [(self._offer_index(o), self._mask(o.thematiques)) for o in sets[s]]
+                union[s] = self._mask(w for o in sets[s] for w in o.thematiques)
+            words = self._theme_masks.get(code)
+            if words is None:
+                words = self._theme_masks[code] = self._mask(theme_values[code])
+            found = seen.get((s, words & union[s]))
+            if found is None:
+                # The sets are in order of id: so are the offers kept from them.
+                key = tuple(i for i, m in masked[s] if m & words)
+                found = by_ids.get(key)
+                if found is None:
+                    found = by_ids[key] = len(subsets)
+                    subsets.append(tuple(self._offers[i] for i in key))
+                seen[(s, words & union[s])] = found
+            pair_subset[pair] = found
         return pair_subset[pair_ids], subsets
 
     def _level(
@@ -658,73 +692,138 @@ class Walk:
         """Examine one level for these rows: per row a group id, per group its examination and serving offers.
 
         Each offer on a row's thematiques gets a verdict (serves, or why not) per distinct way its
-        own conditions read the row; rows share a group when the level exists alike for them, the
-        rules did the same, and every offer on their subject gave the same verdict."""
+        own conditions read the row (a case); rows share a group when the level exists alike for
+        them, the rules did the same, and every offer on their subject gave the same verdict. Rows
+        and offers are joined as arrays (one pair per row and offer on its subject); the engine and
+        the reasons are asked once per case, each examination assembled once per distinct group."""
         t = self.rows.territory[rows]
         exists = self._exists[level][t]
+        kind = self._kind[t]
         subset_of_row, subsets = self._on_topic(level, rows)
-        key = combine(combine(np.where(exists, 0, 1 + self._kind[t]), rule_ids), subset_of_row)
-        key = combine(key, self._own_words(rows, subset_of_row, subsets))
-        # The rows of each subset of offers on their subject (rows where the level exists).
-        order = np.argsort(subset_of_row, kind="stable")
-        order = order[exists[order]]
-        positions = {int(subset_of_row[g[0]]): np.sort(g)
-                     for g in np.split(order, np.flatnonzero(np.diff(subset_of_row[order])) + 1) if len(g)}
-        by_offer: dict[str, list[np.ndarray]] = {}
-        offers: dict[str, Offre] = {}
-        for index, pos in positions.items():
-            for offre in subsets[index]:
-                offers[offre.id] = offre
-                by_offer.setdefault(offre.id, []).append(pos)
-        # Each offer's verdicts over the rows that have it on their subject (the engine asked
-        # once for all the offers of the level).
-        verdict_of: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # offer -> (positions, verdict ids)
-        cases: list[tuple[Offre, int, int]] = []  # an offer, a row standing for a case, its rule outcome
-        for oid in sorted(by_offer):
-            where = np.sort(np.concatenate(by_offer[oid]))
-            ids, first = self._verdict_cases(offers[oid], rows[where], rule_ids[where], outcomes)
-            verdict_of[oid] = (where, ids)
-            cases.extend((offers[oid], int(rows[where[r]]), int(rule_ids[where[r]])) for r in first.tolist())
+        own = self._own_words(rows, subset_of_row, subsets)
+        key = combine(combine(np.where(exists, 0, 1 + kind), rule_ids), subset_of_row)
+        key = combine(key, own)
+        # Rows the rules keep away from this level are not examined: no verdict is asked for them.
+        ruled_out = np.array([self._ruled_out(level, out) for out in outcomes] or [False])
+        sizes = np.array([len(s) for s in subsets] or [0], dtype=np.int64)
+        examined = exists & ~ruled_out[rule_ids] & (sizes[subset_of_row] > 0)
+        pos = np.flatnonzero(examined)
+        # One pair per examined row and offer on its subject, in order of row then offer.
+        counts = sizes[subset_of_row[pos]]
+        pair_pos = np.repeat(pos, counts)
+        starts = np.cumsum(counts) - counts
+        pair_slot = np.arange(len(pair_pos), dtype=np.int64) - np.repeat(starts, counts)
+        subset_starts = np.cumsum(sizes) - sizes
+        flat = np.array([self._offer_at[o.id] for s in subsets for o in s] or [0], dtype=np.int64)
+        pair_offer = flat[subset_starts[subset_of_row[pair_pos]] + pair_slot]
+        first_pair = np.full(len(rows), -1, dtype=np.int64)
+        first_pair[pos] = starts
+        # Each pair's case: its offer, how the offer's conditions read the row, the rule that excludes it.
+        case_ids, case_first = group(combine(pair_offer, self._case_keys(pair_offer, rows[pair_pos],
+                                                                         rule_ids[pair_pos], outcomes)))
+        cases = [(self._offers[o], int(rows[p]), int(rule_ids[p]))
+                 for o, p in zip(pair_offer[case_first].tolist(), pair_pos[case_first].tolist())]
         facts = [self._facts(row) for _, row, _ in cases]
         capable = self.router.capable(facts, [[offre] for offre, _, _ in cases])
-        verdicts: dict[str, list[tuple[bool, tuple[str, ...]]]] = {}
-        for (offre, _, rule_id), f, ok in zip(cases, facts, capable):
-            verdicts.setdefault(offre.id, []).append(
-                self.router.verdict(offre, f, outcomes[rule_id], ok, self.day, SHOWN, explain))
-
-        def verdict_ids(oid: str, pos: np.ndarray) -> np.ndarray:
-            where, ids = verdict_of[oid]
-            return ids[np.searchsorted(where, pos)]
-
+        verdicts = [self.router.verdict(offre, f, outcomes[rule_id], ok, self.day, SHOWN, explain)
+                    for (offre, _, rule_id), f, ok in zip(cases, facts, capable)]
+        serves = [v[0] for v in verdicts]
+        set_aside = [OffreEcartee(offre.id, v[1]) for (offre, _, _), v in zip(cases, verdicts)]
+        offer_of = [offre for offre, _, _ in cases]
+        # Per row, the cases of its offers, slot by slot (rows of one subset have the same offers).
         local = np.zeros(len(rows), dtype=np.int64)
-        columns: dict[int, np.ndarray] = {}  # subset -> per row of the subset, each offer's verdict id
-        slot = np.zeros(len(rows), dtype=np.int64)  # a row's index among its subset's rows
-        for index, pos in positions.items():
-            if not subsets[index]:
-                continue  # nothing on their subject: one group per rule outcome
-            matrix = np.stack([verdict_ids(o.id, pos) for o in subsets[index]], axis=1)
-            k = np.zeros(len(pos), dtype=np.int64)
-            for column in matrix.T:
-                k = combine(k, column)
-            local[pos] = k
-            columns[index] = matrix
-            slot[pos] = np.arange(len(pos))
+        for slot in range(int(sizes.max())):
+            at = pair_slot == slot
+            column = np.zeros(len(rows), dtype=np.int64)
+            column[pair_pos[at]] = case_ids[at] + 1
+            local = combine(local, column)
         ids, first = group(combine(key, group(local)[0]))
-        examens, serving = [], []
-        for r, rule_id in zip(first.tolist(), rule_ids[first].tolist()):
-            row = int(rows[r])
-            skipped = self.router.skipped(level, self.rows.territoires[self.rows.territory[row]], outcomes[rule_id])
+        examens: list[Examen] = []
+        serving: list[list[Offre]] = []
+        skips: dict[tuple, Examen | None] = {}
+        assembled: dict[tuple, tuple[Examen, list[Offre]]] = {}
+        case_list = case_ids.tolist()
+        for r, rule_id, ti, k, s, w, v, start in zip(
+                first.tolist(), rule_ids[first].tolist(), t[first].tolist(), kind[first].tolist(),
+                subset_of_row[first].tolist(), own[first].tolist(), local[first].tolist(), first_pair[first].tolist()):
+            skip_key = (bool(exists[r]), k, rule_id)  # all that `skipped` reads of the row
+            if skip_key not in skips:
+                skips[skip_key] = self.router.skipped(level, self.rows.territoires[ti], outcomes[rule_id])
+            skipped = skips[skip_key]
             if skipped is not None:
                 examens.append(skipped)
                 serving.append([])
                 continue
-            index = int(subset_of_row[r])
-            on_topic = list(subsets[index])
-            chosen = {o.id: verdicts[o.id][v] for o, v in zip(on_topic, columns[index][slot[r]])} if on_topic else {}
-            examined, offers_serving = self.router.assemble(level, on_topic, chosen, 0, self._words(row))
-            examens.append(examined)
-            serving.append(offers_serving)
+            found = assembled.get((s, w, v))
+            if found is None:
+                slots = case_list[start:start + len(subsets[s])] if start >= 0 else []
+                found = assembled[(s, w, v)] = self._assemble(level, slots, serves, set_aside, offer_of,
+                                                              self._words(int(rows[r])))
+            examens.append(found[0])
+            serving.append(found[1])
         return ids, examens, serving
+
+    def _assemble(self, level: str, slots: Sequence[int], serves: Sequence[bool], set_aside: Sequence[OffreEcartee],
+                  offer_of: Sequence[Offre], own: tuple[Sequence[str], Sequence[str]]) -> tuple[Examen, list[Offre]]:
+        """A level's examination from the cases of the offers on the demande's subject (`own`: its
+        thematiques and besoins as it wrote them), and the serving offers in order of preference."""
+        serving = [offer_of[c] for c in slots if serves[c]]
+        if len(serving) > 1:
+            serving.sort(key=lambda o: self.router.preference(o, own))
+        if level == "agence" and not serving:
+            serving = [self.router.catalogue.repli]
+        rejected = tuple(set_aside[c] for c in slots if not serves[c])
+        if serving:
+            return Examen(level, "retenu", offres=rejected, retenue=serving[0].id), serving
+        return Examen(level, "offres_ecartees" if slots else "aucune_offre", offres=rejected), []
+
+    @staticmethod
+    def _ruled_out(level: str, out: RuleOutcome) -> bool:
+        """Whether the rules keep a demande away from a level (escalated above it, or excluded)."""
+        return bool(out.escalade and LEVEL_INDEX[level] < LEVEL_INDEX[out.escalade]) or level in out.niveaux_exclus
+
+    def _case_keys(self, pair_offer: np.ndarray, pair_rows: np.ndarray, pair_rules: np.ndarray,
+                   outcomes: list[RuleOutcome]) -> np.ndarray:
+        """Per pair (an offer, a row), a code of the way the offer's conditions read the row, and of
+        the rule that sets it aside there (the reason names the rule): equal codes, equal verdicts
+        for one offer."""
+        key = np.zeros(len(pair_offer), dtype=np.int64)
+        reading = np.array(self._reading_of or [0], dtype=np.int64)[pair_offer]
+        order = np.argsort(reading, kind="stable")
+        bounds = np.flatnonzero(np.diff(reading[order])) + 1
+        fields_of = list(self._readings)
+        for part in np.split(order, bounds) if len(order) else []:
+            part_key = np.zeros(len(part), dtype=np.int64)
+            for name, exact, how in fields_of[int(reading[part[0]])]:
+                codes = self.rows.facts.codes.get(name)
+                if codes is not None:
+                    part_key = combine(part_key, self._read(name, exact, how, codes[pair_rows[part]]))
+            key[part] = part_key
+        excluded = {(rule_id, self._offer_at[oid]) for rule_id, out in enumerate(outcomes)
+                    for oid in out.exclues if oid in self._offer_at}
+        if excluded:
+            width = len(self._offers)
+            marks = np.array(sorted(r * width + o for r, o in excluded), dtype=np.int64)
+            hit = np.isin(pair_rules * width + pair_offer, marks)
+            key = combine(key, np.where(hit, pair_rules + 1, 0))
+        return key
+
+    def _read(self, name: str, exact: bool, how: tuple, codes: np.ndarray) -> np.ndarray:
+        """Per row code of a field, a code of its value as a reading tells them apart (each code's
+        value reduced once per reading)."""
+        if exact:
+            return codes
+        found = self._tables.get((name, how))
+        if found is None:
+            found = self._tables[(name, how)] = (np.full(len(self.rows.facts.values[name]), -1, dtype=np.int64), {})
+        table, reduced = found
+        missing = np.unique(codes[table[codes] < 0])
+        if len(missing):
+            canon = self._reader_of[(name, how)]
+            values = self.rows.facts.values[name]
+            for code in missing.tolist():
+                table[code] = reduced.setdefault(canon.value(name, values[code]), len(reduced))
+        return table[codes]
 
     def _words(self, row: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """A row's thematiques and besoins as it wrote them (not their ancestors)."""
@@ -732,33 +831,29 @@ class Walk:
         return words["thematiques"][codes["thematiques"][row]], words["besoins"][codes["besoins"][row]]
 
     def _own_words(self, rows: np.ndarray, subset_of_row: np.ndarray, subsets: list[tuple[Offre, ...]]) -> np.ndarray:
-        """Per row, a code of which offers on its subject name its own words: rows that differ there
-        may rank the same serving offers differently."""
+        """Per row, a code of the demande's own words (as it wrote them) that the offers on its
+        subject name: rows that differ there may rank the same serving offers differently
+        (`Router.preference`); the other words cannot change the order."""
         codes = self.rows.facts.codes
         several = np.array([len(s) > 1 for s in subsets] or [False])[subset_of_row]
         if not several.any():  # one offer at most on their subject: no ranking to tell apart
             return np.zeros(len(rows), dtype=np.int64)
-        triple = combine(combine(subset_of_row, codes["thematiques"][rows]), codes["besoins"][rows])
-        ids, first = group(np.where(several, triple, -1))
-        signatures = []
-        for r in first.tolist():
-            if not several[r]:
-                signatures.append(())
+        theme_codes, need_codes = codes["thematiques"][rows], codes["besoins"][rows]
+        ids, first = group(np.where(several, combine(combine(subset_of_row, theme_codes), need_codes), -1))
+        words = self.rows.words
+        named: dict[int, tuple[int, int]] = {}  # per subset, the words its offers name, as masks
+        found = []
+        for s, is_several, t, n in zip(subset_of_row[first].tolist(), several[first].tolist(),
+                                       theme_codes[first].tolist(), need_codes[first].tolist()):
+            if not is_several:
+                found.append(())
                 continue
-            themes, needs = self._words(int(rows[r]))
-            signatures.append(tuple(self.router.preference(o, (themes, needs))[:2] for o in subsets[subset_of_row[r]]))
-        return factorize(signatures)[0][ids]
-
-    def _verdict_cases(self, offre: Offre, rows: np.ndarray, rule_ids: np.ndarray, outcomes: list[RuleOutcome]
-                       ) -> tuple[np.ndarray, np.ndarray]:
-        """The rows that have an offer on their subject, grouped by the way its conditions read them:
-        per row a case id, per case its first row."""
-        canon = self._offer_canonicalizer(offre)
-        exact = [f for f in canon.fields if f not in canon.list_fields and f not in SHOWN]
-        key = self._project(canon, rows, exact)
-        excluding = np.array([offre.id in out.exclues for out in outcomes] or [False])
-        key = combine(key, np.where(excluding[rule_ids], rule_ids + 1, 0))  # the reason names the rule
-        return group(key)
+            if s not in named:
+                named[s] = (self._mask(w for o in subsets[s] for w in o.thematiques),
+                            self._mask(w for o in subsets[s] for w in o.besoins))
+            themes, needs = named[s]
+            found.append((s, self._mask(words["thematiques"][t]) & themes, self._mask(words["besoins"][n]) & needs))
+        return factorize(found)[0][ids]
 
     def decide(self, rows: np.ndarray, excluded: dict[int, dict[str, str]] | None = None,
                ranked: bool = False, explain: bool = True, progress: Callable[[int], None] | None = None) -> Decided:
@@ -781,7 +876,9 @@ class Walk:
             if not len(pending):
                 break
             ids, examined, serving = self._level(level, rows[pending], rule_ids[pending], outcomes, explain)
-            examined_ids = np.array([examens.id(e) for e in examined], dtype=np.int64)
+            interned: dict[int, int] = {}  # groups share examination objects: each is hashed once
+            examined_ids = np.array([interned[id(e)] if id(e) in interned else interned.setdefault(id(e), examens.id(e))
+                                     for e in examined], dtype=np.int64)
             serves = np.array([bool(s) for s in serving])
             hit = serves[ids]
             if ranked:
