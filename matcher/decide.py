@@ -19,6 +19,7 @@ backlog of many similar demandes costs little more than its distinct cases.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -91,6 +92,19 @@ class _CompiledConditions:
         return [self._answers[k] for k in keys]
 
 
+SHARED_SHARD = "conditions-partagees"
+
+
+@dataclass
+class _EnginePlan:
+    """Per offer, the program (shard) that asks about it and the rule that stands for its conditions;
+    per shard, its rules (a name, the conditions)."""
+
+    shard_of: dict[str, str] = field(default_factory=dict)
+    rule_of: dict[str, str] = field(default_factory=dict)
+    rules: dict[str, list[tuple[str, Condition]]] = field(default_factory=dict)
+
+
 @dataclass
 class RuleOutcome:
     """What the policy rules that hold for a demande do to its decision."""
@@ -147,11 +161,7 @@ class Router:
         self.conditions = {o.id: offer_condition(o) for o in catalogue.offres if not o.repli}
         # What an offer asks of a demande on its subject: all but the thematiques test.
         self.on_topic = {oid: AllOf(c.children[1:], c.location) for oid, c in self.conditions.items()}
-        self._shard_of = {o.id: self._scope(o) for o in catalogue.offres if not o.repli}
-        self._shard_offers: dict[str, list[Offre]] = defaultdict(list)
-        for offre in catalogue.offres:
-            if not offre.repli:
-                self._shard_offers[self._shard_of[offre.id]].append(offre)
+        self._plan: _EnginePlan | None = None  # made on first use
         self._shards: dict[str, _CompiledConditions] = {}  # compiled on first use
         self._before = _CompiledConditions([(r.id, r.quand) for r in policy.regles if not r.after_decision])
         self._after = _CompiledConditions([(r.id, r.quand) for r in policy.regles if r.after_decision])
@@ -163,9 +173,32 @@ class Router:
         self.perimeter_refs = frozenset(self._by_ref)
         self._candidates: dict[frozenset[str], list[Offre]] = {}  # territories alike share candidates
 
+    def engine_plan(self) -> "_EnginePlan":
+        """Which program of the engine asks about each offer, and under which rule.
+
+        Offers are split along their scope (`_scope`), so that a demande is matched only against
+        nearby offers; but the offers whose conditions compile alike in several scopes (the same
+        kind of offer in every département) are one rule of a program shared by the whole country,
+        asked once for all of them. Identical conditions are one rule wherever they are."""
+        if self._plan is None:
+            by_text: dict[str, list[Offre]] = defaultdict(list)
+            for offre in self.catalogue.offres:
+                if not offre.repli:
+                    expression = compile_condition(self.conditions[offre.id])
+                    by_text[json.dumps(expression, sort_keys=True, ensure_ascii=False)].append(offre)
+            plan = _EnginePlan()
+            for offers in by_text.values():
+                scopes = {self._scope(o) for o in offers}
+                shard = next(iter(scopes)) if len(scopes) == 1 else SHARED_SHARD
+                rule = offers[0].id  # the first offer in the catalogue's order names the rule
+                plan.rules.setdefault(shard, []).append((rule, self.conditions[rule]))
+                for offre in offers:
+                    plan.shard_of[offre.id], plan.rule_of[offre.id] = shard, rule
+            self._plan = plan
+        return self._plan
+
     def _scope(self, offre: Offre) -> str:
-        """The smallest of département / région / national holding an offer's whole perimeter:
-        engine rulesets are split along it, so a demande is matched only against nearby offers."""
+        """The smallest of département / région / national holding an offer's whole perimeter."""
         extent = reach(offre, self.graph)
         if extent.national:
             return "national"
@@ -235,19 +268,20 @@ class Router:
     def capable(self, facts: Sequence[dict], candidates: Sequence[Iterable[Offre]]) -> list[frozenset[str]]:
         """The ids of the offers whose conditions hold, asking each shard of the engine about the
         demandes that have candidates in it."""
+        plan = self.engine_plan()
+        candidates = [list(cands) for cands in candidates]
         per_shard: dict[str, list[int]] = defaultdict(list)
         for i, cands in enumerate(candidates):
-            for shard in {self._shard_of[o.id] for o in cands}:
+            for shard in {plan.shard_of[o.id] for o in cands}:
                 per_shard[shard].append(i)
-        answers: list[set[str]] = [set() for _ in facts]
+        matched: list[set[str]] = [set() for _ in facts]  # per demande, the rules that hold
         for shard, rows in per_shard.items():
             compiled = self._shards.get(shard)
             if compiled is None:
-                offers = self._shard_offers[shard]
-                compiled = self._shards[shard] = _CompiledConditions([(o.id, self.conditions[o.id]) for o in offers])
-            for i, matched in zip(rows, compiled.evaluate([facts[i] for i in rows])):
-                answers[i] |= matched
-        return [frozenset(a) for a in answers]
+                compiled = self._shards[shard] = _CompiledConditions(plan.rules[shard])
+            for i, rules in zip(rows, compiled.evaluate([facts[i] for i in rows])):
+                matched[i] |= rules
+        return [frozenset(o.id for o in cands if plan.rule_of[o.id] in rules) for cands, rules in zip(candidates, matched)]
 
     def skipped(self, level: str, territoire: Territoire, out: RuleOutcome) -> Examen | None:
         """Why a level is not examined for a demande, if it is not."""
