@@ -365,10 +365,10 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.Array, n
     for level_ids in fragment_ids:
         key = combine(key, level_ids + 1)
     ids, first = group(key)
-    short_ids, short_texts = factorize([EXAMEN_SEPARATOR.join(short_fragments[i] for i in fragment_ids[:, r].tolist()
-                                                              if i >= 0) for r in first.tolist()])
+    levels_of = [[i for i in combo if i >= 0] for combo in fragment_ids[:, first].T.tolist()]  # per combination
+    short_ids, short_texts = factorize([EXAMEN_SEPARATOR.join(short_fragments[i] for i in combo) for combo in levels_of])
     fragment_needs = [frozenset(f for f in VALUE_FIELDS if SHOWN[f] in text) for text in fragments]
-    needs = [frozenset().union(*(fragment_needs[i] for i in fragment_ids[:, r] if i >= 0)) for r in first]
+    needs = [frozenset().union(*(fragment_needs[i] for i in combo)) for combo in levels_of]
     shown: dict[str, list[str]] = {}  # per field, per shown text's id: the text
     shown_of_row: dict[str, np.ndarray] = {}  # per field, per row: its shown text's id
     fill_key = ids.copy()
@@ -392,7 +392,7 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.Array, n
         r = first_list[filled]
         if ids_list[r] != combo:
             combo = ids_list[r]
-            template = EXAMEN_SEPARATOR.join(fragments[i] for i in fragment_ids[:, r].tolist() if i >= 0)
+            template = EXAMEN_SEPARATOR.join(fragments[i] for i in levels_of[combo])
         texts.append(fill(template, {name: shown[name][columns[name][r]] for name in needs[combo]}))
         text_of[filled] = position
         if len(texts) >= 20_000:  # as Arrow strings: half the weight of Python's for these texts

@@ -159,6 +159,7 @@ class Router:
                 for ref in offre.perimetre:
                     self._by_ref[ref].append(offre)
         self.conditions = {o.id: offer_condition(o) for o in catalogue.offres if not o.repli}
+        self.repli = catalogue.repli  # the agence's offer for whatever reaches it (found once: a scan)
         # What an offer asks of a demande on its subject: all but the thematiques test.
         self.on_topic = {oid: AllOf(c.children[1:], c.location) for oid, c in self.conditions.items()}
         self._plan: _EnginePlan | None = None  # made on first use
@@ -167,9 +168,10 @@ class Router:
         self._after = _CompiledConditions([(r.id, r.quand) for r in policy.regles if r.after_decision])
         self._specificity: dict[str, int] = {}
         self._rankings: dict[str, tuple[frozenset[str], frozenset[str], tuple]] = {}
-        self._offer_canon: dict[str, Canonicalizer] = {}  # built when an offer is first explained
-        self._on_topic_canon: dict[str, Canonicalizer] = {}  # built when an offer is first examined
+        self._offer_canon: dict[str, Canonicalizer] = {}  # per engine rule, built when first explained
+        self._on_topic_canon: dict[str, Canonicalizer] = {}  # per engine rule, built when first examined
         self._why_cache: dict[tuple, tuple[str, ...]] = {}
+        self._subjects: dict[tuple, str] = {}
         self.perimeter_refs = frozenset(self._by_ref)
         self._candidates: dict[frozenset[str], list[Offre]] = {}  # territories alike share candidates
 
@@ -246,11 +248,13 @@ class Router:
         return [outcome_of(r for r in self.policy.regles if r.id in fired) for fired in self._after.evaluate(after_facts)]
 
     def on_topic_canonicalizer(self, offre: Offre) -> Canonicalizer:
-        """How an offer's conditions beyond its thematiques read a demande's facts; built once per
-        offer and kept, for every walk (a long-running process walks demande after demande)."""
-        canon = self._on_topic_canon.get(offre.id)
+        """How an offer's conditions beyond its thematiques read a demande's facts; built once and
+        kept, for every walk (a long-running process walks demande after demande), and shared by the
+        offers whose conditions are one rule of the engine: they read facts alike."""
+        rule = self.engine_plan().rule_of[offre.id]
+        canon = self._on_topic_canon.get(rule)
         if canon is None:
-            canon = self._on_topic_canon[offre.id] = Canonicalizer([self.on_topic[offre.id]])
+            canon = self._on_topic_canon[rule] = Canonicalizer([self.on_topic[rule]])
         return canon
 
     def candidates(self, territoire: Territoire) -> list[Offre]:
@@ -362,9 +366,10 @@ class Router:
     def _why_not(self, offre: Offre, facts: dict, shown: dict[str, str] | None) -> tuple[str, ...]:
         """The conditions of an offer that a demande fails, remembered per distinct case: with
         `shown`, the values written as placeholders count only up to the thresholds compared."""
-        canon = self._offer_canon.get(offre.id)
+        rule = self.engine_plan().rule_of[offre.id]  # offers with one rule read facts alike
+        canon = self._offer_canon.get(rule)
         if canon is None:
-            canon = self._offer_canon[offre.id] = Canonicalizer([self.conditions[offre.id]])
+            canon = self._offer_canon[rule] = Canonicalizer([self.conditions[rule]])
         shown = shown or {}
         key = (offre.id, tuple(shown), canon.canonical(facts)) + tuple(
             _hashable(facts.get(f)) for f in canon.fields if f not in canon.list_fields and f not in shown
@@ -391,17 +396,26 @@ class Router:
             else:
                 parts.append(f"{chosen.nom} ({chosen.structure})")
         else:
-            voc = self.catalogue.vocabularies
-            themes = [voc["thematiques"].label(t) for t in thematiques]
-            needs = [voc["besoins"].label(b) for b in besoins]
             parts.append(
-                f"Offre {LEVEL_ADJECTIVES[chosen.niveau]} la plus proche pour {' / '.join(themes).lower()} "
-                f"({', '.join(needs).lower()}) : {chosen.nom} — {chosen.structure}"
+                f"Offre {LEVEL_ADJECTIVES[chosen.niveau]} la plus proche pour {self._subject(thematiques, besoins)} : "
+                f"{chosen.nom} — {chosen.structure}"
             )
-            parts.extend(self._specialist(chosen, thematiques, besoins, alternatives))
+            if alternatives:
+                parts.extend(self._specialist(chosen, thematiques, besoins, alternatives))
         parts.extend(out.motifs)
         return ". ".join(p.rstrip(".") for p in parts) + "."
 
+
+    def _subject(self, thematiques: Sequence[str], besoins: Sequence[str]) -> str:
+        """A demande's words as a motif names them (« revitalisation / habitat (conseil) »), once per words."""
+        key = (tuple(thematiques), tuple(besoins))
+        found = self._subjects.get(key)
+        if found is None:
+            voc = self.catalogue.vocabularies
+            themes = [voc["thematiques"].label(t) for t in thematiques]
+            needs = [voc["besoins"].label(b) for b in besoins]
+            found = self._subjects[key] = f"{' / '.join(themes).lower()} ({', '.join(needs).lower()})"
+        return found
 
     def _specialist(self, chosen: Offre, thematiques: Sequence[str], besoins: Sequence[str],
                     alternatives: Sequence[Offre]) -> list[str]:
@@ -612,7 +626,13 @@ class Walk:
             self._sets[level] = (per_list[list_of], sets)
         kinds = ["commune", "epci", "departement", "region"]
         self._kind = np.array([kinds.index(t.kind) if t is not None else 0 for t in rows.territoires] or [0])
-        levels = [existing_levels(t) if t is not None else set() for t in rows.territoires]
+        alike: dict[tuple, set[str]] = {}  # per what `existing_levels` reads of a territory
+        levels: list[set[str]] = []
+        for t in rows.territoires:
+            read = (t.kind, bool(t.epci), "departemental" in t.holders) if t is not None else None
+            if read not in alike:
+                alike[read] = existing_levels(t) if t is not None else set()
+            levels.append(alike[read])
         self._exists = {level: np.array([level in ls for ls in levels] or [False]) for level in LEVELS}
         # The offers met so far, numbered, with what is read of each (see `_offer_index`).
         self._offers: list[Offre] = []
@@ -805,7 +825,7 @@ class Walk:
         if len(serving) > 1:
             serving.sort(key=lambda o: self.router.preference(o, own))
         if level == "agence" and not serving:
-            serving = [self.router.catalogue.repli]
+            serving = [self.router.repli]
         rejected = tuple(set_aside[c] for c in slots if not serves[c])
         if serving:
             return Examen(level, "retenu", offres=rejected, retenue=serving[0].id), serving
@@ -932,14 +952,15 @@ class Walk:
         decided = self._finish(rows, level_of, chosen, alternatives, rule_ids, outcomes, examen_ids, examens.items)
         self._facts_cache.clear()  # a fact dict per group: let a million-row run give them back
         if ranked:
-            decided.serving = [[o for o in s if not o.repli] + [self.router.catalogue.repli] for s in serving_all]
+            decided.serving = [[o for o in s if not o.repli] + [self.router.repli] for s in serving_all]
         return decided
 
     # ----------------------------------------------------------------- what the decision says
 
     def _finish(self, rows, level_of, chosen, alternatives, rule_ids, outcomes, examen_ids, examens) -> Decided:
         offer_ids = group(np.array([o.id for o in chosen], dtype=object))[0] if len(chosen) else np.zeros(0, np.int64)
-        alternative_ids, alternatives_lists = factorize(alternatives)
+        alternative_ids, _ = factorize([tuple(o.id for o in a) for a in alternatives])  # ids hash fast
+        alternatives_lists = [alternatives[r] for r in group(alternative_ids)[1].tolist()]
         # The motif: the chosen offer, the demande's words, the rules before the decision.
         theme_codes = self.rows.facts.codes["thematiques"][rows]
         need_codes = self.rows.facts.codes["besoins"][rows]
@@ -947,9 +968,9 @@ class Walk:
                                          alternative_ids))
         words = self.rows.words
         motifs = [
-            self.router.motif(chosen[r], words["thematiques"][theme_codes[r]], words["besoins"][need_codes[r]],
-                              outcomes[rule_ids[r]], alternatives[r])
-            for r in first.tolist()
+            self.router.motif(chosen[r], words["thematiques"][t], words["besoins"][b], outcomes[rule], alternatives[r])
+            for r, t, b, rule in zip(first.tolist(), theme_codes[first].tolist(), need_codes[first].tolist(),
+                                     rule_ids[first].tolist())
         ]
         # The rules that read the decision.
         after_ids, after_first = group(combine(self._project(self.router.after_canonicalizer, rows), offer_ids))

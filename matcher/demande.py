@@ -61,6 +61,9 @@ def _number(key: str, value: Any) -> float | None:
         if not math.isfinite(number) or number < 0:
             raise DemandeError(f"nombre positif attendu, pas « {value} »")
     else:
+        text = str(value).strip()
+        if text.isascii() and text.isdigit() and len(text) <= 15:  # plain digits, the common cell: as they are
+            return int(text)
         try:
             number = read_amount(str(value)) if key == "montant" else read_number(str(value))
         except NumberError as exc:
