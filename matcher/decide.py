@@ -562,15 +562,16 @@ def combine(keys: np.ndarray, column: np.ndarray) -> np.ndarray:
 def group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row the id of its key (in order of first appearance), and per id its first row.
 
-    pandas' hash table when a backlog has brought pandas in; numpy's sort otherwise (`route`
-    does not import pandas for one row). Both give the same ids."""
-    pd = sys.modules.get("pandas")
-    if pd is not None:
-        ids, uniques = pd.factorize(keys)
-        first = np.full(len(uniques), -1, dtype=np.int64)
+    Arrow's hash table when a backlog has brought Arrow in; numpy's sort otherwise (`route`
+    does not import Arrow for one row). Both give the same ids."""
+    pc = sys.modules.get("pyarrow.compute")
+    if pc is not None and len(keys):
+        encoded = pc.dictionary_encode(sys.modules["pyarrow"].array(keys))
+        ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        first = np.full(len(encoded.dictionary), -1, dtype=np.int64)
         order = np.arange(len(ids))[::-1]
         first[ids[order]] = order
-        return ids.astype(np.int64), first
+        return ids, first
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
@@ -642,6 +643,8 @@ class Walk:
         self._tables: dict[tuple, tuple[np.ndarray, dict[Any, int]]] = {}
         self._bits: dict[str, int] = {}
         self._theme_masks: dict[int, int] = {}
+        self._written_masks: dict[tuple[str, int], int] = {}
+        self._offer_masks: list[tuple[int, int]] = []  # per offer met: its thematiques' and besoins' masks
         self._reader_of: dict[tuple, Canonicalizer] = {}
 
     # ----------------------------------------------------------------- facts
@@ -696,6 +699,7 @@ class Walk:
             self._reading_of.append(self._readings.setdefault(fields, len(self._readings)))
             for name, _, how in fields:
                 self._reader_of.setdefault((name, how), canon)
+            self._offer_masks.append((self._mask(offre.thematiques), self._mask(offre.besoins)))
         return index
 
     def _mask(self, words: Iterable[str]) -> int:
@@ -707,6 +711,13 @@ class Walk:
                 bit = self._bits[word] = 1 << len(self._bits)
             mask |= bit
         return mask
+
+    def _word_mask(self, name: str, code: int) -> int:
+        """The mask of a row's words as written (thematiques or besoins), per code of the cell."""
+        found = self._written_masks.get((name, code))
+        if found is None:
+            found = self._written_masks[(name, code)] = self._mask(self.rows.words[name][code])
+        return found
 
     def _on_topic(self, level: str, rows: np.ndarray) -> tuple[np.ndarray, list[tuple[Offre, ...]]]:
         """Per row the id of its candidates at this level that are on its thematiques."""
@@ -723,8 +734,10 @@ class Walk:
         seen: dict[tuple[int, int], int] = {}  # (set, the row's themes that its offers name) -> subset
         for pair, (s, code) in enumerate(zip(row_sets[first].tolist(), themes[first].tolist())):
             if s not in masked:
-                masked[s] = [(self._offer_index(o), self._mask(o.thematiques)) for o in sets[s]]
-                union[s] = self._mask(w for o in sets[s] for w in o.thematiques)
+                masked[s] = [(i, self._offer_masks[i][0]) for i in map(self._offer_index, sets[s])]
+                union[s] = 0
+                for _, mask in masked[s]:
+                    union[s] |= mask
             words = self._theme_masks.get(code)
             if words is None:
                 words = self._theme_masks[code] = self._mask(theme_values[code])
@@ -903,10 +916,12 @@ class Walk:
                 found.append(())
                 continue
             if s not in named:
-                named[s] = (self._mask(w for o in subsets[s] for w in o.thematiques),
-                            self._mask(w for o in subsets[s] for w in o.besoins))
+                themes = needs = 0
+                for i in map(self._offer_index, subsets[s]):
+                    themes, needs = themes | self._offer_masks[i][0], needs | self._offer_masks[i][1]
+                named[s] = (themes, needs)
             themes, needs = named[s]
-            found.append((s, self._mask(words["thematiques"][t]) & themes, self._mask(words["besoins"][n]) & needs))
+            found.append((s, self._word_mask("thematiques", t) & themes, self._word_mask("besoins", n) & needs))
         return factorize(found)[0][ids]
 
     def decide(self, rows: np.ndarray, excluded: dict[int, dict[str, str]] | None = None,
@@ -979,9 +994,10 @@ class Walk:
         final_ids, final_first = group(combine(combine(motif_ids, after_ids), rule_ids))
         texts, alertes, regles = _Interned(), _Interned(), _Interned()
         motif_of, alert_of, rules_of, avis = [], [], [], []
-        for r in final_first.tolist():
-            before, post = outcomes[rule_ids[r]], after[after_ids[r]]
-            motif_of.append(texts.id(with_motifs(motifs[motif_ids[r]], post.motifs)))
+        for rule, post_id, motif in zip(rule_ids[final_first].tolist(), after_ids[final_first].tolist(),
+                                        motif_ids[final_first].tolist()):
+            before, post = outcomes[rule], after[post_id]
+            motif_of.append(texts.id(with_motifs(motifs[motif], post.motifs)))
             alert_of.append(alertes.id((*before.alertes, *post.alertes)))
             rules_of.append(regles.id((*before.regles, *post.regles)))
             avis.append(before.avis_dt or post.avis_dt)

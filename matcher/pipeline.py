@@ -13,8 +13,6 @@ from typing import Any, Callable
 
 from .backlog import read_backlog, write_decisions
 from .batch import route_backlog
-from .capacity import assign_capacities
-from .compare import compare_with_previous
 from .errors import BatchInputError, Location
 from .projets import from_projets_territoire, is_projets_territoire
 from .workspace import Workspace
@@ -44,8 +42,12 @@ def run_batch(
     tick = (lambda done: progress(done, backlog.table.num_rows)) if progress else None
     result = route_backlog(workspace, router, backlog, day, tick)
     if capacity:
+        from .capacity import assign_capacities  # pandas, paid only by the runs that ask for it
+
         result = assign_capacities(workspace, result, day)
     if previous is not None:
+        from .compare import compare_with_previous
+
         result = compare_with_previous(workspace, result, read_backlog(previous))
     write_decisions(result.table, output, separator=backlog.separator or ";", explanations=result.explanations)
     return {**result.summary, "fichier": str(output), "entree": str(source), "format_entree": backlog.format,
