@@ -32,15 +32,16 @@ CATALOGUE = OUT / "catalogue-national"
 DAY = "2026-11-26"
 
 
-def run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall time (s) and peak resident memory (MiB) of one process."""
+def run(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall time (s), peak resident memory (MiB) and processor time (s, user + system) of one process.
+    On a machine shared with other work, the processor time moves less than the wall time."""
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"échec de {' '.join(command)} : {process.stderr.read().decode()}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 FLOOR = """
@@ -64,7 +65,7 @@ for path in written:  # the same bytes as the batch's output, written anew
 """
 
 
-def floor(source: Path, outputs: list[Path], env: dict[str, str]) -> tuple[float, float]:
+def floor(source: Path, outputs: list[Path], env: dict[str, str]) -> tuple[float, float, float]:
     """Reading the input with pyarrow and writing the same output bytes: what no batch can beat."""
     return run([sys.executable, "-c", FLOOR, str(source), *map(str, outputs)], env)
 
@@ -100,7 +101,7 @@ def main() -> None:
                         *[a for n in args.sizes for a in ("--rows", str(n))]], check=True)
     offers = sum(len(re.findall(r"^\s*- id: ", p.read_text(encoding="utf-8"), re.M)) for p in CATALOGUE.rglob("*.yaml"))
     print(f"catalogue synthétique national : {offers} offres ; médianes de {args.runs} lancements ; "
-          f"{os.cpu_count()} cœurs")
+          f"{os.cpu_count()} cœurs ; charge moyenne au départ {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, AIGUILLAGE_CACHE=str(Path(tmp) / "cache"))
         command = [sys.executable, str(ROOT / "cli.py"), "batch"]
@@ -113,20 +114,24 @@ def main() -> None:
         for n in args.sizes:
             for fmt in args.formats:
                 times, memory, floors, failed = [], [], [], 0
+                cpu, floor_cpu = [], []
                 source = OUT / f"carnet-{n}.{fmt}"
                 out = Path(tmp) / f"decisions-{n}.{fmt}"
                 for _ in range(args.runs):
                     try:
-                        elapsed, rss = run(command + [str(source), "-o", str(out), "--catalogue", str(CATALOGUE),
-                                                      "--date", DAY], env)
+                        elapsed, rss, used = run(command + [str(source), "-o", str(out), "--catalogue",
+                                                            str(CATALOGUE), "--date", DAY], env)
                     except SystemExit as failure:
                         failed += 1
                         print(failure, file=sys.stderr)
                         continue
                     times.append(elapsed)
                     memory.append(rss)
+                    cpu.append(used)
                     outputs = [out] + [p for p in [out.with_name(f"{out.stem}.explications{out.suffix}")] if p.exists()]
-                    floors.append(floor(source, outputs, env)[0])
+                    floor_elapsed, _, floor_used = floor(source, outputs, env)
+                    floors.append(floor_elapsed)
+                    floor_cpu.append(floor_used)
                 if not times:
                     print(f"{n:>9} lignes, {fmt}: {failed} échecs sur {args.runs}")
                     continue
@@ -137,6 +142,9 @@ def main() -> None:
                 print(f"{n:>9} lignes, {fmt:<7} → {fmt:<7}: {median:6.2f} s  ({n / median:>9,.0f} lignes/s), "
                       f"plancher {base:5.2f} s — {median / base:4.1f} × le plancher ; mémoire max {max(memory):5.0f} Mio, "
                       f"sortie {size:,.0f} Mo ; {failed} échec{'s' if failed > 1 else ''} sur {args.runs}".replace(",", " "))
+                used, floor_used = statistics.median(cpu), statistics.median(floor_cpu)
+                print(f"{'':>9} temps processeur (utilisateur + système) : {used:6.2f} s, plancher {floor_used:5.2f} s — "
+                      f"{used / floor_used:4.1f} × ; charge moyenne {os.getloadavg()[0]:.1f}")
         if batch_10k is not None:
             single = one_at_a_time(OUT / "carnet-10000.csv", 10_000)
             print(f"les mêmes 10 000 lignes une à une (Router.route, dans un processus) : {single:.2f} s — "

@@ -768,12 +768,16 @@ class Walk:
         kind = self._kind[t]
         subset_of_row, subsets = self._on_topic(level, rows)
         own = self._own_words(rows, subset_of_row, subsets)
-        key = combine(combine(np.where(exists, 0, 1 + kind), rule_ids), subset_of_row)
-        key = combine(key, own)
         # Rows the rules keep away from this level are not examined: no verdict is asked for them.
-        ruled_out = np.array([self._ruled_out(level, out) for out in outcomes] or [False])
+        ruled_out = np.array([self._ruled_out(level, out) for out in outcomes] or [False])[rule_ids] & exists
+        # What the examination depends on: why the level is skipped (its absence for this kind of
+        # territory, or the rule that keeps the row away), else the offers on the row's subject and
+        # which of them name its own words; then below, their verdicts.
+        away = ~exists | ruled_out
+        key = combine(np.where(exists, 0, 1 + kind), np.where(ruled_out, rule_ids + 1, 0))
+        key = combine(combine(key, np.where(away, 0, subset_of_row + 1)), np.where(away, 0, own))
         sizes = np.array([len(s) for s in subsets] or [0], dtype=np.int64)
-        examined = exists & ~ruled_out[rule_ids] & (sizes[subset_of_row] > 0)
+        examined = ~away & (sizes[subset_of_row] > 0)
         pos = np.flatnonzero(examined)
         # One pair per examined row and offer on its subject, in order of row then offer.
         counts = sizes[subset_of_row[pos]]
