@@ -313,3 +313,25 @@ def test_a_public_member_list_verifies_membership(tmp_path):
     other = _route(ws, router, porteur="29019", thematiques=["urbanisme"], besoins=["diagnostic"], programmes=["pvd"])
     assert other.programmes[0].adhesion == "impossible" and "liste publique" in other.programmes[0].motif
     assert other.offre.id == "sur-mesure"
+
+
+def test_the_same_offer_in_several_departements_is_one_engine_rule_serving_each_its_own(tmp_path):
+    """The same kind of offer in several départements is asked of the engine once, as one rule; each
+    demande is still served, or set aside with its reasons, by its own département's offer."""
+    shutil.copytree(MINI, tmp_path / "cat")
+    path = tmp_path / "cat" / "offres.yaml"
+    text = path.read_text()
+    atd16 = "  - id: atd-16" + text.split("  - id: atd-16")[1].split("  - id: caue-16")[0]
+    copies = [atd16.replace("16", code) for code in ("29", "69")]
+    copies[1] = copies[1].replace("max: 20000", "max: 5000")
+    path.write_text(text.replace("  - id: caue-16", "".join(copies) + "  - id: caue-16", 1))
+    ws, router = _router(tmp_path / "cat")
+    plan = router.engine_plan()
+    assert plan.rule_of["atd-29"] == plan.rule_of["atd-16"] != plan.rule_of["atd-69"]
+    decided = {p: _route(ws, router, porteur=p, thematiques=["eau"], besoins=["conseil"])
+               for p in ("16089", "29155", "29019", "69123")}
+    assert decided["16089"].offre.id == "atd-16"
+    assert decided["29155"].offre.id == "atd-29"
+    reasons = {p: {o.id: o.raisons for e in d.examen for o in e.offres} for p, d in decided.items()}
+    assert reasons["29019"] == {"atd-29": ("population 142 346 > max 20 000",)}
+    assert reasons["69123"] == {"atd-69": ("population 519 127 > max 5 000",)}
