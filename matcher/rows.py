@@ -152,24 +152,18 @@ def fact_columns(
     return Rows(territory, territoires, FactColumns(codes, values), words, avis_dt, checks, slot, presumed)
 
 
-def catalogue_memberships(catalogue: Catalogue) -> tuple[str, ...]:
-    """Every structure an offer of the catalogue reserves itself to the members of, sorted."""
-    return catalogue.memberships
-
-
 def _presume_memberships(catalogue: Catalogue, n: int, attributes: dict[str, tuple[np.ndarray, list[Any]]]
                          ) -> tuple[dict[str, tuple[np.ndarray, list[Any]]], np.ndarray]:
     """A row that does not declare its adhesions is presumed a member of every structure that reserves
     an offer to its members: the DT would not send a commune national because nobody wrote down that
     it adheres to its agence technique; the decision then says the membership is to be checked. An
     empty declaration (`adhesions: []`) is a declaration: the porteur adheres to nothing."""
-    structures = catalogue_memberships(catalogue)
+    structures = catalogue.memberships
+    if not structures:
+        return attributes, np.zeros(n, dtype=bool)
     codes, distinct = attributes.get(MEMBERSHIP) or (np.zeros(n, dtype=np.int64), [None])
-    blank = [i for i, v in enumerate(distinct) if v is None]
-    presumed = np.isin(codes, blank) if structures else np.zeros(n, dtype=bool)
-    if structures:
-        attributes = {**attributes, MEMBERSHIP: (codes, [list(structures) if v is None else v for v in distinct])}
-    return attributes, presumed
+    presumed = np.isin(codes, [i for i, v in enumerate(distinct) if v is None])
+    return {**attributes, MEMBERSHIP: (codes, [list(structures) if v is None else v for v in distinct])}, presumed
 
 
 def _blank_code(distinct: list[Any]) -> int:
@@ -256,4 +250,4 @@ def demande_facts(demande: Demande, territoire: Territoire, catalogue: Catalogue
     return rows_of_demandes([(demande, territoire)], catalogue).facts.row(0)
 
 
-__all__ = ["FactColumns", "Rows", "factorize", "catalogue_memberships", "fact_columns", "check_programmes", "rows_of_demandes", "demande_facts"]
+__all__ = ["FactColumns", "Rows", "factorize", "fact_columns", "check_programmes", "rows_of_demandes", "demande_facts"]
