@@ -357,55 +357,59 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
     return BatchResult(result, explanations, levels, failed, _summary(result, levels, failed), prepared, decided)
 
 
-def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.Array, np.ndarray, list[str]]:
+def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.Array, np.ndarray, pa.Array]:
     """Per decided row its explanation's id, and the explanations: the examined levels' texts with
     the offers' reasons and the row's own values in them; then per row its `examen`, the levels'
     statuses and offers without the reasons (the same few hundred bytes are not written on every row).
 
-    The level texts are distinct, so are their sequences once joined (" | " appears in no level
-    text); filled with distinct shown values, every explanation comes out once."""
-    fragments = [examen_level_text(e) for e in decided.examens]
-    short_fragments = [examen_level_text(e, reasons=False) for e in decided.examens]
+    Each level's text is made once per distinct examination; the rest is Arrow's work over arrays:
+    the texts of each combination of levels joined, then each explanation's values put in place of
+    the placeholders. The level texts are distinct, so are their sequences once joined (" | "
+    appears in no level text); filled with distinct shown values, every explanation comes out once."""
+    fragments = pa.array([examen_level_text(e) for e in decided.examens], pa.string())
+    short_fragments = pa.array([examen_level_text(e, reasons=False) for e in decided.examens], pa.string())
     fragment_ids = decided.examen
     key = np.zeros(fragment_ids.shape[1], dtype=np.int64)
     for level_ids in fragment_ids:
         key = combine(key, level_ids + 1)
     ids, first = group(key)
-    levels_of = [[i for i in combo if i >= 0] for combo in fragment_ids[:, first].T.tolist()]  # per combination
-    short_ids, short_texts = factorize([EXAMEN_SEPARATOR.join(short_fragments[i] for i in combo) for combo in levels_of])
-    fragment_needs = [frozenset(f for f in VALUE_FIELDS if SHOWN[f] in text) for text in fragments]
-    needs = [frozenset().union(*(fragment_needs[i] for i in combo)) for combo in levels_of]
-    shown: dict[str, list[str]] = {}  # per field, per shown text's id: the text
+    # Per combination of examined levels, its levels' texts as a list (an explanation names every level).
+    combos = fragment_ids[:, first].T
+    examined = combos >= 0
+    members = combos[examined]
+    offsets = pa.array(np.concatenate([[0], np.cumsum(examined.sum(axis=1))]), pa.int32())
+    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, fragments.take(pa.array(members))), EXAMEN_SEPARATOR)
+    short = pc.dictionary_encode(
+        pc.binary_join(pa.ListArray.from_arrays(offsets, short_fragments.take(pa.array(members))), EXAMEN_SEPARATOR))
+    short_ids = short.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    # The values each combination shows, and per row the value it shows for each.
+    needs = np.zeros(len(first), dtype=np.int64)  # per combination: a bit per field it shows
+    starts = offsets.to_numpy()[:-1]
+    for bit, name in enumerate(VALUE_FIELDS):
+        shows = np.asarray(pc.match_substring(fragments, SHOWN[name]), dtype=bool)
+        if shows.any():
+            needs |= np.where(np.logical_or.reduceat(shows[members], starts), 1 << bit, 0)
+    shown: dict[str, pa.Array] = {}  # per field, per shown text's id: the text
     shown_of_row: dict[str, np.ndarray] = {}  # per field, per row: its shown text's id
     fill_key = ids.copy()
-    for name in VALUE_FIELDS:
-        uses = np.array([name in n for n in needs] or [False])[ids]
+    for bit, name in enumerate(VALUE_FIELDS):
+        uses = (needs[ids] >> bit) & 1 == 1
         if not uses.any():
             continue
-        display_ids, shown[name] = factorize_texts([shown_value(v) for v in rows.facts.values[name]])
+        display_ids, texts = factorize_texts([shown_value(v) for v in rows.facts.values[name]])
+        shown[name] = pa.array(texts, pa.string())
         shown_of_row[name] = display_ids[rows.facts.codes[name][decided.rows]]
         fill_key = combine(fill_key, np.where(uses, shown_of_row[name] + 1, 0))
     fill_ids, fill_first = group(fill_key)
-    order = np.argsort(ids[fill_first], kind="stable")
-    first_list, ids_list = fill_first.tolist(), ids.tolist()
-    columns = {name: codes.tolist() for name, codes in shown_of_row.items()}
-    texts: list[str] = []
-    chunks: list[pa.Array] = []
-    text_of = np.zeros(len(fill_first), dtype=np.int64)
-    combo, template = -1, ""
-    for position, filled in enumerate(order.tolist()):  # each explanation joined once, then filled
-        r = first_list[filled]
-        if ids_list[r] != combo:
-            combo = ids_list[r]
-            template = EXAMEN_SEPARATOR.join(fragments[i] for i in levels_of[combo])
-        texts.append(fill(template, {name: shown[name][columns[name][r]] for name in needs[combo]}))
-        text_of[filled] = position
-        if len(texts) >= 20_000:  # as Arrow strings: half the weight of Python's for these texts
-            chunks.append(pa.array(texts, pa.string()))
-            texts = []
-    chunks.append(pa.array(texts, pa.string()))
-    explanations = pa.concat_arrays(chunks) if len(chunks) > 1 else chunks[0]
-    return text_of[fill_ids], explanations, short_ids[ids], short_texts
+    order = np.argsort(ids[fill_first], kind="stable")  # explanations in the order of their combinations
+    text_of = np.empty(len(fill_first), dtype=np.int64)
+    text_of[order] = np.arange(len(order))
+    explained = fill_first[order]  # per explanation: its first row
+    explanations = joined.take(pa.array(ids[explained]))
+    for name, values in shown.items():  # each placeholder replaced by the explanation's own value
+        explanations = pc.binary_join(pc.split_pattern(explanations, SHOWN[name]),
+                                      values.take(pa.array(shown_of_row[name][explained])))
+    return text_of[fill_ids], explanations, short_ids[ids], short.dictionary
 
 
 def _summary(table: pa.Table, levels: np.ndarray, errors: int) -> dict[str, Any]:
