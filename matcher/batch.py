@@ -307,9 +307,7 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
         values = list(texts) + [""]
         return _dictionary_column(values, indices, unique=len(values) < 100_000 or "" in texts)
 
-    offer_ids, offer_keys = factorize_texts([o.id for o in decided.offre])
-    by_id = {o.id: o for o in decided.offre}
-    offers = [by_id[key] for key in offer_keys]
+    offer_ids, offers = decided.offer_codes()
     levels = np.full(n, -1, dtype=np.int8)
     levels[decided.rows] = decided.level
     explanation_ids, explanation_texts, examen_ids, examen_texts = _examen_texts(rows, decided)

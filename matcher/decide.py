@@ -524,6 +524,16 @@ class Decided:
     alternatives: np.ndarray | None = None  # per row: its other serving offers at the chosen level, in order
     alternatives_lists: list[tuple[Offre, ...]] = field(default_factory=list)
     serving: list[list[Offre]] | None = None  # with `ranked`: every serving offer, in order of preference
+    offre_code: np.ndarray | None = None  # per row: its offer's index in `offres` (distinct, in order of appearance)
+    offres: list[Offre] = field(default_factory=list)
+
+    def offer_codes(self) -> tuple[np.ndarray, list[Offre]]:
+        """Per row the index of its offer among the distinct offers, which come in order of first appearance."""
+        if self.offre_code is None:
+            codes, ids = factorize([o.id for o in self.offre])
+            by_id = {o.id: o for o in self.offre}
+            self.offre_code, self.offres = codes, [by_id[i] for i in ids]
+        return self.offre_code, self.offres
 
     def updated(self, again: "Decided") -> "Decided":
         """These decisions, with those of `again` for its rows."""
@@ -942,8 +952,8 @@ class Walk:
         level_of = np.full(n, -1, dtype=np.int8)
         examen_ids = np.full((len(LEVELS), n), -1, dtype=np.int64)
         examens = _Interned()  # one id per distinct examination: explanations are then distinct by their ids
-        chosen: list[Offre | None] = [None] * n
-        alternatives: list[tuple[Offre, ...]] = [()] * n  # the other offers that serve at the chosen level
+        served: list[list[Offre]] = []  # the serving offers of every group examined, level after level
+        served_of = np.zeros(n, dtype=np.int64)  # per row: the group in `served` that decided it
         serving_all: list[list[Offre]] = [[] for _ in range(n)] if ranked else []
         pending = np.arange(n)
         for index, level in enumerate(LEVELS):
@@ -962,14 +972,13 @@ class Walk:
             examen_ids[index, pending[undecided]] = examined_ids[ids[undecided]]
             newly = pending[hit & undecided]
             level_of[newly] = index
-            for position, g in zip(newly.tolist(), ids[hit & undecided].tolist()):
-                chosen[position] = serving[g][0]
-                alternatives[position] = tuple(serving[g][1:])
+            served_of[newly] = len(served) + ids[hit & undecided]
+            served.extend(serving)
             if progress:
                 progress(len(newly))
             if not ranked:
                 pending = pending[~hit]
-        decided = self._finish(rows, level_of, chosen, alternatives, rule_ids, outcomes, examen_ids, examens.items)
+        decided = self._finish(rows, level_of, served_of, served, rule_ids, outcomes, examen_ids, examens.items)
         self._facts_cache.clear()  # a fact dict per group: let a million-row run give them back
         if ranked:
             decided.serving = [[o for o in s if not o.repli] + [self.router.repli] for s in serving_all]
@@ -977,10 +986,17 @@ class Walk:
 
     # ----------------------------------------------------------------- what the decision says
 
-    def _finish(self, rows, level_of, chosen, alternatives, rule_ids, outcomes, examen_ids, examens) -> Decided:
-        offer_ids = group(np.array([o.id for o in chosen], dtype=object))[0] if len(chosen) else np.zeros(0, np.int64)
-        alternative_ids, _ = factorize([tuple(o.id for o in a) for a in alternatives])  # ids hash fast
-        alternatives_lists = [alternatives[r] for r in group(alternative_ids)[1].tolist()]
+    def _finish(self, rows, level_of, served_of, served, rule_ids, outcomes, examen_ids, examens) -> Decided:
+        # Per group that decided rows, its chosen offer and the others that serve there (their ids
+        # hash fast); rows take theirs by their group, numbered in order of first appearance.
+        offer_key = factorize([s[0].id if s else "" for s in served])[0]
+        alternative_key = factorize([tuple(o.id for o in s[1:]) for s in served])[0]
+        offer_ids, offer_first = group(offer_key[served_of])
+        alternative_ids, alternative_first = group(alternative_key[served_of])
+        firsts = np.empty(len(served) or 1, dtype=object)
+        firsts[: len(served)] = [s[0] if s else None for s in served]
+        chosen: list[Offre] = firsts[served_of].tolist()
+        alternatives_lists = [tuple(served[served_of[r]][1:]) for r in alternative_first.tolist()]
         # The motif: the chosen offer, the demande's words, the rules before the decision.
         theme_codes = self.rows.facts.codes["thematiques"][rows]
         need_codes = self.rows.facts.codes["besoins"][rows]
@@ -988,9 +1004,10 @@ class Walk:
                                          alternative_ids))
         words = self.rows.words
         motifs = [
-            self.router.motif(chosen[r], words["thematiques"][t], words["besoins"][b], outcomes[rule], alternatives[r])
-            for r, t, b, rule in zip(first.tolist(), theme_codes[first].tolist(), need_codes[first].tolist(),
-                                     rule_ids[first].tolist())
+            self.router.motif(chosen[r], words["thematiques"][t], words["besoins"][b], outcomes[rule],
+                              alternatives_lists[a])
+            for r, t, b, rule, a in zip(first.tolist(), theme_codes[first].tolist(), need_codes[first].tolist(),
+                                        rule_ids[first].tolist(), alternative_ids[first].tolist())
         ]
         # The rules that read the decision.
         after_ids, after_first = group(combine(self._project(self.router.after_canonicalizer, rows), offer_ids))
@@ -1011,7 +1028,8 @@ class Walk:
         return Decided(rows, level_of, chosen, np.array(motif_of, dtype=np.int64)[final_ids], texts.items,
                        examen_ids, examens, avis_row, instruisible, np.array(alert_of, dtype=np.int64)[final_ids],
                        alertes.items, np.array(rules_of, dtype=np.int64)[final_ids], regles.items,
-                       alternative_ids, alternatives_lists)
+                       alternative_ids, alternatives_lists, offre_code=offer_ids,
+                       offres=[chosen[r] for r in offer_first.tolist()])
 
     def shown(self, row: int) -> dict[str, str]:
         """The values a row's reasons show, as they show them."""
