@@ -145,7 +145,8 @@ def _rule_motif(regle: Regle) -> str:
 class Router:
     """Routes demandes against one catalogue and one set of policy rules."""
 
-    def __init__(self, catalogue: Catalogue, policy: Policy, graph: TerritoryGraph | None = None):
+    def __init__(self, catalogue: Catalogue, policy: Policy, graph: TerritoryGraph | None = None,
+                 plan: "_EnginePlan | None" = None):
         self.catalogue = catalogue
         self.policy = policy
         self.graph = graph or TerritoryGraph(perimetres=catalogue.perimetres.values())
@@ -162,7 +163,7 @@ class Router:
         self.repli = catalogue.repli  # the agence's offer for whatever reaches it (found once: a scan)
         # What an offer asks of a demande on its subject: all but the thematiques test.
         self.on_topic = {oid: AllOf(c.children[1:], c.location) for oid, c in self.conditions.items()}
-        self._plan: _EnginePlan | None = None  # made on first use
+        self._plan = plan  # made on first use unless the workspace's cache kept it
         self._shards: dict[str, _CompiledConditions] = {}  # compiled on first use
         self._before = _CompiledConditions([(r.id, r.quand) for r in policy.regles if not r.after_decision])
         self._after = _CompiledConditions([(r.id, r.quand) for r in policy.regles if r.after_decision])
@@ -669,7 +670,7 @@ class Walk:
                 continue
             mapped: dict[Any, int] = {}
             table = np.zeros(len(values), dtype=np.int64)
-            for code in np.unique(row_codes).tolist():
+            for code in sorted(set(row_codes.tolist())):
                 table[code] = mapped.setdefault(canon.value(name, values[code]), len(mapped))
             key = combine(key, table[row_codes])
         return key
@@ -888,11 +889,11 @@ class Walk:
         if found is None:
             found = self._tables[(name, how)] = (np.full(len(self.rows.facts.values[name]), -1, dtype=np.int64), {})
         table, reduced = found
-        missing = np.unique(codes[table[codes] < 0])
-        if len(missing):
+        missing = sorted(set(codes[table[codes] < 0].tolist()))
+        if missing:
             canon = self._reader_of[(name, how)]
             values = self.rows.facts.values[name]
-            for code in missing.tolist():
+            for code in missing:
                 table[code] = reduced.setdefault(canon.value(name, values[code]), len(reduced))
         return table[codes]
 

@@ -55,6 +55,7 @@ class Workspace:
     catalogue: Catalogue
     policy: Policy
     graph: TerritoryGraph
+    engine_plan: Any = None  # which engine program asks about each offer, when the cache kept it
     _router: Any = field(default=None, init=False, repr=False, compare=False)
 
     def in_use(self):
@@ -66,7 +67,7 @@ class Workspace:
     def router(self):
         from .decide import Router
 
-        return Router(self.catalogue, self.policy, self.graph)
+        return Router(self.catalogue, self.policy, self.graph, self.engine_plan)
 
     def route(self, data: dict[str, Any], day: dt.date, where: Where = _field_name) -> Decision:
         """The decision on one demande given as fields (options, a file, a form); errors say `where`.
@@ -134,9 +135,10 @@ def _cache_path(catalogue_root: Path, rules_root: Path) -> Path | None:
 
 
 def _load_checked(catalogue_root: Path, rules_root: Path, issues: IssueCollector, today: dt.date
-                  ) -> tuple[Catalogue, Policy, dict[str, frozenset[str]]]:
-    """The checked catalogue and rules, and the named perimeters each territory lies in (read on
-    the territorial graph once, kept in the cache with them)."""
+                  ) -> tuple[Catalogue, Policy, dict[str, frozenset[str]], Any]:
+    """The checked catalogue and rules, the named perimeters each territory lies in (read on the
+    territorial graph once) and which engine program asks about each offer: all kept in the cache,
+    so that a route does not compute them again."""
     from .catalogue import load_catalogue
     from .policy import load_policy
 
@@ -147,7 +149,10 @@ def _load_checked(catalogue_root: Path, rules_root: Path, issues: IssueCollector
     policy = load_policy(rules_root, catalogue, issues, index)
     if policy is None:
         raise AiguillageError("règles invalides")
-    return catalogue, policy, TerritoryGraph(index, catalogue.perimetres.values()).perimeters_of
+    from .decide import Router
+
+    graph = TerritoryGraph(index, catalogue.perimetres.values())
+    return catalogue, policy, graph.perimeters_of, Router(catalogue, policy, graph).engine_plan()
 
 
 def load_workspace(
@@ -184,5 +189,6 @@ def load_workspace(
                 os.replace(tmp, path)
             except OSError:  # a read-only home is not a reason to fail
                 pass
-    catalogue, policy, perimeters_of = loaded
-    return Workspace(catalogue, policy, TerritoryGraph(default_index(), catalogue.perimetres.values(), perimeters_of))
+    catalogue, policy, perimeters_of, engine_plan = loaded
+    graph = TerritoryGraph(default_index(), catalogue.perimetres.values(), perimeters_of)
+    return Workspace(catalogue, policy, graph, engine_plan)

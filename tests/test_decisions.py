@@ -42,7 +42,7 @@ BACKLOG = (
     "id;intitule;porteur;thematiques;besoins;complexite;saisine;date_depot;avis_dt;date_avis_dt\n"
     "A;Place du marché;16015;espace-public;etude;simple;dt;2026-03-02;;\n"
     "B;Projet complexe;16015;espace-public;amo;complexe;dt;2026-04-10;en_attente;2026-04-12\n"
-    "C;Eau;16015;eau;amo;simple;dt;2026-05-01;favorable;2026-05-20\n"
+    "C;Gymnase;16015;sport;amo;simple;dt;2026-05-01;favorable;2026-05-20\n"
     "D;Inconnue;99999;eau;amo;simple;dt;2026-05-01;;\n"
     "E;Saisine directe;16015;espace-public;amo;simple;directe;2026-06-01;;\n"
 )

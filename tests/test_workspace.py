@@ -57,6 +57,18 @@ def test_the_cached_territory_table_is_what_the_graph_says(tmp_path: Path, monke
         | {"departement:21"} | nx.descendants(fresh.graph, "departement:21"))
 
 
+def test_the_cached_engine_plan_is_the_one_the_catalogue_gives(tmp_path: Path, monkeypatch):
+    """Which program asks about each offer is kept with the catalogue: a route does not work it out again."""
+    from matcher.decide import Router
+
+    monkeypatch.setenv("AIGUILLAGE_CACHE", str(tmp_path / "cache"))
+    load_workspace(today=TODAY)
+    cached = load_workspace(today=TODAY)
+    assert cached.router()._plan is cached.engine_plan is not None
+    fresh = Router(cached.catalogue, cached.policy, cached.graph).engine_plan()
+    assert cached.engine_plan == fresh
+
+
 def test_route_from_the_cache_needs_neither_yaml_nor_networkx_nor_pandas(tmp_path: Path):
     env = {"AIGUILLAGE_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin"}
     route = ["route", "--porteur", "16089", "--thematique", "urbanisme", "--besoin", "conseil", "--format", "json"]
