@@ -355,7 +355,7 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
     return BatchResult(result, explanations, levels, failed, _summary(result, levels, failed), prepared, decided)
 
 
-def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.Array, np.ndarray, pa.Array]:
+def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.ChunkedArray, np.ndarray, pa.Array]:
     """Per decided row its explanation's id, and the explanations: the examined levels' texts with
     the offers' reasons and the row's own values in them; then per row its `examen`, the levels'
     statuses and offers without the reasons (the same few hundred bytes are not written on every row).
@@ -364,7 +364,8 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.Array, n
     the texts of each combination of levels joined, then each explanation's values put in place of
     the placeholders. The level texts are distinct, so are their sequences once joined (" | "
     appears in no level text); filled with distinct shown values, every explanation comes out once."""
-    fragments = pa.array([examen_level_text(e) for e in decided.examens], pa.string())
+    level_texts = [examen_level_text(e) for e in decided.examens]
+    fragments = pa.array(level_texts, pa.string())
     short_fragments = pa.array([examen_level_text(e, reasons=False) for e in decided.examens], pa.string())
     fragment_ids = decided.examen
     key = np.zeros(fragment_ids.shape[1], dtype=np.int64)
@@ -384,7 +385,7 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.Array, n
     needs = np.zeros(len(first), dtype=np.int64)  # per combination: a bit per field it shows
     starts = offsets.to_numpy()[:-1]
     for bit, name in enumerate(VALUE_FIELDS):
-        shows = np.asarray(pc.match_substring(fragments, SHOWN[name]), dtype=bool)
+        shows = np.array([SHOWN[name] in text for text in level_texts] or [False])
         if shows.any():
             needs |= np.where(np.logical_or.reduceat(shows[members], starts), 1 << bit, 0)
     shown: dict[str, pa.Array] = {}  # per field, per shown text's id: the text
@@ -403,10 +404,15 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.Array, n
     text_of = np.empty(len(fill_first), dtype=np.int64)
     text_of[order] = np.arange(len(order))
     explained = fill_first[order]  # per explanation: its first row
-    explanations = joined.take(pa.array(ids[explained]))
-    for name, values in shown.items():  # each placeholder replaced by the explanation's own value
-        explanations = pc.binary_join(pc.split_pattern(explanations, SHOWN[name]),
-                                      values.take(pa.array(shown_of_row[name][explained])))
+    chunks = []
+    for start in range(0, max(len(explained), 1), 50_000):  # by parts: their working memory is reused
+        part = explained[start:start + 50_000]
+        texts_part = joined.take(pa.array(ids[part]))
+        for name, values in shown.items():  # each placeholder replaced by the explanation's own value
+            texts_part = pc.binary_join(pc.split_pattern(texts_part, SHOWN[name]),
+                                        values.take(pa.array(shown_of_row[name][part])))
+        chunks.append(texts_part)
+    explanations = pa.chunked_array(chunks, pa.string())
     return text_of[fill_ids], explanations, short_ids[ids], short.dictionary
 
 
