@@ -20,12 +20,12 @@ import pyarrow.compute as pc
 
 from .backlog import MAX_CELL_CHARS, Backlog, normalize_header
 from .conditions import attribute_value, memberships
-from .decide import SHOWN, VALUE_FIELDS, Decided, Router, Walk, combine, fill, group, shown_value
+from .decide import SHOWN, VALUE_FIELDS, Decided, Router, Walk, fill, shown_value
 from .demande import check_field
 from .errors import AiguillageError, BatchInputError, Location
 from .model import LEVELS, Territoire
 from .render import ADHESION_LABELS, EXAMEN_SEPARATOR, NON_INSTRUISIBLE, examen_level_text
-from .rows import Rows, fact_columns, factorize
+from .rows import Rows, combine, fact_columns, factorize, group
 from .territory import resolve
 from .workspace import Workspace
 
@@ -372,18 +372,19 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.ChunkedA
     for level_ids in fragment_ids:
         key = combine(key, level_ids + 1)
     ids, first = group(key)
-    # Per combination of examined levels, its levels' texts as a list (an explanation names every level).
+    # Per combination of examined levels, where its levels' ids start in `members` and how many they are
+    # (an explanation names every level).
     combos = fragment_ids[:, first].T
     examined = combos >= 0
     members = combos[examined]
-    offsets = pa.array(np.concatenate([[0], np.cumsum(examined.sum(axis=1))]), pa.int32())
-    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, fragments.take(pa.array(members))), EXAMEN_SEPARATOR)
-    short = pc.dictionary_encode(
-        pc.binary_join(pa.ListArray.from_arrays(offsets, short_fragments.take(pa.array(members))), EXAMEN_SEPARATOR))
+    counts = examined.sum(axis=1)
+    starts = np.cumsum(counts) - counts
+    short_texts = pa.concat_arrays([_joined(short_fragments, members, starts, counts, part)
+                                    for part in _parts(np.arange(len(first)))] or [pa.array([], pa.string())])
+    short = pc.dictionary_encode(short_texts)
     short_ids = short.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     # The values each combination shows, and per row the value it shows for each.
     needs = np.zeros(len(first), dtype=np.int64)  # per combination: a bit per field it shows
-    starts = offsets.to_numpy()[:-1]
     for bit, name in enumerate(VALUE_FIELDS):
         shows = np.array([SHOWN[name] in text for text in level_texts] or [False])
         if shows.any():
@@ -405,15 +406,31 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.ChunkedA
     text_of[order] = np.arange(len(order))
     explained = fill_first[order]  # per explanation: its first row
     chunks = []
-    for start in range(0, max(len(explained), 1), 50_000):  # by parts: their working memory is reused
-        part = explained[start:start + 50_000]
-        texts_part = joined.take(pa.array(ids[part]))
+    for part in _parts(explained):
+        texts_part = _joined(fragments, members, starts, counts, ids[part])
         for name, values in shown.items():  # each placeholder replaced by the explanation's own value
             texts_part = pc.binary_join(pc.split_pattern(texts_part, SHOWN[name]),
                                         values.take(pa.array(shown_of_row[name][part])))
         chunks.append(texts_part)
     explanations = pa.chunked_array(chunks, pa.string())
     return text_of[fill_ids], explanations, short_ids[ids], short.dictionary
+
+
+def _parts(items: np.ndarray, size: int = 50_000) -> list[np.ndarray]:
+    """Items by parts: texts are made a part at a time, so that their working memory is reused
+    (fresh memory is slow to come by, reused memory is not)."""
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
+def _joined(fragments: pa.Array, members: np.ndarray, starts: np.ndarray, counts: np.ndarray,
+            combos: np.ndarray) -> pa.Array:
+    """The texts of these combinations of levels: each one's levels' texts (`fragments`, by the ids
+    `members[starts[c]:starts[c] + counts[c]]`) joined by the separator."""
+    lengths = counts[combos]
+    ends = np.cumsum(lengths)
+    at = np.repeat(starts[combos] - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)
+    offsets = pa.array(np.concatenate([[0], ends]), pa.int32())
+    return pc.binary_join(pa.ListArray.from_arrays(offsets, fragments.take(pa.array(members[at]))), EXAMEN_SEPARATOR)
 
 
 def _summary(table: pa.Table, levels: np.ndarray, errors: int) -> dict[str, Any]:
