@@ -47,7 +47,7 @@ from .model import (
     Territoire,
 )
 from .reach import reach
-from .rows import Rows, demande_facts, factorize, rows_of_demandes
+from .rows import Rows, combine, demande_facts, factorize, group, rows_of_demandes
 from .territory import TerritoryGraph
 
 LEVEL_ADJECTIVES = {
@@ -560,34 +560,6 @@ class Decided:
                                                   again.alternatives_lists)
         return Decided(self.rows, level, offre, motif, motifs, examen, examens, avis, instruisible, alertes,
                        alertes_lists, regles, regles_lists, alternatives, alternatives_lists)
-
-
-def combine(keys: np.ndarray, column: np.ndarray) -> np.ndarray:
-    """Fold one more column of codes into a row key (refactorizing keeps it small)."""
-    size = int(column.max()) + 1 if column.size else 1
-    if keys.size and (int(keys.max()) + 1) * size >= 2**62:
-        keys = group(keys)[0]
-    return keys * size + column.astype(np.int64)
-
-
-def group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row the id of its key (in order of first appearance), and per id its first row.
-
-    Arrow's hash table when a backlog has brought Arrow in; numpy's sort otherwise (`route`
-    does not import Arrow for one row). Both give the same ids."""
-    pc = sys.modules.get("pyarrow.compute")
-    if pc is not None and len(keys):
-        encoded = pc.dictionary_encode(sys.modules["pyarrow"].array(keys))
-        ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        first = np.full(len(encoded.dictionary), -1, dtype=np.int64)
-        order = np.arange(len(ids))[::-1]
-        first[ids[order]] = order
-        return ids, first
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    return rank[inverse.reshape(-1)], first[order].astype(np.int64)
 
 
 class _Interned:
@@ -1106,4 +1078,4 @@ def _with_exclusions(rows: np.ndarray, rule_ids: np.ndarray, outcomes: list[Rule
 
 
 __all__ = ["Router", "Walk", "Decided", "offer_condition", "demande_facts", "existing_levels", "VALUE_FIELDS",
-           "SHOWN", "fill", "shown_value", "combine", "group"]
+           "SHOWN", "fill", "shown_value"]

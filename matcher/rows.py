@@ -10,6 +10,7 @@ numpy only: `route` does not pay for pandas or Arrow.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -74,6 +75,45 @@ def factorize(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
     return codes, distinct
 
 
+def combine(keys: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """Fold one more column of codes into a row key (refactorizing keeps it small)."""
+    size = int(column.max()) + 1 if column.size else 1
+    if keys.size and (int(keys.max()) + 1) * size >= 2**62:
+        keys = group(keys)[0]
+    return keys * size + column.astype(np.int64)
+
+
+def group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row the id of its key (in order of first appearance), and per id its first row.
+
+    Arrow's hash table when a backlog has brought Arrow in; numpy's sort otherwise (`route`
+    does not import Arrow for one row). Both give the same ids."""
+    pc = sys.modules.get("pyarrow.compute")
+    if pc is not None and len(keys):
+        encoded = pc.dictionary_encode(sys.modules["pyarrow"].array(keys))
+        ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        first = np.full(len(encoded.dictionary), -1, dtype=np.int64)
+        order = np.arange(len(ids))[::-1]
+        first[ids[order]] = order
+        return ids, first
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[inverse.reshape(-1)], first[order].astype(np.int64)
+
+
+def sorted_distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys in increasing order, and per key the index of its own among them (`np.unique`
+    with `return_inverse`), found by hashing: only the distinct keys are sorted, not every row's."""
+    ids, first = group(keys)
+    distinct = keys[first]
+    order = np.argsort(distinct, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return distinct[order], rank[ids]
+
+
 def fact_columns(
     catalogue: Catalogue,
     n: int,
@@ -133,7 +173,7 @@ def fact_columns(
     key = np.where(declared_codes == _blank_code(declared), -1,
                    ((declared_codes * (len(territoires) + 1) + safe) * len(values["population"])
                     + codes["population"]) * len(values["porteur"]) + codes["porteur"])
-    distinct, inverse = np.unique(key, return_inverse=True)
+    distinct, inverse = sorted_distinct(key)
     checks, effective = [()], [()]
     sizes = (len(values["porteur"]), len(values["population"]), len(territoires) + 1)
     for k in distinct.tolist():
@@ -146,7 +186,7 @@ def fact_columns(
                                  values["population"][population], values["porteur"][porteur])
         checks.append(found)
         effective.append(tuple(c.programme for c in found if c.adhesion != "impossible"))
-    slot = np.searchsorted(np.concatenate([[-1], distinct[distinct >= 0]]), key)
+    slot = inverse + (0 if len(distinct) and distinct[0] < 0 else 1)  # 0: no programme declared
     codes["programmes"], values["programmes"] = _derive(
         slot, np.zeros(n, dtype=np.int64), lambda words, _: voc["programmes"].with_ancestors(words), effective)
     return Rows(territory, territoires, FactColumns(codes, values), words, avis_dt, checks, slot, presumed)
@@ -213,11 +253,11 @@ def check_programmes(catalogue: Catalogue, declared: tuple[str, ...], territoire
     return tuple(result)
 
 
-def _derive(a: np.ndarray, b: np.ndarray, combine: Any, a_values: list[Any]) -> tuple[np.ndarray, list[Any]]:
-    """A column derived from two: `combine(value of a, code of b)` computed once per distinct pair."""
+def _derive(a: np.ndarray, b: np.ndarray, make: Any, a_values: list[Any]) -> tuple[np.ndarray, list[Any]]:
+    """A column derived from two: `make(value of a, code of b)` computed once per distinct pair."""
     width = int(b.max()) + 1 if len(b) else 1
-    pairs, inverse = np.unique(a.astype(np.int64) * width + b, return_inverse=True)
-    derived, distinct = factorize([combine(a_values[p // width], int(p % width)) for p in pairs.tolist()])
+    pairs, inverse = sorted_distinct(a.astype(np.int64) * width + b)
+    derived, distinct = factorize([make(a_values[p // width], int(p % width)) for p in pairs.tolist()])
     return derived[inverse.reshape(-1)], distinct
 
 
@@ -250,4 +290,4 @@ def demande_facts(demande: Demande, territoire: Territoire, catalogue: Catalogue
     return rows_of_demandes([(demande, territoire)], catalogue).facts.row(0)
 
 
-__all__ = ["FactColumns", "Rows", "factorize", "fact_columns", "check_programmes", "rows_of_demandes", "demande_facts"]
+__all__ = ["FactColumns", "Rows", "factorize", "combine", "group", "sorted_distinct", "fact_columns", "check_programmes", "rows_of_demandes", "demande_facts"]
