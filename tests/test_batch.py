@@ -104,7 +104,7 @@ def test_separator_and_encoding_can_be_forced(tmp_path: Path):
     path = tmp_path / "carnet.csv"
     path.write_text("porteur,thematiques,besoins\n16015,revitalisation,diagnostic\n", encoding="utf-8")
     assert run("batch", path, "-o", tmp_path / "a.csv", *DATE).code == 0
-    assert read_csv(tmp_path / "a.csv").loc[0, "niveau"] == "operateur"
+    assert read_csv(tmp_path / "a.csv").loc[0, "niveau"] == "departemental"  # the CAUE de la Charente
     forced = run("batch", path, "-o", tmp_path / "b.csv", "--separateur", ";", *DATE)
     assert forced.code == 1
     assert forced.stderr.strip().startswith(f"{path}:1:1: colonne obligatoire absente : porteur ou commune")

@@ -69,12 +69,13 @@ def test_an_imports_notes_are_reported_until_removed(tmp_path):
 
 def test_a_selective_scheme_serves_only_a_project_it_selected(tmp_path):
     """The Atelier des territoires is selected by the DGALN: an open demande does not get it, a selected one does
-    (a list attribute, as a demande file writes it). The besoin is concertation, which the Atelier offers and
-    nothing local does in Paris, so that the closer level does not take the demande first."""
+    (a list attribute, as a demande file writes it). The demande is projet de territoire / concertation, which the
+    Atelier offers and nothing local does in Paris (the CAUE de Paris organises concertation on urbanisme, not on a
+    projet de territoire), so that the closer level does not take the demande first."""
     import json
 
     path = tmp_path / "demande.yaml"
-    base = 'porteur: "75112"\nthematiques: [urbanisme]\nbesoins: [concertation]\n'
+    base = 'porteur: "75112"\nthematiques: [projet-de-territoire]\nbesoins: [concertation]\n'
     path.write_text(base, encoding="utf-8")
     open_demande = json.loads(run("route", path, "--format", "json", "--date", "2026-11-26").stdout)
     assert open_demande["decision"]["offre"]["id"] != "dgaln-atelier-des-territoires"
