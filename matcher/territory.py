@@ -275,6 +275,7 @@ class TerritoryGraph:
         self._graph = None
         self._perimeters_of = perimeters_of
         self._all_communes = False
+        self._above: dict[tuple[str, ...], frozenset[str]] = {}  # per chain above a territory: what it lies in
 
     @property
     def graph(self):
@@ -367,11 +368,19 @@ class TerritoryGraph:
         return (ref,) if ref == NATIONAL else (ref,)
 
     def lies_in(self, ref: str) -> frozenset[str]:
-        """Every reference the territory `ref` lies in, itself included."""
+        """Every reference the territory `ref` lies in, itself included. What lies above it (its
+        chain past itself) is the same for every commune of an EPCI: found once per chain."""
         chain = self.chain(ref)
+        above = self._above.get(chain[1:])
+        if above is None:
+            above = self._above[chain[1:]] = self._containing(chain[1:])
+        return above | self._containing(chain[:1])
+
+    def _containing(self, refs: tuple[str, ...]) -> frozenset[str]:
+        """The references and the named perimeters each lies in."""
         table = self.perimeters_of
-        found = set(chain)
-        for member in chain:
+        found = set(refs)
+        for member in refs:
             found |= table.get(member, frozenset())
         return frozenset(found)
 
