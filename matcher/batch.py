@@ -416,9 +416,10 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.ChunkedA
     return text_of[fill_ids], explanations, short_ids[ids], short.dictionary
 
 
-def _parts(items: np.ndarray, size: int = 50_000) -> list[np.ndarray]:
-    """Items by parts: texts are made a part at a time, so that their working memory is reused
-    (fresh memory is slow to come by, reused memory is not)."""
+def _parts(items: np.ndarray, size: int = 4096) -> list[np.ndarray]:
+    """Items by parts: texts are made a part at a time, so that their working memory, a few
+    megabytes, is reused from part to part; arrays of tens of megabytes are fresh memory from the
+    system each time, whose pages cost more to map than the texts cost to make."""
     return [items[start:start + size] for start in range(0, len(items), size)]
 
 
