@@ -270,6 +270,13 @@ class Router:
             found = self._candidates[refs] = list(seen.values())
         return found
 
+    def shard(self, name: str) -> _CompiledConditions:
+        """One program of the engine (`engine_plan`), compiled when first asked."""
+        compiled = self._shards.get(name)
+        if compiled is None:
+            compiled = self._shards[name] = _CompiledConditions(self.engine_plan().rules[name])
+        return compiled
+
     def capable(self, facts: Sequence[dict], candidates: Sequence[Iterable[Offre]]) -> list[frozenset[str]]:
         """The ids of the offers whose conditions hold, asking each shard of the engine about the
         demandes that have candidates in it."""
@@ -281,10 +288,7 @@ class Router:
                 per_shard[shard].append(i)
         matched: list[set[str]] = [set() for _ in facts]  # per demande, the rules that hold
         for shard, rows in per_shard.items():
-            compiled = self._shards.get(shard)
-            if compiled is None:
-                compiled = self._shards[shard] = _CompiledConditions(plan.rules[shard])
-            for i, rules in zip(rows, compiled.evaluate([facts[i] for i in rows])):
+            for i, rules in zip(rows, self.shard(shard).evaluate([facts[i] for i in rows])):
                 matched[i] |= rules
         return [frozenset(o.id for o in cands if plan.rule_of[o.id] in rules) for cands, rules in zip(candidates, matched)]
 
@@ -777,8 +781,8 @@ class Walk:
                                                                          rule_ids[pair_pos], outcomes)))
         cases = [(self._offers[o], int(rows[p]), int(rule_ids[p]))
                  for o, p in zip(pair_offer[case_first].tolist(), pair_pos[case_first].tolist())]
-        facts = [self._facts(row) for _, row, _ in cases]
-        capable = self.router.capable(facts, [[offre] for offre, _, _ in cases])
+        capable = self._capable([offre for offre, _, _ in cases], rows[pair_pos[case_first]])
+        facts = [self._facts(row) for _, row, _ in cases] if explain else [{}] * len(cases)
         verdicts = [self.router.verdict(offre, f, outcomes[rule_id], ok, self.day, SHOWN, explain)
                     for (offre, _, rule_id), f, ok in zip(cases, facts, capable)]
         serves = [v[0] for v in verdicts]
@@ -835,6 +839,25 @@ class Walk:
     def _ruled_out(level: str, out: RuleOutcome) -> bool:
         """Whether the rules keep a demande away from a level (escalated above it, or excluded)."""
         return bool(out.escalade and LEVEL_INDEX[level] < LEVEL_INDEX[out.escalade]) or level in out.niveaux_exclus
+
+    def _capable(self, offers: Sequence[Offre], rows: np.ndarray) -> list[frozenset[str]]:
+        """Per case (an offer, a row), the offer's id if its conditions hold for the row (`Router.capable`
+        for one candidate each): each program of the engine asked once per distinct way it reads the
+        rows, found over the rows' codes (`_project`) rather than fact by fact."""
+        plan = self.router.engine_plan()
+        per_shard: dict[str, list[int]] = defaultdict(list)
+        for i, offre in enumerate(offers):
+            per_shard[plan.shard_of[offre.id]].append(i)
+        found: list[frozenset[str]] = [frozenset()] * len(offers)
+        for shard, cases in per_shard.items():
+            compiled = self.router.shard(shard)
+            case_rows = rows[cases]
+            ids, first = group(self._project(compiled.canonicalizer, case_rows))
+            rules = compiled.evaluate([self._facts(int(case_rows[f])) for f in first.tolist()])
+            for i, g in zip(cases, ids.tolist()):
+                if plan.rule_of[offers[i].id] in rules[g]:
+                    found[i] = frozenset((offers[i].id,))
+        return found
 
     def _case_keys(self, pair_offer: np.ndarray, pair_rows: np.ndarray, pair_rules: np.ndarray,
                    outcomes: list[RuleOutcome]) -> np.ndarray:
