@@ -47,7 +47,7 @@ from .model import (
     Territoire,
 )
 from .reach import reach
-from .rows import Rows, combine, demande_facts, factorize, group, rows_of_demandes
+from .rows import Rows, combine, demande_facts, factorize, group, positions_by_value, rows_of_demandes
 from .territory import TerritoryGraph
 
 LEVEL_ADJECTIVES = {
@@ -790,8 +790,7 @@ class Walk:
         offer_of = [offre for offre, _, _ in cases]
         # Per row, the cases of its offers, slot by slot (rows of one subset have the same offers).
         local = np.zeros(len(rows), dtype=np.int64)
-        for slot in range(int(sizes.max())):
-            at = pair_slot == slot
+        for at in positions_by_value(pair_slot, int(sizes.max())):
             column = np.zeros(len(rows), dtype=np.int64)
             column[pair_pos[at]] = case_ids[at] + 1
             local = combine(local, column)
@@ -865,15 +864,11 @@ class Walk:
         the rule that sets it aside there (the reason names the rule): equal codes, equal verdicts
         for one offer."""
         key = np.zeros(len(pair_offer), dtype=np.int64)
-        readings = np.array(self._reading_of or [0], dtype=np.int64)
-        # The pairs by reading: a stable sort of small numbers (numpy sorts 16-bit integers by radix).
-        reading = readings.astype(np.int16 if len(self._readings) < 2**15 else np.int64)[pair_offer]
-        order = np.argsort(reading, kind="stable")
-        counts = np.bincount(reading, minlength=1)
-        ends = np.cumsum(counts)
+        reading = np.array(self._reading_of or [0], dtype=np.int64)[pair_offer]
         fields_of = list(self._readings)
-        for read in np.flatnonzero(counts).tolist():
-            part = order[ends[read] - counts[read]:ends[read]]
+        for read, part in enumerate(positions_by_value(reading, len(fields_of))):
+            if not len(part):
+                continue
             part_key = np.zeros(len(part), dtype=np.int64)
             for name, exact, how in fields_of[read]:
                 codes = self.rows.facts.codes.get(name)

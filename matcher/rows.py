@@ -103,6 +103,15 @@ def group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rank[inverse.reshape(-1)], first[order].astype(np.int64)
 
 
+def positions_by_value(codes: np.ndarray, count: int) -> list[np.ndarray]:
+    """For each value 0…count-1 of small non-negative codes, the positions that hold it, in order:
+    one stable sort (numpy sorts 16-bit integers by radix) and the counts, not a scan per value."""
+    narrow = codes.astype(np.int16) if count < 2**15 else codes
+    order = np.argsort(narrow, kind="stable")
+    ends = np.cumsum(np.bincount(codes, minlength=count)[:count]) if len(codes) else np.zeros(count, np.int64)
+    return [order[start:end] for start, end in zip(np.concatenate([[0], ends[:-1]]).tolist(), ends.tolist())]
+
+
 def sorted_distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct keys in increasing order, and per key the index of its own among them (`np.unique`
     with `return_inverse`), found by hashing: only the distinct keys are sorted, not every row's."""
@@ -290,4 +299,4 @@ def demande_facts(demande: Demande, territoire: Territoire, catalogue: Catalogue
     return rows_of_demandes([(demande, territoire)], catalogue).facts.row(0)
 
 
-__all__ = ["FactColumns", "Rows", "factorize", "combine", "group", "sorted_distinct", "fact_columns", "check_programmes", "rows_of_demandes", "demande_facts"]
+__all__ = ["FactColumns", "Rows", "factorize", "combine", "group", "sorted_distinct", "positions_by_value", "fact_columns", "check_programmes", "rows_of_demandes", "demande_facts"]
