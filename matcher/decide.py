@@ -1007,21 +1007,25 @@ class Walk:
         after_ids, after_first = group(combine(self._project(self.router.after_canonicalizer, rows), offer_ids))
         after = self.router.rules_after([self._facts(int(rows[r])) for r in after_first.tolist()],
                                         [chosen[r] for r in after_first.tolist()])
-        final_ids, final_first = group(combine(combine(motif_ids, after_ids), rule_ids))
-        texts, alertes, regles = _Interned(), _Interned(), _Interned()
-        motif_of, alert_of, rules_of, avis = [], [], [], []
-        for rule, post_id, motif in zip(rule_ids[final_first].tolist(), after_ids[final_first].tolist(),
-                                        motif_ids[final_first].tolist()):
+        # The alerts, the rules applied and the DT's opinion depend on the rules alone, before and after
+        # the decision: once per pair of outcomes. The motif, once per motif and rules after the decision.
+        pair_ids, pair_first = group(combine(after_ids, rule_ids))
+        alertes, regles = _Interned(), _Interned()
+        alert_of, rules_of, avis = [], [], []
+        for rule, post_id in zip(rule_ids[pair_first].tolist(), after_ids[pair_first].tolist()):
             before, post = outcomes[rule], after[post_id]
-            motif_of.append(texts.id(with_motifs(motifs[motif], post.motifs)))
             alert_of.append(alertes.id((*before.alertes, *post.alertes)))
             rules_of.append(regles.id((*before.regles, *post.regles)))
             avis.append(before.avis_dt or post.avis_dt)
-        avis_row = np.array(avis, dtype=bool)[final_ids]
+        text_ids, text_first = group(combine(motif_ids, after_ids))
+        texts = _Interned()
+        motif_of = [texts.id(with_motifs(motifs[motif], after[post_id].motifs))
+                    for motif, post_id in zip(motif_ids[text_first].tolist(), after_ids[text_first].tolist())]
+        avis_row = np.array(avis, dtype=bool)[pair_ids]
         instruisible = ~(avis_row & (self.rows.avis_dt[rows] != "favorable"))
-        return Decided(rows, level_of, chosen, np.array(motif_of, dtype=np.int64)[final_ids], texts.items,
-                       examen_ids, examens, avis_row, instruisible, np.array(alert_of, dtype=np.int64)[final_ids],
-                       alertes.items, np.array(rules_of, dtype=np.int64)[final_ids], regles.items,
+        return Decided(rows, level_of, chosen, np.array(motif_of, dtype=np.int64)[text_ids], texts.items,
+                       examen_ids, examens, avis_row, instruisible, np.array(alert_of, dtype=np.int64)[pair_ids],
+                       alertes.items, np.array(rules_of, dtype=np.int64)[pair_ids], regles.items,
                        alternative_ids, alternatives_lists, offre_code=offer_ids,
                        offres=[chosen[r] for r in offer_first.tolist()])
 
