@@ -366,23 +366,23 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.ChunkedA
     appears in no level text); filled with distinct shown values, every explanation comes out once."""
     level_texts = [examen_level_text(e) for e in decided.examens]
     fragments = pa.array(level_texts, pa.string())
-    short_fragments = pa.array([examen_level_text(e, reasons=False) for e in decided.examens], pa.string())
+    # Examinations that differ by their reasons only have the same text without them.
+    short_of, short_fragments = factorize_texts([examen_level_text(e, reasons=False) for e in decided.examens])
+    short_of = np.append(short_of, -1)  # at -1: a level not examined
     fragment_ids = decided.examen
     key = np.zeros(fragment_ids.shape[1], dtype=np.int64)
+    short_key = np.zeros(fragment_ids.shape[1], dtype=np.int64)
     for level_ids in fragment_ids:
         key = combine(key, level_ids + 1)
+        short_key = combine(short_key, short_of[level_ids] + 1)
     ids, first = group(key)
-    # Per combination of examined levels, where its levels' ids start in `members` and how many they are
-    # (an explanation names every level).
-    combos = fragment_ids[:, first].T
-    examined = combos >= 0
-    members = combos[examined]
-    counts = examined.sum(axis=1)
-    starts = np.cumsum(counts) - counts
-    short_texts = pa.concat_arrays([_joined(short_fragments, members, starts, counts, part)
-                                    for part in _parts(np.arange(len(first)))] or [pa.array([], pa.string())])
-    short = pc.dictionary_encode(short_texts)
-    short_ids = short.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    short_ids, short_first = group(short_key)
+    members, starts, counts = _combinations(fragment_ids[:, first])  # each combination's levels
+    # The `examen` column's texts, once per distinct sequence of the levels' texts without the reasons.
+    short_members, short_starts, short_counts = _combinations(short_of[fragment_ids[:, short_first]])
+    short_levels = pa.array(short_fragments, pa.string())
+    short_texts = pa.concat_arrays([_joined(short_levels, short_members, short_starts, short_counts, part)
+                                    for part in _parts(np.arange(len(short_first)))] or [pa.array([], pa.string())])
     # The values each combination shows, and per row the value it shows for each.
     needs = np.zeros(len(first), dtype=np.int64)  # per combination: a bit per field it shows
     for bit, name in enumerate(VALUE_FIELDS):
@@ -413,7 +413,17 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.ChunkedA
                                         values.take(pa.array(shown_of_row[name][part])))
         chunks.append(texts_part)
     explanations = pa.chunked_array(chunks, pa.string())
-    return text_of[fill_ids], explanations, short_ids[ids], short.dictionary
+    return text_of[fill_ids], explanations, short_ids, short_texts
+
+
+def _combinations(level_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Combinations of examined levels (per level, per combination: an id, -1 where the level was not
+    examined) as the ids of their examined levels in a row (`members`), and per combination where its
+    ids start there and how many they are (an explanation names every level)."""
+    combos = level_ids.T
+    examined = combos >= 0
+    counts = examined.sum(axis=1)
+    return combos[examined], np.cumsum(counts) - counts, counts
 
 
 def _parts(items: np.ndarray, size: int = 4096) -> list[np.ndarray]:
