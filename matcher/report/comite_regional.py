@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from ..backlog import neutralize_formulas, write_decisions
+from ..backlog import excel_library, neutralize_formulas, write_decisions
 from ..charts import Bar, Segment, hbar_chart
 from ..decisions import AVIS_LABELS, Decisions, opinion_status
 from ..files import atomic_output
@@ -104,8 +104,7 @@ def write_sheet(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
-
-    import openpyxl
+    openpyxl = excel_library()
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -115,18 +114,18 @@ def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
     typed = ("montant", "date_depot", "date_avis_dt")
     texts = {c: neutralize_formulas(pa.array(frame[c].fillna("").astype(str).tolist(), pa.string())).to_pylist()
              for c in frame.columns if c not in typed}
+    # Each column made once as a list of cells (reading a frame cell by cell costs a lookup each).
+    columns = []
+    for c in frame.columns:
+        if c in ("date_depot", "date_avis_dt"):
+            columns.append([v if isinstance(v, dt.date) else None for v in frame[c].tolist()])
+        elif c == "montant":
+            columns.append([float(v) if v == v else None for v in frame[c].tolist()])
+        else:
+            columns.append([t or None for t in texts[c]])
     main.append(list(frame.columns))
-    for i in range(len(frame)):
-        row = []
-        for c in frame.columns:
-            value = frame[c].iloc[i]
-            if c in ("date_depot", "date_avis_dt"):
-                row.append(value if isinstance(value, dt.date) else None)
-            elif c == "montant":
-                row.append(float(value) if value == value else None)
-            else:
-                row.append(texts[c][i] or None)
-        main.append(row)
+    for row in zip(*columns):
+        main.append(list(row))
     bold, fill = Font(bold=True), PatternFill("solid", fgColor="FFF2CC")
     for cell in main[1]:
         cell.font = bold

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..backlog import excel_library
 from ..errors import BatchInputError, Location
 from ..files import atomic_output
 from ..model import DATE_FORMATS, parse_day
@@ -57,7 +58,7 @@ class Notifications:
 def read_workbook(path: Path, day: dt.date, index: TerritoryIndex | None = None) -> Notifications:
     """The filled workbook, row by row; a malformed one stops at its first problem, located
     (`file:row:column`, as the spreadsheet numbers them)."""
-    import openpyxl
+    openpyxl = excel_library()
 
     index = index or default_index()
     where = str(path)
