@@ -17,7 +17,7 @@ rows.
 from __future__ import annotations
 
 import datetime as dt
-import string
+import functools
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -106,8 +106,14 @@ def _value(value: Any, unit: str) -> str:
 def message(rule: AlertRule, values: dict[str, Any]) -> str:
     """The rule's text with each {champ} replaced by the field's value, written for a person."""
     fields = INDICATORS[rule.indicateur].fields
-    shown = {name: _value(values.get(name), fields[name].unit) for name in placeholders(rule.alerte)}
-    return string.Formatter().vformat(rule.alerte, (), shown)
+    shown = {name: _value(values.get(name), fields[name].unit) for name in _placeholders_of(rule.alerte)}
+    return rule.alerte.format_map(shown)  # checked by `placeholders`: plain {champ} only
+
+
+@functools.lru_cache(maxsize=None)
+def _placeholders_of(template: str) -> tuple[str, ...]:
+    """A rule's placeholders, parsed once per rule, not once per alert (there are tens of thousands)."""
+    return tuple(placeholders(template))
 
 
 def _by_rule(raised: list[tuple[AlertRule, Fact]]) -> dict[str, list[tuple[AlertRule, Fact]]]:
