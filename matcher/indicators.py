@@ -12,6 +12,7 @@ of no demande), where it is, and the rows of the decisions file behind it.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -196,7 +197,8 @@ class Indicators:
             regions = [(k, r) for k, r in enumerate(self.regions) if only is None or f"region:{r}|{word}" in only]
             if not regions:
                 continue
-            serving = [o for o in self._local_offers_of(word) if o.validite.covers(day)]
+            serving = Counter(r for o in self._local_offers_of(word) if o.validite.covers(day)
+                              for r in self.offer_regions[o.id])  # per région, its local offers that day
             rows = self.theme_index[word]
             rows = rows[self.depot[rows] <= today]  # filed by that day (an undated row, always)
             where = self.region_position[rows]
@@ -206,7 +208,7 @@ class Indicators:
             for k, region in regions:
                 values = {"region": region, "nom": self.region_names[region], "thematique": word,
                           "libelle": voc.label(word),
-                          "offres_locales": sum(region in self.offer_regions[o.id] for o in serving),
+                          "offres_locales": serving[region],
                           "demandes": int(carried[k]), "demandes_hors_local": int(far[k]),
                           "demandes_agence": int(agence[k])}
                 facts.append(Fact("region_thematique", f"region:{region}|{word}", values, f"region:{region}",
