@@ -2,10 +2,11 @@
 
 Rows are checked column by column on their distinct values (a backlog of a million rows has a
 few thousand distinct porteurs and a few hundred distinct theme cells), so that every check is
-done once per value. The rows are then decided level by level (`walk.Walk`), each distinct
-case once, and the decision columns are spread back over the rows as dictionary-encoded
-columns. A row that cannot be routed gets its `erreur` (line, column, reason) and an otherwise
-empty decision; the run goes on.
+done once per value. The rows are then decided level by level by the one decider (`decide.Walk`),
+each distinct case once, and the decision columns are spread back over the rows as
+dictionary-encoded columns; the explanations are written once per distinct text, joined and
+filled by Arrow. A row that cannot be routed gets its `erreur` (line, column, reason) and an
+otherwise empty decision; the run goes on.
 """
 
 from __future__ import annotations
