@@ -76,17 +76,23 @@ class AlertEngine:
                 if key not in cases:
                     cases[key] = {name: f.values[name] for name in read if f.values.get(name) is not None}
                 keys.append(key)
-            verdicts = dict(zip(cases, program.matches(list(cases.values()))))
-            for fact, key in zip(batch, keys):
-                found += [(self.rules[name], fact) for name in sorted(verdicts[key])]
+            holds = {key: [self.rules[name] for name in sorted(names)]
+                     for key, names in zip(cases, program.matches(list(cases.values())))}
+            found += [(rule, fact) for fact, key in zip(batch, keys) for rule in holds[key]]
         return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _french_date(iso: str) -> str:
+    """An ISO day as a person reads it; thousands of alerts share a few hundred days."""
+    return dt.date.fromisoformat(iso).strftime("%d/%m/%Y")
 
 
 def _value(value: Any, unit: str) -> str:
     if value is None:
         return "—"
     if unit == "date":
-        return dt.date.fromisoformat(value).strftime("%d/%m/%Y")
+        return _french_date(value)
     if isinstance(value, str):
         return value
     if unit in ("%", "points"):  # shares are computed to a tenth; a person reads whole percentages
