@@ -38,9 +38,14 @@ def _count(rows: pd.DataFrame, whole: int | None = None) -> dict[str, Any]:
     return out
 
 
+# What a breakdown reads: a subset of a frame copies every column it has, so subsets are taken of these only.
+BREAKDOWN = ["ref", "niveau", "local", "instruisible"]
+
+
 def breakdown(rows: pd.DataFrame) -> dict[str, Any]:
     """The measures of one set of demandes."""
     n = len(rows)
+    rows = rows[BREAKDOWN]
     far = rows[~rows["local"]]
     return {
         "demandes": _count(rows),
@@ -97,16 +102,18 @@ def measures(workspace: Workspace, decisions: Decisions, day: dt.date, step: str
     }
     result["par_departement"] = [
         {"departement": code, "nom": idx.departements[code].nom if code in idx.departements else code,
-         **breakdown(part)} for code, part in sorted(groups(rows, "departement"), key=lambda kv: str(kv[0]))]
+         **breakdown(part)} for code, part in sorted(groups(rows[BREAKDOWN], rows["departement"]),
+                                                     key=lambda kv: str(kv[0]))]
     result["par_region"] = [
         {"region": code, "nom": idx.regions[code].nom if code in idx.regions else code, **breakdown(part)}
-        for code, part in sorted(groups(rows, "region"), key=lambda kv: str(kv[0]))]
+        for code, part in sorted(groups(rows[BREAKDOWN], rows["region"]), key=lambda kv: str(kv[0]))]
     exploded = themes_exploded(rows, voc)
     result["par_thematique"] = [{"thematique": theme, "libelle": voc.label(theme), **breakdown(part)}
-                                for theme, part in groups(exploded, "theme")]
+                                for theme, part in groups(exploded[BREAKDOWN], exploded["theme"])]
     periods = period_key(rows["date_depot"], step)
     result["dans_le_temps"] = [{"periode": key, **breakdown(part)}
-                               for key, part in sorted(groups(rows, periods), key=lambda kv: str(kv[0])) if key]
+                               for key, part in sorted(groups(rows[BREAKDOWN], periods), key=lambda kv: str(kv[0]))
+                               if key]
     result["sans_date_depot"] = _count(rows[periods == ""])
     if "changement" in rows and (rows["changement"] != "").any():
         result["changements_du_fichier"] = {
