@@ -57,6 +57,9 @@ class AlertEngine:
             if mine:
                 self.programs[kind] = Program([EngineRule(r.id, compile_condition(r.quand)) for r in mine])
                 self.read[kind] = tuple(sorted(set().union(*(fields_of(r.quand) for r in mine))))
+        # Per kind, the rules that hold for each case already asked: the search for since when asks the
+        # same cases again day after day, and a case's verdict does not depend on the day it is read.
+        self._holds: dict[str, dict[tuple, list[AlertRule]]] = {kind: {} for kind in self.programs}
 
     @property
     def kinds(self) -> list[str]:
@@ -64,7 +67,8 @@ class AlertEngine:
 
     def raised(self, facts: dict[str, list[Fact]]) -> list[tuple[AlertRule, Fact]]:
         """The (rule, fact) pairs that hold. The engine is asked once per distinct way the facts read
-        in the fields the rules look at: thousands of demandes awaiting an opinion are a few cases."""
+        in the fields the rules look at (thousands of demandes awaiting an opinion are a few cases),
+        and never twice about the same case."""
         found = []
         for kind, program in self.programs.items():
             batch = facts.get(kind, [])
@@ -76,8 +80,11 @@ class AlertEngine:
                 if key not in cases:
                     cases[key] = {name: f.values[name] for name in read if f.values.get(name) is not None}
                 keys.append(key)
-            holds = {key: [self.rules[name] for name in sorted(names)]
-                     for key, names in zip(cases, program.matches(list(cases.values())))}
+            holds = self._holds[kind]
+            new = [key for key in cases if key not in holds]
+            if new:
+                for key, names in zip(new, program.matches([cases[key] for key in new])):
+                    holds[key] = [self.rules[name] for name in sorted(names)]
             found += [(rule, fact) for fact, key in zip(batch, keys) for rule in holds[key]]
         return found
 
