@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from .backlog import MAX_CELL_CHARS, Backlog, normalize_header
 from .conditions import attribute_value, memberships
-from .decide import SHOWN, VALUE_FIELDS, Decided, Router, Walk, fill, shown_value
+from .decide import SHOWN, VALUE_FIELDS, Decided, Router, Walk, shown_value
 from .demande import check_field
 from .errors import AiguillageError, BatchInputError, Location
 from .model import LEVELS, Territoire

@@ -277,21 +277,6 @@ class Router:
             compiled = self._shards[name] = _CompiledConditions(self.engine_plan().rules[name])
         return compiled
 
-    def capable(self, facts: Sequence[dict], candidates: Sequence[Iterable[Offre]]) -> list[frozenset[str]]:
-        """The ids of the offers whose conditions hold, asking each shard of the engine about the
-        demandes that have candidates in it."""
-        plan = self.engine_plan()
-        candidates = [list(cands) for cands in candidates]
-        per_shard: dict[str, list[int]] = defaultdict(list)
-        for i, cands in enumerate(candidates):
-            for shard in {plan.shard_of[o.id] for o in cands}:
-                per_shard[shard].append(i)
-        matched: list[set[str]] = [set() for _ in facts]  # per demande, the rules that hold
-        for shard, rows in per_shard.items():
-            for i, rules in zip(rows, self.shard(shard).evaluate([facts[i] for i in rows])):
-                matched[i] |= rules
-        return [frozenset(o.id for o in cands if plan.rule_of[o.id] in rules) for cands, rules in zip(candidates, matched)]
-
     def skipped(self, level: str, territoire: Territoire, out: RuleOutcome) -> Examen | None:
         """Why a level is not examined for a demande, if it is not."""
         if level not in existing_levels(territoire):
@@ -781,7 +766,7 @@ class Walk:
                                                                          rule_ids[pair_pos], outcomes)))
         cases = [(self._offers[o], int(rows[p]), int(rule_ids[p]))
                  for o, p in zip(pair_offer[case_first].tolist(), pair_pos[case_first].tolist())]
-        capable = self._capable([offre for offre, _, _ in cases], rows[pair_pos[case_first]])
+        capable = self.capable([offre for offre, _, _ in cases], rows[pair_pos[case_first]])
         facts = [self._facts(row) for _, row, _ in cases] if explain else [{}] * len(cases)
         verdicts = [self.router.verdict(offre, f, outcomes[rule_id], ok, self.day, SHOWN, explain)
                     for (offre, _, rule_id), f, ok in zip(cases, facts, capable)]
@@ -839,9 +824,9 @@ class Walk:
         """Whether the rules keep a demande away from a level (escalated above it, or excluded)."""
         return bool(out.escalade and LEVEL_INDEX[level] < LEVEL_INDEX[out.escalade]) or level in out.niveaux_exclus
 
-    def _capable(self, offers: Sequence[Offre], rows: np.ndarray) -> list[frozenset[str]]:
-        """Per case (an offer, a row), the offer's id if its conditions hold for the row (`Router.capable`
-        for one candidate each): each program of the engine asked once per distinct way it reads the
+    def capable(self, offers: Sequence[Offre], rows: np.ndarray) -> list[frozenset[str]]:
+        """Per case (an offer, a row of this walk), the offer's id if its conditions hold for the row,
+        as the engine says: each program of the engine asked once per distinct way it reads the
         rows, found over the rows' codes (`_project`) rather than fact by fact."""
         plan = self.router.engine_plan()
         per_shard: dict[str, list[int]] = defaultdict(list)

@@ -365,7 +365,7 @@ class TerritoryGraph:
             return (ref, f"region:{self.index.departements[code].region}", NATIONAL)
         if kind == "region":
             return (ref, NATIONAL)
-        return (ref,) if ref == NATIONAL else (ref,)
+        return (ref,)
 
     def lies_in(self, ref: str) -> frozenset[str]:
         """Every reference the territory `ref` lies in, itself included. What lies above it (its
