@@ -566,6 +566,28 @@ class _Interned:
         return found
 
 
+class _Examinations:
+    """The distinct examinations of one decision run, numbered. An examined level is known by its
+    level, status, chosen offer and the numbers of the offers it set aside (each offer set aside is
+    numbered by its id and reasons): equal examinations get one number without their reasons being
+    hashed again for every group of rows."""
+
+    def __init__(self) -> None:
+        self.items: list[Examen] = []
+        self._ids: dict[Any, int] = {}
+        self.set_aside = _Interned()  # OffreEcartee, by value
+
+    def id(self, key: Any, make: Callable[[], Examen]) -> int:
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = len(self.items)
+            self.items.append(make())
+        return found
+
+    def set_aside_items(self, numbers: Sequence[int]) -> tuple[OffreEcartee, ...]:
+        return tuple(self.set_aside.items[i] for i in numbers)
+
+
 class Walk:
     """The one decider: rows (a backlog, or demandes as a backlog of one) decided level by level."""
 
@@ -727,8 +749,10 @@ class Walk:
 
     def _level(
         self, level: str, rows: np.ndarray, rule_ids: np.ndarray, outcomes: list[RuleOutcome], explain: bool,
-    ) -> tuple[np.ndarray, list[Examen], list[list[Offre]]]:
-        """Examine one level for these rows: per row a group id, per group its examination and serving offers.
+        examinations: "_Examinations",
+    ) -> tuple[np.ndarray, np.ndarray, list[list[Offre]]]:
+        """Examine one level for these rows: per row a group id, per group the number of its examination
+        (among `examinations`) and its serving offers.
 
         Each offer on a row's thematiques gets a verdict (serves, or why not) per distinct way its
         own conditions read the row (a case); rows share a group when the level exists alike for
@@ -770,8 +794,9 @@ class Walk:
         facts = [self._facts(row) for _, row, _ in cases] if explain else [{}] * len(cases)
         verdicts = [self.router.verdict(offre, f, outcomes[rule_id], ok, self.day, SHOWN, explain)
                     for (offre, _, rule_id), f, ok in zip(cases, facts, capable)]
-        serves = [v[0] for v in verdicts]
-        set_aside = [OffreEcartee(offre.id, v[1]) for (offre, _, _), v in zip(cases, verdicts)]
+        serves = np.array([v[0] for v in verdicts] or [False])
+        set_aside = np.array([examinations.set_aside.id(OffreEcartee(offre.id, v[1]))
+                              for (offre, _, _), v in zip(cases, verdicts)] or [0], dtype=np.int64)
         offer_of = [offre for offre, _, _ in cases]
         # Per row, the cases of its offers, slot by slot (rows of one subset have the same offers).
         local = np.zeros(len(rows), dtype=np.int64)
@@ -780,44 +805,49 @@ class Walk:
             column[pair_pos[at]] = case_ids[at] + 1
             local = combine(local, column)
         ids, first = group(combine(key, group(local)[0]))
-        examens: list[Examen] = []
+        # Per group, the cases of its offers in a row (none for a group whose level is skipped), split
+        # into those that serve and the numbers of the offers set aside: arrays over every group at
+        # once, each group then a slice of them.
+        starts = first_pair[first]
+        lengths = np.where(starts >= 0, sizes[subset_of_row[first]], 0)
+        ends = np.cumsum(lengths)
+        group_cases = case_ids[np.repeat(starts - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)]
+        serving_cases = group_cases[serves[group_cases]].tolist()
+        rejected = set_aside[group_cases[~serves[group_cases]]].tolist()
+        served_before = np.concatenate([[0], np.cumsum(serves[group_cases])])
+        served_upto = served_before[ends].tolist()
+        rejected_upto = (ends - served_before[ends]).tolist()
+        examen_ids: list[int] = []
         serving: list[list[Offre]] = []
         skips: dict[tuple, Examen | None] = {}
-        assembled: dict[tuple, tuple[Examen, list[Offre]]] = {}
-        case_list = case_ids.tolist()
-        for r, rule_id, ti, k, s, w, v, start in zip(
-                first.tolist(), rule_ids[first].tolist(), t[first].tolist(), kind[first].tolist(),
-                subset_of_row[first].tolist(), own[first].tolist(), local[first].tolist(), first_pair[first].tolist()):
+        served_to = rejected_to = 0
+        for r, rule_id, ti, k, count, served_upto_here, rejected_upto_here in zip(
+                first.tolist(), rule_ids[first].tolist(), t[first].tolist(), kind[first].tolist(), lengths.tolist(),
+                served_upto, rejected_upto):
+            served_from, served_to = served_to, served_upto_here
+            rejected_from, rejected_to = rejected_to, rejected_upto_here
             skip_key = (bool(exists[r]), k, rule_id)  # all that `skipped` reads of the row
             if skip_key not in skips:
                 skips[skip_key] = self.router.skipped(level, self.rows.territoires[ti], outcomes[rule_id])
             skipped = skips[skip_key]
             if skipped is not None:
-                examens.append(skipped)
+                examen_ids.append(examinations.id(skipped, lambda: skipped))
                 serving.append([])
                 continue
-            found = assembled.get((s, w, v))
-            if found is None:
-                slots = case_list[start:start + len(subsets[s])] if start >= 0 else []
-                found = assembled[(s, w, v)] = self._assemble(level, slots, serves, set_aside, offer_of,
-                                                              self._words(int(rows[r])))
-            examens.append(found[0])
-            serving.append(found[1])
-        return ids, examens, serving
-
-    def _assemble(self, level: str, slots: Sequence[int], serves: Sequence[bool], set_aside: Sequence[OffreEcartee],
-                  offer_of: Sequence[Offre], own: tuple[Sequence[str], Sequence[str]]) -> tuple[Examen, list[Offre]]:
-        """A level's examination from the cases of the offers on the demande's subject (`own`: its
-        thematiques and besoins as it wrote them), and the serving offers in order of preference."""
-        serving = [offer_of[c] for c in slots if serves[c]]
-        if len(serving) > 1:
-            serving.sort(key=lambda o: self.router.preference(o, own))
-        if level == "agence" and not serving:
-            serving = [self.router.repli]
-        rejected = tuple(set_aside[c] for c in slots if not serves[c])
-        if serving:
-            return Examen(level, "retenu", offres=rejected, retenue=serving[0].id), serving
-        return Examen(level, "offres_ecartees" if slots else "aucune_offre", offres=rejected), []
+            offers = [offer_of[c] for c in serving_cases[served_from:served_to]]
+            if len(offers) > 1:
+                own_words = self._words(int(rows[r]))
+                offers.sort(key=lambda o: self.router.preference(o, own_words))
+            if level == "agence" and not offers:
+                offers = [self.router.repli]
+            statut = "retenu" if offers else "offres_ecartees" if count else "aucune_offre"
+            retenue = offers[0].id if offers else None
+            set_aside_here = tuple(rejected[rejected_from:rejected_to])
+            examen_ids.append(examinations.id(
+                (level, statut, retenue, set_aside_here),
+                lambda: Examen(level, statut, offres=examinations.set_aside_items(set_aside_here), retenue=retenue)))
+            serving.append(offers)
+        return ids, np.array(examen_ids, dtype=np.int64), serving
 
     @staticmethod
     def _ruled_out(level: str, out: RuleOutcome) -> bool:
@@ -930,7 +960,7 @@ class Walk:
         n = len(rows)
         level_of = np.full(n, -1, dtype=np.int8)
         examen_ids = np.full((len(LEVELS), n), -1, dtype=np.int64)
-        examens = _Interned()  # one id per distinct examination: explanations are then distinct by their ids
+        examinations = _Examinations()  # one id per distinct examination: explanations are then distinct by their ids
         served: list[list[Offre]] = []  # the serving offers of every group examined, level after level
         served_of = np.zeros(n, dtype=np.int64)  # per row: the group in `served` that decided it
         serving_all: list[list[Offre]] = [[] for _ in range(n)] if ranked else []
@@ -938,10 +968,8 @@ class Walk:
         for index, level in enumerate(LEVELS):
             if not len(pending):
                 break
-            ids, examined, serving = self._level(level, rows[pending], rule_ids[pending], outcomes, explain)
-            interned: dict[int, int] = {}  # groups share examination objects: each is hashed once
-            examined_ids = np.array([interned[id(e)] if id(e) in interned else interned.setdefault(id(e), examens.id(e))
-                                     for e in examined], dtype=np.int64)
+            ids, examined_ids, serving = self._level(level, rows[pending], rule_ids[pending], outcomes, explain,
+                                                     examinations)
             serves = np.array([bool(s) for s in serving])
             hit = serves[ids]
             if ranked:
@@ -957,7 +985,7 @@ class Walk:
                 progress(len(newly))
             if not ranked:
                 pending = pending[~hit]
-        decided = self._finish(rows, level_of, served_of, served, rule_ids, outcomes, examen_ids, examens.items)
+        decided = self._finish(rows, level_of, served_of, served, rule_ids, outcomes, examen_ids, examinations.items)
         self._facts_cache.clear()  # a fact dict per group: let a million-row run give them back
         if ranked:
             decided.serving = [[o for o in s if not o.repli] + [self.router.repli] for s in serving_all]
