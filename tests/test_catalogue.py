@@ -84,3 +84,19 @@ def test_a_selective_scheme_serves_only_a_project_it_selected(tmp_path):
     assert result.code == 0, result.stderr
     decision = json.loads(result.stdout)["decision"]
     assert (decision["niveau"], decision["offre"]["id"]) == ("operateur", "dgaln-atelier-des-territoires")
+
+
+def test_every_departement_has_local_offers_from_two_distinct_structures(workspace):
+    # A DT anywhere in France (the 96 metropolitan départements and the five DROM) is told of local
+    # engineering before the agence: at least two structures whose local offers reach the département.
+    from matcher.reach import LOCAL_LEVELS, reach
+
+    graph = workspace.graph
+    structures: dict[str, set[str]] = {code: set() for code in graph.index.departements}
+    for offre in workspace.catalogue.offres:
+        if offre.niveau in LOCAL_LEVELS:
+            for code in reach(offre, graph).departements & structures.keys():
+                structures[code].add(offre.structure)
+    served = {code for code, d in graph.index.departements.items() if d.zone in ("metro", "drom")}
+    assert len(served) == 101
+    assert {code: sorted(structures[code]) for code in served if len(structures[code]) < 2} == {}
