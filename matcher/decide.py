@@ -713,39 +713,50 @@ class Walk:
             found = self._written_masks[(name, code)] = self._mask(self.rows.words[name][code])
         return found
 
+    def _as_words(self, masks: Sequence[int]) -> np.ndarray:
+        """Bit masks (Python integers over the words met so far) as rows of 64-bit words: numpy then
+        intersects a row's words with its offers' for every row at once."""
+        width = max(1, (len(self._bits) + 63) // 64)
+        words = np.zeros((len(masks), width), dtype=np.uint64)
+        for j in range(width):
+            words[:, j] = [(mask >> (64 * j)) & 0xFFFFFFFFFFFFFFFF for mask in masks]
+        return words
+
     def _on_topic(self, level: str, rows: np.ndarray) -> tuple[np.ndarray, list[tuple[Offre, ...]]]:
         """Per row the id of its candidates at this level that are on its thematiques."""
         set_ids, sets = self._sets[level]
         row_sets = set_ids[self.rows.territory[rows]]
         themes = self.rows.facts.codes["thematiques"][rows]
         pair_ids, first = group(combine(row_sets, themes))
+        pair_sets, pair_themes = row_sets[first], themes[first]
         theme_values = self.rows.facts.values["thematiques"]
+        masked: dict[int, list[tuple[int, int]]] = {}  # per set: its offers' numbers and theme masks
+        union = [0] * len(sets)  # per set: every theme its offers name
+        for s in pair_sets[group(pair_sets)[1]].tolist():
+            masked[s] = [(i, self._offer_masks[i][0]) for i in map(self._offer_index, sets[s])]
+            for _, mask in masked[s]:
+                union[s] |= mask
+        for code in pair_themes[group(pair_themes)[1]].tolist():
+            if code not in self._theme_masks:
+                self._theme_masks[code] = self._mask(theme_values[code])
+        # The offers a row keeps are those naming one of its themes: a pair (set, the row's themes)
+        # depends only on the themes that the set's offers name. Per distinct such pair, its subset.
+        theme_words = self._as_words([self._theme_masks.get(code, 0) for code in range(len(theme_values))])
+        named = theme_words[pair_themes] & self._as_words(union)[pair_sets]
+        seen_ids, seen_first = group(combine(pair_sets, _words_key(named)))
         by_ids: dict[tuple[int, ...], int] = {}
         subsets: list[tuple[Offre, ...]] = []
-        pair_subset = np.zeros(len(first), dtype=np.int64)
-        masked: dict[int, list[tuple[int, int]]] = {}  # per set: its offers' numbers and theme masks
-        union: dict[int, int] = {}  # per set: every theme its offers name
-        seen: dict[tuple[int, int], int] = {}  # (set, the row's themes that its offers name) -> subset
-        for pair, (s, code) in enumerate(zip(row_sets[first].tolist(), themes[first].tolist())):
-            if s not in masked:
-                masked[s] = [(i, self._offer_masks[i][0]) for i in map(self._offer_index, sets[s])]
-                union[s] = 0
-                for _, mask in masked[s]:
-                    union[s] |= mask
-            words = self._theme_masks.get(code)
-            if words is None:
-                words = self._theme_masks[code] = self._mask(theme_values[code])
-            found = seen.get((s, words & union[s]))
+        subset_of_seen = np.zeros(len(seen_first), dtype=np.int64)
+        for j, (s, code) in enumerate(zip(pair_sets[seen_first].tolist(), pair_themes[seen_first].tolist())):
+            words = self._theme_masks[code]
+            # The sets are in order of id: so are the offers kept from them.
+            key = tuple(i for i, m in masked[s] if m & words)
+            found = by_ids.get(key)
             if found is None:
-                # The sets are in order of id: so are the offers kept from them.
-                key = tuple(i for i, m in masked[s] if m & words)
-                found = by_ids.get(key)
-                if found is None:
-                    found = by_ids[key] = len(subsets)
-                    subsets.append(tuple(self._offers[i] for i in key))
-                seen[(s, words & union[s])] = found
-            pair_subset[pair] = found
-        return pair_subset[pair_ids], subsets
+                found = by_ids[key] = len(subsets)
+                subsets.append(tuple(self._offers[i] for i in key))
+            subset_of_seen[j] = found
+        return subset_of_seen[seen_ids][pair_ids], subsets
 
     def _level(
         self, level: str, rows: np.ndarray, rule_ids: np.ndarray, outcomes: list[RuleOutcome], explain: bool,
@@ -931,22 +942,27 @@ class Walk:
             return np.zeros(len(rows), dtype=np.int64)
         theme_codes, need_codes = codes["thematiques"][rows], codes["besoins"][rows]
         ids, first = group(np.where(several, combine(combine(subset_of_row, theme_codes), need_codes), -1))
-        words = self.rows.words
-        named: dict[int, tuple[int, int]] = {}  # per subset, the words its offers name, as masks
-        found = []
-        for s, is_several, t, n in zip(subset_of_row[first].tolist(), several[first].tolist(),
-                                       theme_codes[first].tolist(), need_codes[first].tolist()):
-            if not is_several:
-                found.append(())
-                continue
-            if s not in named:
-                themes = needs = 0
-                for i in map(self._offer_index, subsets[s]):
-                    themes, needs = themes | self._offer_masks[i][0], needs | self._offer_masks[i][1]
-                named[s] = (themes, needs)
-            themes, needs = named[s]
-            found.append((s, self._word_mask("thematiques", t) & themes, self._word_mask("besoins", n) & needs))
-        return factorize(found)[0][ids]
+        told_apart = several[first]  # the rows with one offer at most on their subject are all alike
+        subset, themes, needs = (subset_of_row[first[told_apart]], theme_codes[first[told_apart]],
+                                 need_codes[first[told_apart]])
+        named_themes, named_needs = [0] * len(subsets), [0] * len(subsets)  # per subset, the words its offers name
+        for s in subset[group(subset)[1]].tolist():
+            for i in map(self._offer_index, subsets[s]):
+                named_themes[s] |= self._offer_masks[i][0]
+                named_needs[s] |= self._offer_masks[i][1]
+        written = self.rows.words
+        for name, used in (("thematiques", themes), ("besoins", needs)):
+            for code in used[group(used)[1]].tolist():
+                self._word_mask(name, code)
+        own_themes = self._as_words([self._written_masks.get(("thematiques", c), 0)
+                                     for c in range(len(written["thematiques"]))])[themes]
+        own_needs = self._as_words([self._written_masks.get(("besoins", c), 0)
+                                    for c in range(len(written["besoins"]))])[needs]
+        key = combine(combine(subset, _words_key(own_themes & self._as_words(named_themes)[subset])),
+                      _words_key(own_needs & self._as_words(named_needs)[subset]))
+        code_of_group = np.full(len(first), -1, dtype=np.int64)
+        code_of_group[told_apart] = key
+        return group(code_of_group)[0][ids]
 
     def decide(self, rows: np.ndarray, excluded: dict[int, dict[str, str]] | None = None,
                ranked: bool = False, explain: bool = True, progress: Callable[[int], None] | None = None) -> Decided:
@@ -1088,6 +1104,14 @@ class Walk:
         present = [o for o in self.router.candidates(territoire) if o.niveau == examen.niveau]
         off = len(present) - len(self.router.on_topic_offers(present, thematiques))
         return replace(examen, hors_thematique=off) if off else examen
+
+
+def _words_key(words: np.ndarray) -> np.ndarray:
+    """Per row of 64-bit words (`Walk._as_words`), a code: equal rows, equal codes."""
+    key = np.zeros(len(words), dtype=np.int64)
+    for j in range(words.shape[1]):
+        key = combine(key, group(words[:, j])[0])
+    return key
 
 
 def _filled(examen: Examen, values: dict[str, str]) -> Examen:
