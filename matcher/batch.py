@@ -276,19 +276,25 @@ def _row_errors(backlog: Backlog, checked: dict[str, _Column], n: int) -> np.nda
 def factorize_texts(texts: Sequence[str] | np.ndarray | pa.Array) -> tuple[np.ndarray, list[str]]:
     """Per text the index of its first equal, and the distinct texts in order of appearance (Arrow's
     hash table: a million texts at C speed)."""
+    codes, distinct = _encoded_texts(texts)
+    return codes, distinct.to_pylist()
+
+
+def _encoded_texts(texts: Sequence[str] | np.ndarray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """`factorize_texts`, the distinct texts left in Arrow."""
     encoded = pc.dictionary_encode(texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string()))
-    return (encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False),
-            encoded.dictionary.to_pylist())
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False), encoded.dictionary
 
 
 def _dictionary_column(values: list[str] | pa.Array, indices: np.ndarray, unique: bool = False
                        ) -> pa.DictionaryArray:
     """A column of few distinct texts: each row holds the index of its text (compact for a million rows).
     With `unique`, texts repeated in `values` are merged (pandas needs it to read the column)."""
+    texts = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
     if unique:
-        remap, distinct = factorize_texts(values)
-        indices, values = remap[indices], distinct
-    return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), pa.array(values, pa.string()))
+        remap, texts = _encoded_texts(texts)
+        indices = remap[indices]
+    return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), texts)
 
 
 def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day: dt.date) -> BatchResult:
@@ -389,7 +395,8 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.ChunkedA
     # The values each combination shows, and per row the value it shows for each.
     needs = np.zeros(len(first), dtype=np.int64)  # per combination: a bit per field it shows
     for bit, name in enumerate(VALUE_FIELDS):
-        shows = np.array([SHOWN[name] in text for text in level_texts] or [False])
+        shows = (pc.match_substring(fragments, SHOWN[name]).to_numpy(zero_copy_only=False) if len(level_texts)
+                 else np.array([False]))
         if shows.any():
             needs |= np.where(np.logical_or.reduceat(shows[members], starts), 1 << bit, 0)
     shown: dict[str, pa.Array] = {}  # per field, per shown text's id: the text
