@@ -607,18 +607,22 @@ class Walk:
             list_of[i] = lists.setdefault(id(candidates), len(lists))
             if list_of[i] == len(distinct):
                 distinct.append(candidates)
-        for level in LEVELS:
-            by_ids: dict[tuple[str, ...], int] = {}
-            sets: list[tuple[Offre, ...]] = []
-            per_list = np.zeros(len(distinct), dtype=np.int64)
-            for j, candidates in enumerate(distinct):
-                offers = tuple(sorted((o for o in candidates if o.niveau == level), key=lambda o: o.id))
+        by_ids: dict[str, dict[tuple[str, ...], int]] = {level: {} for level in LEVELS}
+        sets: dict[str, list[tuple[Offre, ...]]] = {level: [] for level in LEVELS}
+        per_list = {level: np.zeros(len(distinct), dtype=np.int64) for level in LEVELS}
+        for j, candidates in enumerate(distinct):
+            at_level: dict[str, list[Offre]] = {}  # each level's candidates, in order of id
+            for offre in sorted(candidates, key=lambda o: o.id):
+                at_level.setdefault(offre.niveau, []).append(offre)
+            for level in LEVELS:
+                offers = tuple(at_level.get(level, ()))
                 key = tuple(o.id for o in offers)  # hashing ids, not offers (their conditions are trees)
-                if key not in by_ids:
-                    by_ids[key] = len(sets)
-                    sets.append(offers)
-                per_list[j] = by_ids[key]
-            self._sets[level] = (per_list[list_of], sets)
+                if key not in by_ids[level]:
+                    by_ids[level][key] = len(sets[level])
+                    sets[level].append(offers)
+                per_list[level][j] = by_ids[level][key]
+        for level in LEVELS:
+            self._sets[level] = (per_list[level][list_of], sets[level])
         kinds = ["commune", "epci", "departement", "region"]
         self._kind = np.array([kinds.index(t.kind) if t is not None else 0 for t in rows.territoires] or [0])
         alike: dict[tuple, set[str]] = {}  # per what `existing_levels` reads of a territory
@@ -1012,13 +1016,16 @@ class Walk:
     def _finish(self, rows, level_of, served_of, served, rule_ids, outcomes, examen_ids, examens) -> Decided:
         # Per group that decided rows, its chosen offer and the others that serve there (their ids
         # hash fast); rows take theirs by their group, numbered in order of first appearance.
-        offer_key = factorize([s[0].id if s else "" for s in served])[0]
-        alternative_key = factorize([tuple(o.id for o in s[1:]) for s in served])[0]
-        offer_ids, offer_first = group(offer_key[served_of])
-        alternative_ids, alternative_first = group(alternative_key[served_of])
-        firsts = np.empty(len(served) or 1, dtype=object)
-        firsts[: len(served)] = [s[0] if s else None for s in served]
-        chosen: list[Offre] = firsts[served_of].tolist()
+        # Only the groups that decided rows are read: the others served at no level reached.
+        deciding, deciding_first = group(served_of)
+        deciding_served = [served[g] for g in served_of[deciding_first].tolist()]
+        offer_key = factorize([s[0].id if s else "" for s in deciding_served])[0]
+        alternative_key = factorize([tuple(o.id for o in s[1:]) for s in deciding_served])[0]
+        offer_ids, offer_first = group(offer_key[deciding])
+        alternative_ids, alternative_first = group(alternative_key[deciding])
+        firsts = np.empty(len(deciding_served) or 1, dtype=object)
+        firsts[: len(deciding_served)] = [s[0] if s else None for s in deciding_served]
+        chosen: list[Offre] = firsts[deciding].tolist()
         alternatives_lists = [tuple(served[served_of[r]][1:]) for r in alternative_first.tolist()]
         # The motif: the chosen offer, the demande's words, the rules before the decision.
         theme_codes = self.rows.facts.codes["thematiques"][rows]
