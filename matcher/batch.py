@@ -187,8 +187,7 @@ def prepare_backlog(workspace: Workspace, router: Router, backlog: Backlog, day:
         if column is not None:
             checked[f"attribut:{name}"] = column
     errors = _row_errors(backlog, checked, n)
-    refs = np.where(errors == None, _porteur_refs(checked, n), "")  # noqa: E711
-    territory, territoires = _territories(workspace, refs)
+    territory, territoires = _territories(workspace, checked, errors, n)
     rows = _rows(workspace, checked, territory, territoires, n)
     return Backlogged(table, checked, errors, rows, Walk(router, rows, day))
 
@@ -208,14 +207,27 @@ def route_backlog(
     return decisions_table(prepared, decided, router, day)
 
 
-def _territories(workspace: Workspace, refs: np.ndarray) -> tuple[np.ndarray, list[Territoire | None]]:
-    """Per row the index of its territory (-1: none), and the distinct territories' chains."""
-    codes, uniques = factorize_texts(refs)
+def _territories(workspace: Workspace, checked: dict[str, _Column], errors: np.ndarray, n: int
+                 ) -> tuple[np.ndarray, list[Territoire | None]]:
+    """Per row the index of its territory (-1: none, the row is in error), and the distinct
+    territories' chains, in order of first appearance. The rows' references are numbered from the
+    distinct cells of the porteur and commune columns (a million rows, a few thousand cells)."""
+    numbers: dict[str, int] = {"": 0}  # each resolved reference, numbered; '' for none
+    refs = np.zeros(n, dtype=np.int64)
+    for name in ("commune", "porteur"):  # `porteur` wins where both are filled
+        col = checked.get(name)
+        if col is None:
+            continue
+        per_value = np.array([numbers.setdefault(v[0], len(numbers)) if v else 0 for v in col.values] or [0])
+        filled = per_value[col.indices]
+        refs = np.where(filled != 0, filled, refs)
+    refs[errors != None] = 0  # noqa: E711 - numpy elementwise comparison
+    territory, first = group(refs)
+    named = list(numbers)
+    uniques = [named[r] for r in refs[first].tolist()]
     territoires = [workspace.graph.territoire(ref) if ref else None for ref in uniques]
-    empty = [i for i, ref in enumerate(uniques) if not ref]
-    territory = codes.astype(np.int64)
-    if empty:
-        territory[territory == empty[0]] = -1
+    if "" in uniques:
+        territory[territory == uniques.index("")] = -1
     return territory, territoires
 
 
@@ -226,25 +238,6 @@ def _rows(workspace: Workspace, checked: dict[str, _Column], territory: np.ndarr
     attributes = {name.split(":", 1)[1]: (col.indices, col.values)
                   for name, col in checked.items() if name.startswith("attribut:")}
     return fact_columns(workspace.catalogue, n, given, territory, territoires, attributes)
-
-
-def _per_row(col: _Column | None, n: int) -> np.ndarray:
-    if col is None:
-        return np.full(n, None, dtype=object)
-    return np.array(col.values + [None], dtype=object)[col.indices]
-
-
-def _porteur_refs(checked: dict[str, _Column], n: int) -> np.ndarray:
-    """Each row's resolved territory reference ('' when it could not be resolved)."""
-    refs = np.full(n, "", dtype=object)
-    for name in ("commune", "porteur"):  # `porteur` wins where both are filled
-        col = checked.get(name)
-        if col is None:
-            continue
-        per_value = np.array([v[0] if v else "" for v in col.values] or [""], dtype=object)
-        filled = per_value[col.indices]
-        refs = np.where(filled != "", filled, refs)
-    return refs
 
 
 def _row_errors(backlog: Backlog, checked: dict[str, _Column], n: int) -> np.ndarray:
