@@ -8,10 +8,10 @@ earlier run's; this module, above them all, chains the steps a command asks for.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gc
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from .backlog import read_backlog, write_decisions
 from .batch import route_backlog
@@ -20,6 +20,27 @@ from .projets import from_projets_territoire, is_projets_territoire
 from .workspace import Workspace
 
 
+def _cycle_collector_paused(run: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """A batch keeps nearly all it makes until it writes (the rows' facts, the decisions, their
+    texts) and makes next to no reference cycles: Python's cycle collector would go through every
+    object again and again as they pile up, a fifth of the run's time, to free almost nothing. It
+    runs again once the run has returned, when what it made is given back already (had it run
+    while the run's objects were still held, it would have gone through them all once more)."""
+
+    @functools.wraps(run)
+    def paused(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return run(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    return paused
+
+
+@_cycle_collector_paused
 def run_batch(
     workspace: Workspace,
     source: Path,
@@ -34,43 +55,27 @@ def run_batch(
 ) -> dict[str, Any]:
     """Read a backlog, route it, assign and compare if asked, write the decisions; the summary.
     `max_rows`: a longer backlog is refused before any routing (the web page's limit)."""
-    with _cycle_collector_paused():
-        backlog = read_backlog(source, encoding, separator)
-        if max_rows is not None and backlog.table.num_rows > max_rows:
-            raise BatchInputError(f"{backlog.table.num_rows} lignes : au plus {max_rows} par envoi (découpez le "
-                                  "carnet, ou utilisez « aiguillage batch »)", Location(str(source)), "trop-de-lignes")
-        if is_projets_territoire(backlog):
-            backlog = from_projets_territoire(backlog, workspace)
-        router = workspace.router()
-        tick = (lambda done: progress(done, backlog.table.num_rows)) if progress else None
-        result = route_backlog(workspace, router, backlog, day, tick)
-        if capacity:
-            from .capacity import assign_capacities  # pandas, paid only by the runs that ask for it
+    backlog = read_backlog(source, encoding, separator)
+    if max_rows is not None and backlog.table.num_rows > max_rows:
+        raise BatchInputError(f"{backlog.table.num_rows} lignes : au plus {max_rows} par envoi (découpez le "
+                              "carnet, ou utilisez « aiguillage batch »)", Location(str(source)), "trop-de-lignes")
+    if is_projets_territoire(backlog):
+        backlog = from_projets_territoire(backlog, workspace)
+    router = workspace.router()
+    tick = (lambda done: progress(done, backlog.table.num_rows)) if progress else None
+    result = route_backlog(workspace, router, backlog, day, tick)
+    if capacity:
+        from .capacity import assign_capacities  # pandas, paid only by the runs that ask for it
 
-            result = assign_capacities(workspace, result, day)
-        if previous is not None:
-            from .compare import compare_with_previous
+        result = assign_capacities(workspace, result, day)
+    if previous is not None:
+        from .compare import compare_with_previous
 
-            result = compare_with_previous(workspace, result, read_backlog(previous))
-        write_decisions(result.table, output, separator=backlog.separator or ";", explanations=result.explanations)
+        result = compare_with_previous(workspace, result, read_backlog(previous))
+    write_decisions(result.table, output, separator=backlog.separator or ";", explanations=result.explanations)
     return {**result.summary, "fichier": str(output), "entree": str(source), "format_entree": backlog.format,
             "encodage_entree": backlog.encoding, "version": dict(router.version),
             "catalogue_et_regles": workspace.in_use().phrase()}
-
-
-@contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    """A batch keeps nearly all it makes until it writes (the rows' facts, the decisions, their
-    texts) and makes next to no reference cycles: Python's cycle collector would go through every
-    object again and again as they pile up, a fifth of the run's time, to free almost nothing.
-    It runs again once the decisions are written."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 __all__ = ["run_batch"]
