@@ -363,8 +363,8 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.ChunkedA
     statuses and offers without the reasons (the same few hundred bytes are not written on every row).
 
     Each level's text is made once per distinct examination; the rest is Arrow's work over arrays:
-    the texts of each combination of levels joined, then each explanation's values put in place of
-    the placeholders. The level texts are distinct, so are their sequences once joined (" | "
+    the level texts with each explanation's values put in place of their placeholders, then joined
+    in their combinations. The level texts are distinct, so are their sequences once joined (" | "
     appears in no level text); filled with distinct shown values, every explanation comes out once."""
     level_texts = [examen_level_text(e) for e in decided.examens]
     fragments = pa.array(level_texts, pa.string())
@@ -387,11 +387,12 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.ChunkedA
                                     for part in _parts(np.arange(len(short_first)))] or [pa.array([], pa.string())])
     # The values each combination shows, and per row the value it shows for each.
     needs = np.zeros(len(first), dtype=np.int64)  # per combination: a bit per field it shows
+    shows: dict[str, np.ndarray] = {}  # per field, per level text: whether it shows it
     for bit, name in enumerate(VALUE_FIELDS):
-        shows = (pc.match_substring(fragments, SHOWN[name]).to_numpy(zero_copy_only=False) if len(level_texts)
-                 else np.array([False]))
-        if shows.any():
-            needs |= np.where(np.logical_or.reduceat(shows[members], starts), 1 << bit, 0)
+        shows[name] = (pc.match_substring(fragments, SHOWN[name]).to_numpy(zero_copy_only=False)
+                       if len(level_texts) else np.array([False]))
+        if shows[name].any():
+            needs |= np.where(np.logical_or.reduceat(shows[name][members], starts), 1 << bit, 0)
     shown: dict[str, pa.Array] = {}  # per field, per shown text's id: the text
     shown_of_row: dict[str, np.ndarray] = {}  # per field, per row: its shown text's id
     fill_key = ids.copy()
@@ -410,11 +411,19 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.ChunkedA
     explained = fill_first[order]  # per explanation: its first row
     chunks = []
     for part in _parts(explained):
-        texts_part = _joined(fragments, members, starts, counts, ids[part])
+        # Each level text filled with the explanation's own values, once per distinct level text and
+        # values it shows (not in every explanation's whole text), then the filled texts joined.
+        slots, ends = _slots(members, starts, counts, ids[part])
+        slot_row = np.repeat(part, np.diff(ends, prepend=0))
+        filled_key = slots
+        for name in shown:
+            filled_key = combine(filled_key, np.where(shows[name][slots], shown_of_row[name][slot_row] + 1, 0))
+        filled_of_slot, filled_first = group(filled_key)
+        filled = fragments.take(pa.array(slots[filled_first]))
         for name, values in shown.items():  # each placeholder replaced by the explanation's own value
-            texts_part = pc.binary_join(pc.split_pattern(texts_part, SHOWN[name]),
-                                        values.take(pa.array(shown_of_row[name][part])))
-        chunks.append(texts_part)
+            filled = pc.binary_join(pc.split_pattern(filled, SHOWN[name]),
+                                    values.take(pa.array(shown_of_row[name][slot_row[filled_first]])))
+        chunks.append(_joined_slots(filled.take(pa.array(filled_of_slot)), ends))
     explanations = pa.chunked_array(chunks, pa.string())
     return text_of[fill_ids], explanations, short_ids, short_texts
 
@@ -440,11 +449,24 @@ def _joined(fragments: pa.Array, members: np.ndarray, starts: np.ndarray, counts
             combos: np.ndarray) -> pa.Array:
     """The texts of these combinations of levels: each one's levels' texts (`fragments`, by the ids
     `members[starts[c]:starts[c] + counts[c]]`) joined by the separator."""
+    slots, ends = _slots(members, starts, counts, combos)
+    return _joined_slots(fragments.take(pa.array(slots)), ends)
+
+
+def _slots(members: np.ndarray, starts: np.ndarray, counts: np.ndarray, combos: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """The levels of these combinations one after the other (their ids in `members`), and where
+    each combination's end there."""
     lengths = counts[combos]
     ends = np.cumsum(lengths)
     at = np.repeat(starts[combos] - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)
+    return members[at], ends
+
+
+def _joined_slots(texts: pa.Array, ends: np.ndarray) -> pa.Array:
+    """Texts one after the other joined by the separator, up to each of `ends`."""
     offsets = pa.array(np.concatenate([[0], ends]), pa.int32())
-    return pc.binary_join(pa.ListArray.from_arrays(offsets, fragments.take(pa.array(members[at]))), EXAMEN_SEPARATOR)
+    return pc.binary_join(pa.ListArray.from_arrays(offsets, texts), EXAMEN_SEPARATOR)
 
 
 def _summary(table: pa.Table, levels: np.ndarray, errors: int) -> dict[str, Any]:
