@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from . import arrow
 from .errors import BatchInputError, Location
 from .files import atomic_output, input_problem, os_problem
 from .text import fold
@@ -262,7 +263,7 @@ def _read_csv_slowly(text: str, names: list[str], path: Path, encoding: str, sep
             cells = (cells + [""] * len(names))[: len(names)]
         for column, cell in zip(columns, cells):
             column.append(cell)
-    table = pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, columns)})
+    table = pa.table({n: arrow.texts(c) for n, c in zip(names, columns)})
     return Backlog(table, str(path), "csv", encoding, separator, bad_rows)
 
 
@@ -315,7 +316,7 @@ def _read_excel(path: Path) -> Backlog:
         for column, cell in zip(columns, cells):
             column.append(cell)
     book.close()
-    return Backlog(pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, columns)}), str(path), "excel")
+    return Backlog(pa.table({n: arrow.texts(c) for n, c in zip(names, columns)}), str(path), "excel")
 
 
 def _read_parquet(path: Path) -> Backlog:
@@ -325,9 +326,9 @@ def _read_parquet(path: Path) -> Backlog:
     columns = {}
     for name, column in zip(table.column_names, table.columns):
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            columns[name] = pc.fill_null(column.cast(pa.string()), "")
+            columns[name] = pc.fill_null(column.cast(pa.string()), arrow.text(""))
         else:
-            columns[name] = pa.array([_cell_text(v) for v in column.to_pylist()], pa.string())
+            columns[name] = arrow.texts([_cell_text(v) for v in column.to_pylist()])
     return Backlog(pa.table(columns), str(path), "parquet", first_line=1)
 
 
@@ -348,7 +349,7 @@ def neutralize_formulas(column: pa.ChunkedArray | pa.Array) -> pa.Array | pa.Chu
                     pc.invert(pc.match_substring_regex(column, _NUMBER.pattern)))
     if not pc.any(risky).as_py():
         return column
-    return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+    return pc.if_else(risky, pc.binary_join_element_wise(arrow.text("'"), column, arrow.text("")), column)
 
 
 def explanations_path(path: Path) -> Path:

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import arrow
 from .backlog import MAX_CELL_CHARS, Backlog, normalize_header
 from .conditions import attribute_value, memberships
 from .decide import SHOWN, VALUE_FIELDS, Decided, Router, Walk, shown_value
@@ -107,7 +108,7 @@ def _distinct(table: pa.Table, column: str | None, n: int, check: Callable[[str]
     if column is None:
         return None
     encoded = pc.dictionary_encode(table.column(column)).combine_chunks()
-    indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    indices = arrow.numbers(encoded.indices).astype(np.int64, copy=False)
     values, errors = [], []
     for raw in encoded.dictionary.to_pylist():
         try:
@@ -275,19 +276,19 @@ def factorize_texts(texts: Sequence[str] | np.ndarray | pa.Array) -> tuple[np.nd
 
 def _encoded_texts(texts: Sequence[str] | np.ndarray | pa.Array) -> tuple[np.ndarray, pa.Array]:
     """`factorize_texts`, the distinct texts left in Arrow."""
-    encoded = pc.dictionary_encode(texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string()))
-    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False), encoded.dictionary
+    encoded = pc.dictionary_encode(texts if isinstance(texts, pa.Array) else arrow.texts(texts))
+    return arrow.numbers(encoded.indices).astype(np.int64, copy=False), encoded.dictionary
 
 
 def _dictionary_column(values: list[str] | pa.Array, indices: np.ndarray, unique: bool = False
                        ) -> pa.DictionaryArray:
     """A column of few distinct texts: each row holds the index of its text (compact for a million rows).
     With `unique`, texts repeated in `values` are merged (pandas needs it to read the column)."""
-    texts = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+    texts = values if isinstance(values, pa.Array) else arrow.texts(values)
     if unique:
         remap, texts = _encoded_texts(texts)
         indices = remap[indices]
-    return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), texts)
+    return pa.DictionaryArray.from_arrays(arrow.integers(indices, pa.int32()), texts)
 
 
 def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day: dt.date) -> BatchResult:
@@ -303,7 +304,7 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
         distinct already (the walk builds them so); short ones are merged here."""
         indices = np.where(decided_here, ids[np.maximum(at, 0)], len(texts)) if len(ids) else np.full(n, len(texts))
         if isinstance(texts, pa.Array):  # distinct, and never empty: an explanation names every level
-            return _dictionary_column(pa.concat_arrays([texts, pa.array([""], pa.string())]), indices)
+            return _dictionary_column(pa.concat_arrays([texts, arrow.texts([""])]), indices)
         values = list(texts) + [""]
         return _dictionary_column(values, indices, unique=len(values) < 100_000 or "" in texts)
 
@@ -347,12 +348,12 @@ def decisions_table(prepared: Backlogged, decided: Decided, router: Router, day:
         out[name] = _dictionary_column([text, ""], np.where(decided_here, 0, 1))
     errors = prepared.errors
     failing = errors != None  # noqa: E711 - numpy elementwise comparison
-    out["erreur"] = (pa.array(np.where(failing, errors, "").tolist(), pa.string()) if failing.any()
-                     else pc.fill_null(pa.nulls(n, pa.string()), ""))  # a million empty cells, made in C
+    out["erreur"] = (arrow.texts(np.where(failing, errors, "").tolist()) if failing.any()
+                     else pc.fill_null(pa.nulls(n, pa.string()), arrow.text("")))  # a million empty cells, made in C
     input_columns = {name: table.column(name) for name in table.column_names if name not in DECISION_COLUMNS}
     result = pa.table({**input_columns, **{name: out[name] for name in DECISION_COLUMNS}})
     failed = int(failing.sum())
-    explanations = pa.table({"explication": pa.array([f"E{i + 1}" for i in range(len(explanation_texts))], pa.string()),
+    explanations = pa.table({"explication": arrow.texts([f"E{i + 1}" for i in range(len(explanation_texts))]),
                              "examen": explanation_texts})
     return BatchResult(result, explanations, levels, failed, _summary(result, levels, failed), prepared, decided)
 
@@ -367,7 +368,7 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.ChunkedA
     in their combinations. The level texts are distinct, so are their sequences once joined (" | "
     appears in no level text); filled with distinct shown values, every explanation comes out once."""
     level_texts = [examen_level_text(e) for e in decided.examens]
-    fragments = pa.array(level_texts, pa.string())
+    fragments = arrow.texts(level_texts)
     # Examinations that differ by their reasons only have the same text without them.
     short_of, short_fragments = factorize_texts([examen_level_text(e, reasons=False) for e in decided.examens])
     short_of = np.append(short_of, -1)  # at -1: a level not examined
@@ -382,14 +383,14 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.ChunkedA
     members, starts, counts = _combinations(fragment_ids[:, first])  # each combination's levels
     # The `examen` column's texts, once per distinct sequence of the levels' texts without the reasons.
     short_members, short_starts, short_counts = _combinations(short_of[fragment_ids[:, short_first]])
-    short_levels = pa.array(short_fragments, pa.string())
+    short_levels = arrow.texts(short_fragments)
     short_texts = pa.concat_arrays([_joined(short_levels, short_members, short_starts, short_counts, part)
-                                    for part in _parts(np.arange(len(short_first)))] or [pa.array([], pa.string())])
+                                    for part in _parts(np.arange(len(short_first)))] or [arrow.texts([])])
     # The values each combination shows, and per row the value it shows for each.
     needs = np.zeros(len(first), dtype=np.int64)  # per combination: a bit per field it shows
     shows: dict[str, np.ndarray] = {}  # per field, per level text: whether it shows it
     for bit, name in enumerate(VALUE_FIELDS):
-        shows[name] = (pc.match_substring(fragments, SHOWN[name]).to_numpy(zero_copy_only=False)
+        shows[name] = (arrow.numbers(pc.match_substring(fragments, SHOWN[name]))
                        if len(level_texts) else np.array([False]))
         if shows[name].any():
             needs |= np.where(np.logical_or.reduceat(shows[name][members], starts), 1 << bit, 0)
@@ -401,7 +402,7 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.ChunkedA
         if not uses.any():
             continue
         display_ids, texts = factorize_texts([shown_value(v) for v in rows.facts.values[name]])
-        shown[name] = pa.array(texts, pa.string())
+        shown[name] = arrow.texts(texts)
         shown_of_row[name] = display_ids[rows.facts.codes[name][decided.rows]]
         fill_key = combine(fill_key, np.where(uses, shown_of_row[name] + 1, 0))
     fill_ids, fill_first = group(fill_key)
@@ -419,11 +420,11 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.ChunkedA
         for name in shown:
             filled_key = combine(filled_key, np.where(shows[name][slots], shown_of_row[name][slot_row] + 1, 0))
         filled_of_slot, filled_first = group(filled_key)
-        filled = fragments.take(pa.array(slots[filled_first]))
+        filled = fragments.take(arrow.integers(slots[filled_first]))
         for name, values in shown.items():  # each placeholder replaced by the explanation's own value
             filled = pc.binary_join(pc.split_pattern(filled, SHOWN[name]),
-                                    values.take(pa.array(shown_of_row[name][slot_row[filled_first]])))
-        chunks.append(_joined_slots(filled.take(pa.array(filled_of_slot)), ends))
+                                    values.take(arrow.integers(shown_of_row[name][slot_row[filled_first]])))
+        chunks.append(_joined_slots(filled.take(arrow.integers(filled_of_slot)), ends))
     explanations = pa.chunked_array(chunks, pa.string())
     return text_of[fill_ids], explanations, short_ids, short_texts
 
@@ -450,7 +451,7 @@ def _joined(fragments: pa.Array, members: np.ndarray, starts: np.ndarray, counts
     """The texts of these combinations of levels: each one's levels' texts (`fragments`, by the ids
     `members[starts[c]:starts[c] + counts[c]]`) joined by the separator."""
     slots, ends = _slots(members, starts, counts, combos)
-    return _joined_slots(fragments.take(pa.array(slots)), ends)
+    return _joined_slots(fragments.take(arrow.integers(slots)), ends)
 
 
 def _slots(members: np.ndarray, starts: np.ndarray, counts: np.ndarray, combos: np.ndarray
@@ -465,15 +466,15 @@ def _slots(members: np.ndarray, starts: np.ndarray, counts: np.ndarray, combos: 
 
 def _joined_slots(texts: pa.Array, ends: np.ndarray) -> pa.Array:
     """Texts one after the other joined by the separator, up to each of `ends`."""
-    offsets = pa.array(np.concatenate([[0], ends]), pa.int32())
-    return pc.binary_join(pa.ListArray.from_arrays(offsets, texts), EXAMEN_SEPARATOR)
+    offsets = arrow.integers(np.concatenate([[0], ends]), pa.int32())
+    return pc.binary_join(pa.ListArray.from_arrays(offsets, texts), arrow.text(EXAMEN_SEPARATOR))
 
 
 def _summary(table: pa.Table, levels: np.ndarray, errors: int) -> dict[str, Any]:
     decided = levels >= 0
     per_level = np.bincount(levels[decided].astype(np.int64), minlength=len(LEVELS))
     departements = table.column("departement").combine_chunks()
-    codes = departements.indices.to_numpy(zero_copy_only=False).astype(np.int64)[decided]
+    codes = arrow.numbers(departements.indices).astype(np.int64)[decided]
     counts = np.bincount(codes * len(LEVELS) + levels[decided], minlength=len(departements.dictionary) * len(LEVELS))
     by_departement: dict[str, dict[str, int]] = {}
     for code, name in enumerate(departements.dictionary.to_pylist()):
@@ -481,7 +482,7 @@ def _summary(table: pa.Table, levels: np.ndarray, errors: int) -> dict[str, Any]
         if found:
             by_departement[name] = found
     error_column = table.column("erreur")
-    samples = pc.filter(error_column, pc.not_equal(error_column, "")).slice(0, 10).to_pylist() if errors else []
+    samples = pc.filter(error_column, pc.not_equal(error_column, arrow.text(""))).slice(0, 10).to_pylist() if errors else []
     return {
         "lignes": int(table.num_rows),
         "erreurs": errors,

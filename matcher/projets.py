@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from . import arrow
 from .backlog import Backlog, normalize_header
 from .workspace import Workspace
 from .yamlsource import load
@@ -82,6 +83,6 @@ def from_projets_territoire(backlog: Backlog, workspace: Workspace) -> Backlog:
     columns = {name: table.column(name) for name in table.column_names}
     for name, values in derived.items():
         if name not in columns:
-            columns[name] = pa.array(values, pa.string())
+            columns[name] = arrow.texts(values)
     return Backlog(pa.table(columns), backlog.path, backlog.format, backlog.encoding, backlog.separator,
                    backlog.bad_rows, backlog.first_line)

@@ -90,8 +90,10 @@ def group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     does not import Arrow for one row). Both give the same ids."""
     pc = sys.modules.get("pyarrow.compute")
     if pc is not None and len(keys):
-        encoded = pc.dictionary_encode(sys.modules["pyarrow"].array(keys))
-        ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        from . import arrow  # Arrow is loaded already
+
+        encoded = pc.dictionary_encode(arrow.integers(keys))
+        ids = arrow.numbers(encoded.indices).astype(np.int64)
         first = np.full(len(encoded.dictionary), -1, dtype=np.int64)
         order = np.arange(len(ids))[::-1]
         first[ids[order]] = order
