@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from . import arrow
 from .backlog import MAX_CELL_CHARS, Backlog, normalize_header
 from .conditions import attribute_value, memberships
-from .decide import SHOWN, VALUE_FIELDS, Decided, Router, Walk, shown_value
+from .decide import PLACEHOLDER, SHOWN, VALUE_FIELDS, Decided, Router, Walk, shown_value
 from .demande import check_field
 from .errors import AiguillageError, BatchInputError, Location
 from .model import LEVELS, Territoire
@@ -389,9 +389,12 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.ChunkedA
     # The values each combination shows, and per row the value it shows for each.
     needs = np.zeros(len(first), dtype=np.int64)  # per combination: a bit per field it shows
     shows: dict[str, np.ndarray] = {}  # per field, per level text: whether it shows it
+    # Looked for by Python among the level texts that hold a placeholder at all (one scan for its
+    # first character): faster than Arrow's substring search through every long text, field by field.
+    holding = [(i, text) for i, text in enumerate(level_texts) if PLACEHOLDER[0] in text]
     for bit, name in enumerate(VALUE_FIELDS):
-        shows[name] = (arrow.numbers(pc.match_substring(fragments, SHOWN[name]))
-                       if len(level_texts) else np.array([False]))
+        shows[name] = np.zeros(max(len(level_texts), 1), dtype=bool)
+        shows[name][[i for i, text in holding if SHOWN[name] in text]] = True
         if shows[name].any():
             needs |= np.where(np.logical_or.reduceat(shows[name][members], starts), 1 << bit, 0)
     shown: dict[str, pa.Array] = {}  # per field, per shown text's id: the text
