@@ -18,7 +18,6 @@ import pyarrow as pa
 from . import arrow
 from .backlog import Backlog, normalize_header
 from .workspace import Workspace
-from .yamlsource import load
 
 MAPPING_FILE = Path(__file__).parent / "data" / "projets-territoire.yaml"
 SIGNATURE = {"porteurcodesiret", "nom", "competences", "leviers"}
@@ -26,6 +25,8 @@ SIGNATURE = {"porteurcodesiret", "nom", "competences", "leviers"}
 
 @cache
 def _mapping() -> dict:
+    from .yamlsource import load  # PyYAML, paid only by the backlogs in this schema
+
     return load(MAPPING_FILE).data
 
 

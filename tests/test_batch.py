@@ -405,19 +405,22 @@ def test_alternatives_and_programme_membership_in_the_decisions_file(tmp_path: P
     assert d.loc[0, "adhesion_programmes"] == ""
 
 
-def test_a_batch_does_not_load_pandas(office_backlog: Path, tmp_path: Path):
+def test_a_batch_loads_neither_pandas_nor_yaml_from_the_cache(office_backlog: Path, tmp_path: Path):
     """A batch reads, decides and writes with Arrow and numpy alone: loading pandas would cost every
-    run two tenths of a second (only --capacite and --previous use it)."""
+    run two tenths of a second (only --capacite and --previous use it); once the cache is filled,
+    no YAML is read either (the first run reads the catalogue)."""
+    import json
     import subprocess
     import sys
 
     script = ("import json, sys, cli\ncode = cli.main(sys.argv[1:])\n"
-              "print(json.dumps('pandas' in sys.modules), file=sys.stderr)\nsys.exit(code)")
+              "print(json.dumps(sorted(m for m in ('pandas', 'yaml') if m in sys.modules)), file=sys.stderr)\n"
+              "sys.exit(code)")
     root = Path(__file__).parent.parent
     env = {"AIGUILLAGE_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
-    for source, output in ((office_backlog, "decisions.csv"), (office_backlog, "decisions.parquet")):
-        done = subprocess.run([sys.executable, "-c", script, "batch", str(source), "-o", str(tmp_path / output),
+    for output, expected in (("decisions.csv", ["yaml"]), ("decisions.parquet", [])):
+        done = subprocess.run([sys.executable, "-c", script, "batch", str(office_backlog), "-o", str(tmp_path / output),
                                "--catalogue", str(MINI), "--rules", str(MINI_RULES), *DATE],
                               cwd=root, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
-        assert "en erreur" in done.stderr and done.stderr.strip().splitlines()[-1] == "false"
+        assert "en erreur" in done.stderr and json.loads(done.stderr.strip().splitlines()[-1]) == expected
