@@ -27,7 +27,7 @@ from .demande import check_field
 from .errors import AiguillageError, BatchInputError, Location
 from .model import LEVELS, Territoire
 from .render import ADHESION_LABELS, EXAMEN_SEPARATOR, NON_INSTRUISIBLE, examen_level_text
-from .rows import Rows, combine, fact_columns, factorize, group
+from .rows import Rows, combine, fact_columns, factorize, group, inverse_permutation, ranges
 from .territory import resolve
 from .workspace import Workspace
 
@@ -410,8 +410,7 @@ def _examen_texts(rows: Rows, decided: Decided) -> tuple[np.ndarray, pa.ChunkedA
         fill_key = combine(fill_key, np.where(uses, shown_of_row[name] + 1, 0))
     fill_ids, fill_first = group(fill_key)
     order = np.argsort(ids[fill_first], kind="stable")  # explanations in the order of their combinations
-    text_of = np.empty(len(fill_first), dtype=np.int64)
-    text_of[order] = np.arange(len(order))
+    text_of = inverse_permutation(order)
     explained = fill_first[order]  # per explanation: its first row
     chunks = []
     for part in _parts(explained):
@@ -461,10 +460,7 @@ def _slots(members: np.ndarray, starts: np.ndarray, counts: np.ndarray, combos: 
            ) -> tuple[np.ndarray, np.ndarray]:
     """The levels of these combinations one after the other (their ids in `members`), and where
     each combination's end there."""
-    lengths = counts[combos]
-    ends = np.cumsum(lengths)
-    at = np.repeat(starts[combos] - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)
-    return members[at], ends
+    return members[ranges(starts[combos], counts[combos])], np.cumsum(counts[combos])
 
 
 def _joined_slots(texts: pa.Array, ends: np.ndarray) -> pa.Array:

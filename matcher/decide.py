@@ -47,7 +47,7 @@ from .model import (
     Territoire,
 )
 from .reach import reach
-from .rows import Rows, combine, demande_facts, factorize, group, positions_by_value, rows_of_demandes
+from .rows import Rows, combine, demande_facts, factorize, group, positions_by_value, ranges, rows_of_demandes
 from .territory import TerritoryGraph
 
 LEVEL_ADJECTIVES = {
@@ -826,7 +826,7 @@ class Walk:
         starts = first_pair[first]
         lengths = np.where(starts >= 0, sizes[subset_of_row[first]], 0)
         ends = np.cumsum(lengths)
-        group_cases = case_ids[np.repeat(starts - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)]
+        group_cases = case_ids[ranges(starts, lengths)]
         serving_cases = group_cases[serves[group_cases]].tolist()
         rejected = set_aside[group_cases[~serves[group_cases]]].tolist()
         served_before = np.concatenate([[0], np.cumsum(serves[group_cases])])

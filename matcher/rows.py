@@ -100,9 +100,21 @@ def group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return ids, first
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")
+    return inverse_permutation(order)[inverse.reshape(-1)], first[order].astype(np.int64)
+
+
+def inverse_permutation(order: np.ndarray) -> np.ndarray:
+    """Per item, its rank in `order` (a permutation of 0…n-1): where `order` puts it."""
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    return rank[inverse.reshape(-1)], first[order].astype(np.int64)
+    return rank
+
+
+def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions `starts[i]`, …, `starts[i] + lengths[i] - 1` of every i, one after the other: many
+    slices of one array gathered at once, without a loop over them."""
+    ends = np.cumsum(lengths)
+    return np.repeat(starts - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)
 
 
 def positions_by_value(codes: np.ndarray, count: int) -> list[np.ndarray]:
@@ -120,9 +132,7 @@ def sorted_distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ids, first = group(keys)
     distinct = keys[first]
     order = np.argsort(distinct, kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    return distinct[order], rank[ids]
+    return distinct[order], inverse_permutation(order)[ids]
 
 
 def fact_columns(
@@ -301,4 +311,5 @@ def demande_facts(demande: Demande, territoire: Territoire, catalogue: Catalogue
     return rows_of_demandes([(demande, territoire)], catalogue).facts.row(0)
 
 
-__all__ = ["FactColumns", "Rows", "factorize", "combine", "group", "sorted_distinct", "positions_by_value", "fact_columns", "check_programmes", "rows_of_demandes", "demande_facts"]
+__all__ = ["FactColumns", "Rows", "factorize", "combine", "group", "sorted_distinct", "positions_by_value",
+           "inverse_permutation", "ranges", "fact_columns", "check_programmes", "rows_of_demandes", "demande_facts"]
