@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
 import io
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,7 @@ import pyarrow.csv as pacsv
 from . import arrow
 from .errors import BatchInputError, Location
 from .files import atomic_output, input_problem, os_problem
-from .text import fold
+from .text import LIST_SEPARATOR, fold
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "excel", ".xlsm": "excel", ".parquet": "parquet",
            ".pq": "parquet"}
@@ -278,10 +280,17 @@ def _unique_names(header: list[str], path: Path) -> list[str]:
 
 
 def _cell_text(value: object) -> str:
+    """A typed cell (Excel, Parquet) as the text a CSV would hold."""
     if value is None:
         return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""  # pandas writes a missing number as NaN
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, (list, tuple)):  # a Parquet list column: the words of a multi-valued cell
+        return LIST_SEPARATOR.join(text for text in map(_cell_text, value) if text)
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.replace(tzinfo=None)  # the day and hour where it was recorded
     if hasattr(value, "isoformat"):
         return value.isoformat()[:10] if getattr(value, "hour", 0) == 0 and getattr(value, "minute", 0) == 0 else value.isoformat()
     return str(value)
@@ -322,6 +331,7 @@ def _read_excel(path: Path) -> Backlog:
 def _read_parquet(path: Path) -> Backlog:
     import pyarrow.parquet as pq
 
+    _unique_names(pq.read_schema(path).names, path)  # Arrow's reader would only say it cannot read the file
     table = pq.read_table(path)
     columns = {}
     for name, column in zip(table.column_names, table.columns):

@@ -36,7 +36,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "identifiant", "numero", "reference", "ref"),
     "intitule": ("intitule", "titre", "projet", "nom_du_projet", "objet"),
     "porteur": ("porteur", "code_porteur", "siren", "siret", "code_siren"),
-    "commune": ("commune", "code_insee", "insee", "code_commune", "commune_insee"),
+    # Codes before names: a sheet often has « Commune » (its name) beside « Code INSEE ».
+    "commune": ("code_insee", "insee", "code_commune", "commune_insee", "commune"),
     "thematiques": ("thematiques", "thematique", "themes", "theme"),
     "besoins": ("besoins", "besoin"),
     "programmes": ("programmes", "programme"),
@@ -72,10 +73,16 @@ class ColumnMap:
 
 def map_columns(backlog: Backlog, attribute_names: Iterable[str]) -> ColumnMap:
     """Find each field's column; a missing required one stops the run at once."""
-    by_normal = {}
-    for name in backlog.table.column_names:
-        if name not in DECISION_COLUMNS:
-            by_normal.setdefault(normalize_header(name), name)
+    read = {alias for aliases in ALIASES.values() for alias in aliases} | {normalize_header(a) for a in attribute_names}
+    by_normal: dict[str, str] = {}
+    for position, name in enumerate(backlog.table.column_names, start=1):
+        if name in DECISION_COLUMNS:
+            continue
+        normal = normalize_header(name)
+        if normal in by_normal and normal in read:  # « Thématiques » and « thematiques »: which one?
+            raise BatchInputError(f"colonnes « {by_normal[normal]} » et « {name} » : deux colonnes pour le même "
+                                  "champ, gardez-en une", Location(backlog.path, 1, position), "colonne-en-double")
+        by_normal.setdefault(normal, name)
     fields: dict[str, str] = {}
     for field_name, aliases in ALIASES.items():
         for alias in aliases:

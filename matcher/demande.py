@@ -15,13 +15,12 @@ from typing import Any, Callable
 from .conditions import FIELDS, attribute_value, did_you_mean, unreadable_attribute
 from .errors import AiguillageError, DemandeError, Location
 from .model import AVIS_DT, COMPLEXITES, PORTEUR_TYPES, SAISINES, Catalogue, Demande, parse_day
-from .text import NumberError, read_amount, read_number, word_key
+from .text import LIST_SEPARATOR, NumberError, read_amount, read_number, word_key
 
 DEMANDE_KEYS = (
     "id", "intitule", "porteur", "commune", "thematiques", "besoins", "programmes", "complexite", "saisine",
     "type_porteur", "population", "montant", "date_depot", "avis_dt", "date_avis_dt", "attributs",
 )
-LIST_SEPARATOR = "|"
 
 Where = Callable[[str], "Location | str"]
 
@@ -36,13 +35,24 @@ def error_at(where: Where, key: str, message: str, kind: type[AiguillageError] =
 
 
 def _words(value: Any) -> list[str]:
+    """The words of a list field: a list, or one text with its words separated by « | » (each item of a
+    list too: `--thematique "eau|assainissement"` reads as a backlog cell does)."""
     if value is None:
         return []
-    if isinstance(value, str):
-        return [w.strip() for w in value.split(LIST_SEPARATOR) if w.strip()]
-    if isinstance(value, (list, tuple)):
-        return [str(w).strip() for w in value if str(w).strip()]
-    return [str(value)]
+    words = []
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        if isinstance(item, (dict, list, tuple)):
+            raise DemandeError("un mot, ou une liste de mots, attendu")
+        words += [w.strip() for w in str(item).split(LIST_SEPARATOR) if w.strip()]
+    return words
+
+
+def _separator_hint(word: str, vocabulary: Any) -> str:
+    """« eau, assainissement » is two known words joined by another separator than « | »: say so."""
+    parts = [p.strip() for p in re.split(r"[,;/]", word) if p.strip()]
+    if len(parts) < 2 or any(vocabulary.find(p) is None for p in parts):
+        return ""
+    return f" — plusieurs mots ? séparez-les par « {LIST_SEPARATOR} » : {LIST_SEPARATOR.join(parts)}"
 
 
 def _blank(value: Any) -> bool:
@@ -104,7 +114,8 @@ def check_field(key: str, value: Any, catalogue: Catalogue) -> Any:
         for word in words:
             term = vocabulary.find(word)
             if term is None:
-                raise DemandeError(f"mot inconnu « {word} »{did_you_mean(word, vocabulary.terms)}")
+                hint = _separator_hint(word, vocabulary) or did_you_mean(word, vocabulary.terms)
+                raise DemandeError(f"mot inconnu « {word} »{hint}")
             found.append(term)
         return tuple(dict.fromkeys(found))
     if key in _CHOICES:

@@ -39,7 +39,8 @@ CHANGEMENTS: tuple[str, ...] = ("inchange", "nouveau", "modifie", "non_compare")
 
 # How people write a day, in demande files, backlog cells and decisions files re-saved by a spreadsheet.
 DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d", "%d/%m/%Y", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M",
-                                 "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S")
+                                 "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S",
+                                 "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M")
 
 
 def parse_day(value: object, formats: tuple[str, ...] = DATE_FORMATS) -> dt.date | None:

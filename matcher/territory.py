@@ -492,6 +492,7 @@ def _holder_population_note(d: Departement) -> str:
 
 _SPACES = str.maketrans("", "", " \u00a0\u202f\t")
 _COMMUNE_CODE = re.compile(r"[0-9][0-9AB][0-9]{3}")
+_DECIMAL_CODE = re.compile(r"([0-9]+)[.,]0+")
 
 
 def resolve(text: object, index: TerritoryIndex | None = None, insee: bool = False) -> tuple[str, tuple[str, ...]]:
@@ -513,9 +514,14 @@ def resolve(text: object, index: TerritoryIndex | None = None, insee: bool = Fal
     if not raw:
         raise TerritoryError("porteur vide : indiquez un code INSEE de commune, un SIREN d'EPCI ou departement:NN")
     kind, sep, code = raw.partition(":")
-    if sep and kind.strip().lower() in ("commune", "epci", "departement", "region"):
-        return _resolve_kind(kind.strip().lower(), code.translate(_SPACES).upper(), idx)
+    kind = fold(kind.strip())  # « Département:64 », « REGION:75 »
+    if sep and kind in ("commune", "epci", "departement", "region"):
+        return _resolve_kind(kind, code.translate(_SPACES).upper(), idx)
     compact = raw.translate(_SPACES).upper()
+    decimal = _DECIMAL_CODE.fullmatch(compact)
+    if decimal:  # 64445.0: a tool that read the codes as numbers wrote them back as decimals
+        ref, notes = resolve(decimal.group(1), idx, insee)
+        return ref, (f"« {raw} » lu comme le code {decimal.group(1)} (écrit en nombre décimal)", *notes)
     if not compact.isascii():  # digits of other scripts are not codes
         return _resolve_name(raw, idx)
     if compact.isdigit() and len(compact) == 14:  # SIRET: the first nine digits are the SIREN

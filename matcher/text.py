@@ -11,6 +11,9 @@ import math
 import re
 import unicodedata
 
+# Between the words of a multi-valued field written as one text (a backlog cell, a YAML string).
+LIST_SEPARATOR = "|"
+
 _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss"})
 
 

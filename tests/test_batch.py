@@ -309,6 +309,52 @@ def test_parquet_input_keeps_its_types_as_text(tmp_path: Path):
     assert d.loc[2, "erreur"] == "ligne 3, colonne besoins : mot inconnu « etude »"  # a Parquet file has no header line
 
 
+def test_parquet_lists_missing_numbers_and_zoned_timestamps(tmp_path: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({
+        "porteur": ["16015", "16015"],
+        "thematiques": pa.array([["eau", "assainissement"], ["eau"]], pa.list_(pa.string())),  # a list column
+        "besoins": ["amo", "amo"],
+        "population": [float("nan"), 41908.0],  # pandas' missing number
+        "date_depot": pa.array([dt.datetime(2026, 3, 11, 23, 30, tzinfo=dt.timezone.utc)] * 2,
+                               pa.timestamp("us", tz="Europe/Paris")),  # 00:30 on 12 March, in Paris
+    })
+    pq.write_table(table, tmp_path / "carnet.parquet")
+    result = run("batch", tmp_path / "carnet.parquet", "-o", tmp_path / "d.csv", *DATE)
+    assert result.code == 0, result.stderr
+    d = read_csv(tmp_path / "d.csv")
+    assert list(d["erreur"]) == ["", ""]
+    assert list(d["thematiques"]) == ["eau|assainissement", "eau"] and list(d["population"]) == ["", "41908"]
+    assert list(d["date_depot"]) == ["2026-03-12T00:30:00"] * 2
+    twice = pa.Table.from_arrays([pa.array(["16015"]), pa.array(["eau"]), pa.array(["amo"]), pa.array(["eau"])],
+                                 names=["porteur", "thematiques", "besoins", "thematiques"])
+    pq.write_table(twice, tmp_path / "deux.parquet")
+    result = run("batch", tmp_path / "deux.parquet", "-o", tmp_path / "e.csv", *DATE)
+    assert (result.code, result.stderr) == (1, f"{tmp_path / 'deux.parquet'}:1:4: colonne « thematiques » en double "
+                                               "dans l'en-tête\n")
+
+
+def test_the_code_column_is_read_before_the_column_of_names(tmp_path: Path):
+    path = tmp_path / "carnet.csv"
+    path.write_text("Commune;Code INSEE;thematiques;besoins\nSaint-Amant;16306;eau;amo\nBrie;16061;eau;amo\n"
+                    "Pau;64445.0;eau;amo\n", encoding="utf-8")
+    result = run("batch", path, "-o", tmp_path / "d.csv", *DATE)
+    d = read_csv(tmp_path / "d.csv")
+    assert list(d["erreur"]) == ["", "", ""], result.stderr  # no name to guess: « Brie » names five communes
+    assert list(d["territoire"]) == ["commune:16306", "commune:16061", "commune:64445"]
+
+
+def test_two_columns_for_one_field_are_refused(tmp_path: Path):
+    path = tmp_path / "carnet.csv"
+    path.write_text("porteur;Thématiques;besoins;thematiques\n16015;eau;amo;urbanisme\n", encoding="utf-8")
+    result = run("batch", path, "-o", tmp_path / "d.csv", *DATE)
+    assert (result.code, result.stderr) == (1, f"{path}:1:4: colonnes « Thématiques » et « thematiques » : deux "
+                                               "colonnes pour le même champ, gardez-en une\n")
+    assert not (tmp_path / "d.csv").exists()
+
+
 def test_attribute_columns_are_facts_of_the_demande(tmp_path: Path):
     catalogue = tmp_path / "catalogue"
     shutil.copytree(MINI, catalogue)

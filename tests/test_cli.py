@@ -105,6 +105,19 @@ def test_bad_input_is_one_french_line_and_exit_1(args, message):
     assert (result.code, result.stdout, result.stderr) == (1, "", message + "\n")
 
 
+def test_words_joined_by_another_separator_are_told_how_to_write_them(tmp_path: Path):
+    result = route("--porteur", "16015", "--thematique", "Eau / Assainissement", "--besoin", "amo")
+    assert (result.code, result.stderr) == (1, "--thematique : thematiques : mot inconnu « Eau / Assainissement » — "
+                                               "plusieurs mots ? séparez-les par « | » : Eau|Assainissement\n")
+    # « | » separates the words of an option as it does those of a backlog cell
+    both = json.loads(route("--porteur", "16015", "--thematique", "eau|assainissement", "--besoin", "amo",
+                            "--format", "json").stdout)
+    assert both["demande"]["thematiques"] == ["eau", "assainissement"]
+    path = tmp_path / "demande.yaml"
+    path.write_text('porteur: "16015"\nthematiques: {eau: oui}\nbesoins: [amo]\n', encoding="utf-8")
+    assert route(path).stderr == f"{path}:2:1: thematiques : un mot, ou une liste de mots, attendu\n"
+
+
 def test_a_bad_demande_file_is_located(tmp_path: Path):
     path = tmp_path / "demande.yaml"
     path.write_text('porteur: "16015"\nthematiques: [eau]\nbesoins: [diagnostc]\n', encoding="utf-8")

@@ -223,6 +223,28 @@ def test_codes_in_any_case(typed, ref):
     assert resolve(typed)[0] == ref
 
 
+@pytest.mark.parametrize("typed, ref", [("Département:64", "departement:64"), ("région : 75", "region:75"),
+                                        ("COMMUNE:64445", "commune:64445")])
+def test_the_kind_of_a_reference_in_any_case_and_accents(typed, ref):
+    assert resolve(typed)[0] == ref
+
+
+@pytest.mark.parametrize("typed, ref, notes", [
+    ("64445.0", "commune:64445", ("« 64445.0 » lu comme le code 64445 (écrit en nombre décimal)",)),
+    ("1053,0", "commune:01053", ("« 1053,0 » lu comme le code 1053 (écrit en nombre décimal)",
+                                 "code 1053 complété en 01053 (le zéro initial avait été perdu)")),
+    ("200067106.0", "epci:200067106", ("« 200067106.0 » lu comme le code 200067106 (écrit en nombre décimal)",)),
+])
+def test_a_code_that_a_tool_wrote_as_a_decimal_number(typed, ref, notes):
+    # pandas writes a column of codes with a missing cell as floats: 64445.0
+    assert resolve(typed) == (ref, notes)
+
+
+def test_a_decimal_that_is_not_a_whole_number_is_no_code():
+    with pytest.raises(TerritoryError, match="porteur inconnu : « 16015.5 »"):
+        resolve("16015.5")
+
+
 def test_every_region_prefect_sits_in_the_region(graph):
     index = default_index()
     for region in index.regions.values():
