@@ -14,7 +14,7 @@ import datetime as dt
 import io
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,9 +51,22 @@ class Backlog:
     separator: str | None = None
     bad_rows: dict[int, str] | None = None  # row index -> why the line could not be split into columns
     first_line: int = 2  # the line number of the first row, as a spreadsheet shows it
+    # Each row's line, where empty rows were left out (None: the rows follow each other from first_line).
+    lines: np.ndarray | None = None
 
     def line(self, row: int) -> int:
-        return row + self.first_line
+        return int(self.lines[row]) if self.lines is not None else row + self.first_line
+
+    def line_numbers(self) -> np.ndarray:
+        """The line of every row, as a spreadsheet shows it."""
+        return self.lines if self.lines is not None else np.arange(self.table.num_rows) + self.first_line
+
+    def empty_lines(self) -> list[int]:
+        """The empty rows left out between the first row and the last (those below it are a sheet's
+        formatted empty rows, not worth a word)."""
+        if self.lines is None or not len(self.lines):
+            return []
+        return sorted(set(range(self.first_line, int(self.lines[-1]))) - set(self.lines.tolist()))
 
 
 def format_of(path: Path) -> str:
@@ -109,7 +122,7 @@ def read_backlog(path: Path, encoding: str | None = None, separator: str | None 
             backlog = _read_excel(path)
         else:
             backlog = _read_parquet(path)
-        return _with_long_cells(backlog)
+        return _with_long_cells(_without_empty_rows(backlog))
     except BatchInputError:
         raise
     except OSError as exc:
@@ -161,7 +174,9 @@ def _read_csv(path: Path, encoding: str | None, separator: str | None) -> Backlo
             io.BytesIO(raw),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=True, block_size=block_size,
                                            encoding="utf8" if encoding.startswith("utf-8") else encoding),
-            parse_options=pacsv.ParseOptions(delimiter=separator, newlines_in_values=True,
+            # An empty line is not skipped here: it would shift the line of every row below it (it is an
+            # invalid row, read again line by line, then left out with its line kept).
+            parse_options=pacsv.ParseOptions(delimiter=separator, newlines_in_values=True, ignore_empty_lines=False,
                                               invalid_row_handler=lambda row: bad.append(row.text) or "skip"),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
@@ -216,6 +231,23 @@ def _with_long_cells(backlog: Backlog) -> Backlog:
         return backlog
     backlog.bad_rows = bad_rows
     return backlog
+
+
+def _without_empty_rows(backlog: Backlog) -> Backlog:
+    """Leave out the rows whose every cell is empty (an empty line, « ;;; », a sheet's formatted empty
+    rows): they hold no demande. The other rows keep the line a spreadsheet shows them at."""
+    table = backlog.table
+    filled = np.zeros(table.num_rows, dtype=bool)
+    for column in table.columns:
+        filled |= np.concatenate([_byte_lengths(chunk) for chunk in column.chunks] or [np.zeros(0, np.int64)]) > 0
+        if filled.all():
+            return backlog  # the usual file: its first column is filled on every row
+    keep = np.flatnonzero(filled)
+    moved = np.full(table.num_rows, -1, dtype=np.int64)
+    moved[keep] = np.arange(len(keep))
+    bad_rows = {int(moved[row]): why for row, why in (backlog.bad_rows or {}).items() if moved[row] >= 0}
+    return replace(backlog, table=table.take(pa.array(keep)), bad_rows=bad_rows or None,
+                   lines=backlog.line_numbers()[keep])
 
 
 def _offsets(array: pa.Array) -> np.ndarray:
@@ -317,15 +349,18 @@ def _read_excel(path: Path) -> Backlog:
         raise BatchInputError("classeur vide", Location(str(path)))
     names = _unique_names([_cell_text(h) for h in header], path)
     columns: list[list[str]] = [[] for _ in names]
-    for row in rows:
+    lines: list[int] = []
+    for line, row in enumerate(rows, start=2):
         cells = [_cell_text(v) for v in row][: len(names)]
         if not any(cells):
-            continue  # Excel keeps formatted empty rows at the end of a sheet
+            continue  # no demande; Excel keeps formatted empty rows at the end of a sheet (a million, maybe)
+        lines.append(line)
         cells += [""] * (len(names) - len(cells))
         for column, cell in zip(columns, cells):
             column.append(cell)
     book.close()
-    return Backlog(pa.table({n: arrow.texts(c) for n, c in zip(names, columns)}), str(path), "excel")
+    return Backlog(pa.table({n: arrow.texts(c) for n, c in zip(names, columns)}), str(path), "excel",
+                   lines=np.array(lines, dtype=np.int64))
 
 
 def _read_parquet(path: Path) -> Backlog:

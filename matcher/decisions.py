@@ -113,7 +113,7 @@ def read_decisions(path: Path) -> Decisions:
     used = {*REQUIRED_COLUMNS, *(c for c in DECISION_FIELDS if c in names), *(c for c in inputs.values() if c)}
     raw = pd.DataFrame({name: table.column(name).to_pandas() for name in names if name in used}).fillna("").astype(str)
     n = len(raw)
-    lines = np.arange(n) + backlog.first_line
+    lines = backlog.line_numbers()
     id_column = inputs["id"]
     ids = raw[id_column].str.strip() if id_column else pd.Series([""] * n, index=raw.index)
     # A row is known by its own id when it has one that no other row shares; the others by their

@@ -73,7 +73,8 @@ def run_batch(
 
         result = compare_with_previous(workspace, result, read_backlog(previous))
     write_decisions(result.table, output, separator=backlog.separator or ";", explanations=result.explanations)
-    return {**result.summary, "fichier": str(output), "entree": str(source), "format_entree": backlog.format,
+    empty = {"lignes_vides": backlog.empty_lines()} if backlog.empty_lines() else {}
+    return {**result.summary, **empty, "fichier": str(output), "entree": str(source), "format_entree": backlog.format,
             "encodage_entree": backlog.encoding, "version": dict(router.version),
             "catalogue_et_regles": workspace.in_use().phrase()}
 

@@ -10,6 +10,7 @@ so that the decisions file shows how each project was understood. The correspond
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -85,5 +86,4 @@ def from_projets_territoire(backlog: Backlog, workspace: Workspace) -> Backlog:
     for name, values in derived.items():
         if name not in columns:
             columns[name] = arrow.texts(values)
-    return Backlog(pa.table(columns), backlog.path, backlog.format, backlog.encoding, backlog.separator,
-                   backlog.bad_rows, backlog.first_line)
+    return replace(backlog, table=pa.table(columns))

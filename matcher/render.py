@@ -267,6 +267,11 @@ def batch_summary_text(summary: dict[str, Any]) -> str:
     lines = [f"{plural(total, 'demande')} : {plural(routed, 'orientée')}, {errors} en erreur → {summary['fichier']}"]
     if not total:
         lines.append("Le carnet ne contient aucune demande : rien qu'une ligne d'en-tête.")
+    empty = summary.get("lignes_vides", [])
+    if empty:
+        shown = ", ".join(map(str, empty[:10])) + (f"… ({len(empty)} en tout)" if len(empty) > 10 else "")
+        lines.append(f"Ligne{'s' if len(empty) > 1 else ''} vide{'s' if len(empty) > 1 else ''} ignorée"
+                     f"{'s' if len(empty) > 1 else ''} (aucune demande) : {shown}")
     if "catalogue_et_regles" in summary:
         lines.append(f"Selon le {summary['catalogue_et_regles']}")
     lines.append("Par niveau : " + ", ".join(

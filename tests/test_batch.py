@@ -346,6 +346,43 @@ def test_the_code_column_is_read_before_the_column_of_names(tmp_path: Path):
     assert list(d["territoire"]) == ["commune:16306", "commune:16061", "commune:64445"]
 
 
+def test_empty_rows_hold_no_demande_and_move_no_line(tmp_path: Path):
+    csv_path = tmp_path / "carnet.csv"
+    csv_path.write_text('porteur;thematiques;besoins\n16015;eau;amo\n\nxx;eau;amo\n;;\n16015;eau;"amo\n\nx"\n'
+                        "yy;eau;amo\n;;\n\n", encoding="utf-8")
+    result = run("batch", csv_path, "-o", tmp_path / "d.csv", *DATE)
+    assert result.code == 0
+    assert list(read_csv(tmp_path / "d.csv")["erreur"]) == [
+        "",
+        "ligne 4, colonne porteur : porteur inconnu : « xx » (ni code INSEE, ni SIREN, ni departement:NN, ni nom de "
+        "commune)",
+        "ligne 6, colonne besoins : mot inconnu « amo\n\nx » — vouliez-vous dire « amo » ?",  # one cell, one row
+        "ligne 7, colonne porteur : porteur inconnu : « yy » (ni code INSEE, ni SIREN, ni departement:NN, ni nom de "
+        "commune)",
+    ]
+    assert result.err_lines[:2] == [f"4 demandes : 1 orientée, 3 en erreur → {tmp_path / 'd.csv'}",
+                                    "Lignes vides ignorées (aucune demande) : 3, 5"]
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for row in (["porteur", "thematiques", "besoins"], ["16015", "eau", "amo"], [None, None, None], ["xx", "eau", "amo"]):
+        book.active.append(row)
+    book.active.cell(row=40, column=1).number_format = "0"  # a formatted empty row far below
+    book.save(tmp_path / "carnet.xlsx")
+    result = run("batch", tmp_path / "carnet.xlsx", "-o", tmp_path / "d.xlsx", *DATE)
+    decisions = pd.read_excel(tmp_path / "d.xlsx", dtype=str, keep_default_na=False)
+    assert list(decisions["erreur"])[1].startswith("ligne 4, colonne porteur : porteur inconnu : « xx »")
+    assert len(decisions) == 2 and "Ligne vide ignorée (aucune demande) : 3" in result.err_lines
+
+
+def test_dates_with_their_hour_as_spreadsheets_and_forms_write_them(tmp_path: Path):
+    path = tmp_path / "carnet.csv"
+    path.write_text("porteur;thematiques;besoins;date_depot\n16015;eau;amo;2026-03-12 10:00\n"
+                    "16015;eau;amo;2026-03-12T10:00\n16015;eau;amo;12/03/2026 10:00\n", encoding="utf-8")
+    assert run("batch", path, "-o", tmp_path / "d.csv", *DATE).code == 0
+    assert list(read_csv(tmp_path / "d.csv")["erreur"]) == ["", "", ""]
+
+
 def test_two_columns_for_one_field_are_refused(tmp_path: Path):
     path = tmp_path / "carnet.csv"
     path.write_text("porteur;Thématiques;besoins;thematiques\n16015;eau;amo;urbanisme\n", encoding="utf-8")
