@@ -12,10 +12,12 @@ import codecs
 import csv
 import datetime as dt
 import io
+import itertools
 import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
@@ -53,6 +55,7 @@ class Backlog:
     first_line: int = 2  # the line number of the first row, as a spreadsheet shows it
     # Each row's line, where empty rows were left out (None: the rows follow each other from first_line).
     lines: np.ndarray | None = None
+    notes: tuple[str, ...] = ()  # how the file was read, where it was not as expected (a title row, a sheet)
 
     def line(self, row: int) -> int:
         return int(self.lines[row]) if self.lines is not None else row + self.first_line
@@ -106,8 +109,16 @@ def detect_separator(header: str) -> str:
     return best if counts[best] else ";"
 
 
-def read_backlog(path: Path, encoding: str | None = None, separator: str | None = None) -> Backlog:
-    """Read a backlog; an unreadable file stops here with a clear message."""
+# Whether a row of cells is a backlog's header (`batch.has_required_columns`): a title, a blank line or
+# Excel's « sep=; » above it are passed over, and a workbook's demandes found on whichever sheet.
+HeaderTest = Callable[[list[str]], bool]
+HEADER_SEARCH = 10  # the lines, or rows of a sheet, where the header is looked for
+
+
+def read_backlog(path: Path, encoding: str | None = None, separator: str | None = None,
+                 is_header: HeaderTest | None = None) -> Backlog:
+    """Read a backlog; an unreadable file stops here with a clear message. With `is_header`, the header is
+    the first of the first lines (of the first sheet) that passes it, else the first line as always."""
     path = Path(path)
     problem = input_problem(path)
     if problem:
@@ -117,9 +128,9 @@ def read_backlog(path: Path, encoding: str | None = None, separator: str | None 
         raise BatchInputError("fichier trop volumineux (4 Go au plus)", Location(str(path)))
     try:
         if fmt == "csv":
-            backlog = _read_csv(path, encoding, separator)
+            backlog = _read_csv(path, encoding, separator, is_header)
         elif fmt == "excel":
-            backlog = _read_excel(path)
+            backlog = _read_excel(path, is_header)
         else:
             backlog = _read_parquet(path)
         return _with_long_cells(_without_empty_rows(backlog))
@@ -143,7 +154,7 @@ _UNREADABLE = {
 }
 
 
-def _read_csv(path: Path, encoding: str | None, separator: str | None) -> Backlog:
+def _read_csv(path: Path, encoding: str | None, separator: str | None, is_header: HeaderTest | None) -> Backlog:
     raw = path.read_bytes()
     if b"\x00" in raw[:65536] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise BatchInputError("fichier binaire : ce n'est pas un CSV", Location(str(path)))
@@ -152,30 +163,42 @@ def _read_csv(path: Path, encoding: str | None, separator: str | None) -> Backlo
         codecs.lookup(encoding)
         if encoding.startswith("utf-16"):  # the CSV reader reads 8-bit encodings only
             raw, encoding = raw.decode(encoding).encode("utf-8"), "utf-8"
-        # Excel for Mac ends lines with CR alone: the header ends at the first line break of any kind.
+        # Excel for Mac ends lines with CR alone: a line ends at a line break of any kind.
         ends = [at for at in (raw.find(b"\n"), raw.find(b"\r")) if at >= 0]
-        header_line = raw[: min(ends) if ends else len(raw)].decode(encoding).lstrip("\ufeff")
+        raw[: min(ends) if ends else len(raw)].decode(encoding)  # the first line, at least, reads
     except (UnicodeDecodeError, LookupError) as exc:
         raise BatchInputError(f"encodage {encoding} impossible : {_decode_problem(exc)}", Location(str(path))
                               ) from None
     if not raw.strip():
         raise BatchInputError("fichier vide : une ligne d'en-tête avec les noms de colonnes est attendue",
                               Location(str(path), 1, 1))
+    head = raw[: 1 << 20].decode(encoding, "replace").lstrip("\ufeff")
+    first_lines = re.split(r"\r\n|\r|\n", head)[:HEADER_SEARCH]
+    skip, notes = 0, []
+    declared = re.fullmatch(r"sep=(.)", first_lines[0].strip(), re.IGNORECASE)
+    if declared:  # Excel's own first line, saying which separator the file uses
+        separator, skip = separator or declared.group(1), 1
+    header_at = _header_index(first_lines, skip, separator, is_header) if is_header else skip
+    if header_at > skip:
+        notes.append(_below_a_title(header_at + 1))
+    skip = header_at
+    header_line = first_lines[skip] if skip < len(first_lines) else ""
     if not header_line.strip():
         raise BatchInputError("première ligne vide : une ligne d'en-tête avec les noms de colonnes est attendue",
-                              Location(str(path), 1, 1))
+                              Location(str(path), skip + 1, 1))
     separator = separator or detect_separator(header_line)
     header = next(csv.reader([header_line], delimiter=separator))
-    names = _unique_names(header, path)
+    names = _unique_names(header, path, skip + 1)
     bad: list[str] = []
 
     def read(block_size: int) -> pa.Table:
         return pacsv.read_csv(
             io.BytesIO(raw),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=True, block_size=block_size,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip + 1, use_threads=True,
+                                           block_size=block_size,
                                            encoding="utf8" if encoding.startswith("utf-8") else encoding),
-            # An empty line is not skipped here: it would shift the line of every row below it (it is an
-            # invalid row, read again line by line, then left out with its line kept).
+            # An empty line is read as a row of empty cells, left out afterwards (`_without_empty_rows`) with
+            # the lines kept: skipped here, it would move the line of every row below it.
             parse_options=pacsv.ParseOptions(delimiter=separator, newlines_in_values=True, ignore_empty_lines=False,
                                               invalid_row_handler=lambda row: bad.append(row.text) or "skip"),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
@@ -197,11 +220,21 @@ def _read_csv(path: Path, encoding: str | None, separator: str | None) -> Backlo
             raise BatchInputError(f"CSV illisible en {encoding}", Location(str(path))) from None
         bad.append("")  # the reader could not place every cell: read again line by line
     if not bad:
-        return Backlog(table, str(path), "csv", encoding, separator)
+        return Backlog(table, str(path), "csv", encoding, separator, first_line=skip + 2, notes=tuple(notes))
     # Some lines do not have as many cells as the header: read again line by line to keep each
     # one in its place, with what it has, and say which.
     _check_decodable(raw, encoding, path)
-    return _read_csv_slowly(raw.decode(encoding).lstrip("\ufeff"), names, path, encoding, separator)
+    slowly = _read_csv_slowly(raw.decode(encoding).lstrip("\ufeff"), names, path, encoding, separator, skip + 1)
+    return replace(slowly, first_line=skip + 2, notes=tuple(notes))
+
+
+def _header_index(lines: list[str], start: int, separator: str | None, is_header: HeaderTest) -> int:
+    """The first of `lines` from `start` on that is a header, else `start`."""
+    for i in range(start, len(lines)):
+        cells = next(csv.reader([lines[i]], delimiter=separator or detect_separator(lines[i])), [])
+        if lines[i].strip() and is_header(cells):
+            return i
+    return start
 
 
 def _check_decodable(raw: bytes, encoding: str, path: Path) -> None:
@@ -282,12 +315,14 @@ def _decode_problem(exc: UnicodeDecodeError | LookupError) -> str:
     return "encodage inconnu"
 
 
-def _read_csv_slowly(text: str, names: list[str], path: Path, encoding: str, separator: str) -> Backlog:
+def _read_csv_slowly(text: str, names: list[str], path: Path, encoding: str, separator: str,
+                     header_rows: int) -> Backlog:
     columns: list[list[str]] = [[] for _ in names]
     bad_rows: dict[int, str] = {}
     csv.field_size_limit(1 << 30)  # a long cell is its row's error (check_cells), not the file's
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)  # CR, LF or CRLF; CR kept in quotes
-    next(reader)
+    for _ in range(header_rows):
+        next(reader)
     for i, cells in enumerate(reader):
         if len(cells) != len(names):
             if not any(c.strip() for c in cells):
@@ -301,12 +336,12 @@ def _read_csv_slowly(text: str, names: list[str], path: Path, encoding: str, sep
     return Backlog(table, str(path), "csv", encoding, separator, bad_rows)
 
 
-def _unique_names(header: list[str], path: Path) -> list[str]:
+def _unique_names(header: list[str], path: Path, line: int = 1) -> list[str]:
     names: list[str] = []
     for i, name in enumerate(header):
         name = name.strip() or f"colonne_{i + 1}"
         if name in names:
-            raise BatchInputError(f"colonne « {name} » en double dans l'en-tête", Location(str(path), 1, i + 1))
+            raise BatchInputError(f"colonne « {name} » en double dans l'en-tête", Location(str(path), line, i + 1))
         names.append(name)
     return names
 
@@ -338,19 +373,45 @@ def excel_library():
     return openpyxl
 
 
-def _read_excel(path: Path) -> Backlog:
+def _below_a_title(line: int) -> str:
+    return f"en-tête lu à la ligne {line} : les lignes au-dessus (un titre ?) sont laissées de côté"
+
+
+def _header_row(book: Any, is_header: HeaderTest | None, path: Path) -> tuple[Any, int, list[str]]:
+    """The sheet and row of a workbook's header: the first of the first rows of a sheet that passes
+    `is_header`, sheet by sheet; else the first row of the first sheet that has one. And how it was found."""
+    filled = []
+    for sheet in book.worksheets:
+        first_rows = itertools.islice(sheet.iter_rows(values_only=True), HEADER_SEARCH)
+        head = [[_cell_text(v) for v in row] for row in first_rows]
+        at = next((i for i, row in enumerate(head) if any(row)), None)
+        if at is None:
+            continue
+        filled.append(sheet)
+        found = next((i for i in range(at, len(head)) if is_header is not None and is_header(head[i])), None)
+        if found is not None:
+            notes = [] if sheet is book.worksheets[0] else [f"demandes lues sur la feuille « {sheet.title} » (les "
+                                                            "feuilles avant elle n'ont pas leurs colonnes)"]
+            if found > 0:
+                notes.append(_below_a_title(found + 1))
+            return sheet, found, notes
+    if not filled:
+        raise BatchInputError("classeur vide : aucune feuille ne contient de cellule remplie", Location(str(path)))
+    return filled[0], 0, [] if filled[0] is book.worksheets[0] else [f"feuille « {filled[0].title} » lue (les "
+                                                                        "feuilles avant elle sont vides)"]
+
+
+def _read_excel(path: Path, is_header: HeaderTest | None) -> Backlog:
     openpyxl = excel_library()
 
     book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    sheet = book.worksheets[0]
+    sheet, skip, notes = _header_row(book, is_header, path)
     rows = sheet.iter_rows(values_only=True)
-    header = next(rows, None)
-    if header is None:
-        raise BatchInputError("classeur vide", Location(str(path)))
-    names = _unique_names([_cell_text(h) for h in header], path)
+    header = next(itertools.islice(rows, skip, None))
+    names = _unique_names([_cell_text(h) for h in header], path, skip + 1)
     columns: list[list[str]] = [[] for _ in names]
     lines: list[int] = []
-    for line, row in enumerate(rows, start=2):
+    for line, row in enumerate(rows, start=skip + 2):
         cells = [_cell_text(v) for v in row][: len(names)]
         if not any(cells):
             continue  # no demande; Excel keeps formatted empty rows at the end of a sheet (a million, maybe)
@@ -360,7 +421,7 @@ def _read_excel(path: Path) -> Backlog:
             column.append(cell)
     book.close()
     return Backlog(pa.table({n: arrow.texts(c) for n, c in zip(names, columns)}), str(path), "excel",
-                   lines=np.array(lines, dtype=np.int64))
+                   first_line=skip + 2, lines=np.array(lines, dtype=np.int64), notes=tuple(notes))
 
 
 def _read_parquet(path: Path) -> Backlog:

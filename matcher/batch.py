@@ -71,6 +71,13 @@ class ColumnMap:
         return self.fields.get(name) or self.attributes.get(name)
 
 
+def has_required_columns(names: list[str]) -> bool:
+    """Whether a row of cells names every required field: a backlog's header, not a title above it."""
+    normal = {normalize_header(name) for name in names}
+    return all(any(alias in normal for field_name in alternatives for alias in ALIASES[field_name])
+               for alternatives in REQUIRED)
+
+
 def map_columns(backlog: Backlog, attribute_names: Iterable[str]) -> ColumnMap:
     """Find each field's column; a missing required one stops the run at once."""
     read = {alias for aliases in ALIASES.values() for alias in aliases} | {normalize_header(a) for a in attribute_names}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .backlog import read_backlog, write_decisions
-from .batch import route_backlog
+from .batch import has_required_columns, route_backlog
 from .errors import BatchInputError, Location
 from .projets import from_projets_territoire, is_projets_territoire
 from .workspace import Workspace
@@ -55,7 +55,7 @@ def run_batch(
 ) -> dict[str, Any]:
     """Read a backlog, route it, assign and compare if asked, write the decisions; the summary.
     `max_rows`: a longer backlog is refused before any routing (the web page's limit)."""
-    backlog = read_backlog(source, encoding, separator)
+    backlog = read_backlog(source, encoding, separator, is_header=has_required_columns)
     if max_rows is not None and backlog.table.num_rows > max_rows:
         raise BatchInputError(f"{backlog.table.num_rows} lignes : au plus {max_rows} par envoi (découpez le "
                               "carnet, ou utilisez « aiguillage batch »)", Location(str(source)), "trop-de-lignes")
@@ -73,8 +73,10 @@ def run_batch(
 
         result = compare_with_previous(workspace, result, read_backlog(previous))
     write_decisions(result.table, output, separator=backlog.separator or ";", explanations=result.explanations)
-    empty = {"lignes_vides": backlog.empty_lines()} if backlog.empty_lines() else {}
-    return {**result.summary, **empty, "fichier": str(output), "entree": str(source), "format_entree": backlog.format,
+    read = {"lignes_vides": backlog.empty_lines()} if backlog.empty_lines() else {}
+    if backlog.notes:
+        read["lecture"] = list(backlog.notes)
+    return {**result.summary, **read, "fichier": str(output), "entree": str(source), "format_entree": backlog.format,
             "encodage_entree": backlog.encoding, "version": dict(router.version),
             "catalogue_et_regles": workspace.in_use().phrase()}
 

@@ -267,6 +267,8 @@ def batch_summary_text(summary: dict[str, Any]) -> str:
     lines = [f"{plural(total, 'demande')} : {plural(routed, 'orientée')}, {errors} en erreur → {summary['fichier']}"]
     if not total:
         lines.append("Le carnet ne contient aucune demande : rien qu'une ligne d'en-tête.")
+    for note in summary.get("lecture", []):
+        lines.append(f"Lecture : {note}")
     empty = summary.get("lignes_vides", [])
     if empty:
         shown = ", ".join(map(str, empty[:10])) + (f"… ({len(empty)} en tout)" if len(empty) > 10 else "")

@@ -375,6 +375,42 @@ def test_empty_rows_hold_no_demande_and_move_no_line(tmp_path: Path):
     assert len(decisions) == 2 and "Ligne vide ignorée (aucune demande) : 3" in result.err_lines
 
 
+def test_a_title_above_the_header_and_demandes_on_another_sheet(tmp_path: Path):
+    path = tmp_path / "carnet.csv"
+    path.write_text("Demandes d'ingénierie — DDT de la Charente;;\n\nporteur;thematiques;besoins\n16015;eau;amo\n"
+                    "xx;eau;amo\n", encoding="utf-8")
+    result = run("batch", path, "-o", tmp_path / "d.csv", *DATE)
+    assert result.code == 0
+    assert read_csv(tmp_path / "d.csv")["erreur"][1].startswith("ligne 5, colonne porteur : porteur inconnu : « xx »")
+    assert ("Lecture : en-tête lu à la ligne 3 : les lignes au-dessus (un titre ?) sont laissées de côté"
+            in result.err_lines)
+    excel_says = tmp_path / "excel.csv"  # the separator declared on a line of its own, as Excel may write it
+    excel_says.write_text("sep=,\nporteur,thematiques,besoins\nxx,eau,amo\n", encoding="utf-8")
+    assert run("batch", excel_says, "-o", tmp_path / "e.csv", *DATE).code == 0
+    assert read_csv(tmp_path / "e.csv")["erreur"][0].startswith("ligne 3, colonne porteur : porteur inconnu")
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Lisez-moi"
+    book.active.append(["Carnet exporté le 03/12/2026"])
+    sheet = book.create_sheet("Demandes")
+    for row in (["Suivi 2026"], [], ["Porteur", "Thématiques", "Besoins"], ["16015", "eau", "amo"], ["xx", "eau", "amo"]):
+        sheet.append(row)
+    book.save(tmp_path / "carnet.xlsx")
+    result = run("batch", tmp_path / "carnet.xlsx", "-o", tmp_path / "d.xlsx", *DATE)
+    decisions = pd.read_excel(tmp_path / "d.xlsx", dtype=str, keep_default_na=False)
+    assert list(decisions["niveau"])[0] == "departemental"
+    assert list(decisions["erreur"])[1].startswith("ligne 5, colonne Porteur : porteur inconnu : « xx »")
+    assert result.err_lines[1:3] == [
+        "Lecture : demandes lues sur la feuille « Demandes » (les feuilles avant elle n'ont pas leurs colonnes)",
+        "Lecture : en-tête lu à la ligne 3 : les lignes au-dessus (un titre ?) sont laissées de côté"]
+    empty = openpyxl.Workbook()
+    empty.save(tmp_path / "vide.xlsx")
+    result = run("batch", tmp_path / "vide.xlsx", "-o", tmp_path / "v.xlsx", *DATE)
+    assert (result.code, result.stderr) == (1, f"{tmp_path / 'vide.xlsx'}: classeur vide : aucune feuille ne contient "
+                                               "de cellule remplie\n")
+
+
 def test_dates_with_their_hour_as_spreadsheets_and_forms_write_them(tmp_path: Path):
     path = tmp_path / "carnet.csv"
     path.write_text("porteur;thematiques;besoins;date_depot\n16015;eau;amo;2026-03-12 10:00\n"
