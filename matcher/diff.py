@@ -229,10 +229,10 @@ class BacklogImpact:
 def _routed(workspace: Workspace, path: Path, day: dt.date):
     """Each row's decision (None for a row in error), read from the batch's output columns."""
     from .backlog import read_backlog
-    from .batch import route_backlog
+    from .batch import has_required_columns, route_backlog
     from .projets import from_projets_territoire, is_projets_territoire
 
-    backlog = read_backlog(path)
+    backlog = read_backlog(path, is_header=has_required_columns)  # as `batch` reads it
     if is_projets_territoire(backlog):
         backlog = from_projets_territoire(backlog, workspace)
     router = workspace.router()

@@ -100,6 +100,16 @@ def test_backlog_rows_that_would_change_are_counted_by_cause(sides, tmp_path):
     assert [(r["id"], r["cause"]) for r in written] == [(r["id"], r["cause"]) for r in data["lignes_changees"]]
 
 
+def test_a_backlog_is_read_as_batch_reads_it(sides, tmp_path):
+    old, new, backlog = sides
+    titled = tmp_path / "titre.csv"
+    titled.write_text("Carnet de la DDT\n" + BACKLOG, encoding="utf-8")  # a title above the header
+    result = run("rules", "diff", old, new, "--backlog", titled, *DATE, "--format", "json")
+    assert result.code == 0, result.stderr
+    by_id = {row["id"]: row for row in json.loads(result.stdout)["carnet"]["lignes_changees"]}
+    assert by_id["d4"]["ligne"] == 6
+
+
 def test_text_report_of_a_backlog(sides):
     old, new, backlog = sides
     result = run("rules", "diff", old, new, "--backlog", backlog, *DATE)
