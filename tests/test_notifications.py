@@ -68,6 +68,8 @@ def test_one_letter_per_decided_demande_signed_by_the_dt(workbook, tmp_path):
 @pytest.mark.parametrize("values, message", [
     ({2: {"decision_comite": "peut-être"}}, "2:{decision_comite}: décision « peut-être » inconnue (accord, "
                                             "accord sous conditions, ajournement, refus)"),
+    ({2: {"decision_comite": "Accordé"}}, "2:{decision_comite}: décision « Accordé » inconnue — vouliez-vous dire "
+                                          "« accord » ? (accord, accord sous conditions, ajournement, refus)"),
     ({3: {"decision_comite": "accord", "date_comite": "le 10 décembre"}},
      "3:{date_comite}: date « le 10 décembre » illisible (JJ/MM/AAAA attendu)"),
     ({2: {"decision_comite": "accord", "date_comite": "10/12/2026", "montant_accorde": "beaucoup"}},

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backlog import excel_library
+from ..conditions import did_you_mean
 from ..errors import BatchInputError, Location
 from ..files import atomic_output
 from ..model import DATE_FORMATS, parse_day
@@ -93,8 +94,9 @@ def read_workbook(path: Path, day: dt.date, index: TerritoryIndex | None = None)
             result.undecided.append((number, ident))
             continue
         if decision not in DECISION_CHOICES:
-            raise BatchInputError(f"décision « {cells['decision_comite']} » inconnue ({', '.join(DECISION_CHOICES)})",
-                                  at("decision_comite"))
+            close = did_you_mean(decision, DECISION_CHOICES)  # « accordé » for « accord »
+            raise BatchInputError(f"décision « {cells['decision_comite']} » inconnue{close} "
+                                  f"({', '.join(DECISION_CHOICES)})", at("decision_comite"))
         _amount(cells["montant_accorde"], at("montant_accorde"))
         date_comite = _day(cells["date_comite"], at("date_comite"))
         if date_comite is None:
