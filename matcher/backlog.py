@@ -189,18 +189,18 @@ def _read_csv(path: Path, encoding: str | None, separator: str | None, is_header
     separator = separator or detect_separator(header_line)
     header = next(csv.reader([header_line], delimiter=separator))
     names = _unique_names(header, path, skip + 1)
-    bad: list[str] = []
+    source = _arrow_owned(raw)
 
     def read(block_size: int) -> pa.Table:
         return pacsv.read_csv(
-            io.BytesIO(raw),
+            pa.BufferReader(source),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip + 1, use_threads=True,
                                            block_size=block_size,
                                            encoding="utf8" if encoding.startswith("utf-8") else encoding),
             # An empty line is read as a row of empty cells, left out afterwards (`_without_empty_rows`) with
             # the lines kept: skipped here, it would move the line of every row below it.
-            parse_options=pacsv.ParseOptions(delimiter=separator, newlines_in_values=True, ignore_empty_lines=False,
-                                              invalid_row_handler=lambda row: bad.append(row.text) or "skip"),
+            # A line without as many cells as the header stops it (no Python handler: see `_arrow_owned`).
+            parse_options=pacsv.ParseOptions(delimiter=separator, newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
@@ -212,20 +212,30 @@ def _read_csv(path: Path, encoding: str | None, separator: str | None, is_header
             if "straddl" not in str(exc):
                 raise
             # A line longer than a block (a very long cell): read in one block; the cell becomes its row's error.
-            bad.clear()
             table = read(min(max(len(raw) + 1, 1 << 20), (1 << 31) - 1))
     except pa.ArrowInvalid as exc:
-        if not bad and "CSV parse error" not in str(exc):
+        if "CSV parse error" not in str(exc):
             _check_decodable(raw, encoding, path)
             raise BatchInputError(f"CSV illisible en {encoding}", Location(str(path))) from None
-        bad.append("")  # the reader could not place every cell: read again line by line
-    if not bad:
+        table = None  # the reader could not place every cell: read again line by line
+    if table is not None:
         return Backlog(table, str(path), "csv", encoding, separator, first_line=skip + 2, notes=tuple(notes))
     # Some lines do not have as many cells as the header: read again line by line to keep each
     # one in its place, with what it has, and say which.
     _check_decodable(raw, encoding, path)
     slowly = _read_csv_slowly(raw.decode(encoding).lstrip("\ufeff"), names, path, encoding, separator, skip + 1)
     return replace(slowly, first_line=skip + 2, notes=tuple(notes))
+
+
+def _arrow_owned(raw: bytes) -> pa.Buffer:
+    """A copy of `raw` that Arrow owns. Arrow's threaded CSV reader lets go of what it was given on a
+    thread of its own, at times after `read_csv` has returned: a Python object there (bytes, a BytesIO,
+    an invalid-row handler) takes the GIL to be released, and a thread taking the GIL while the
+    interpreter exits aborts the process — a command that stopped on a bad header just after reading
+    ended with a C++ « terminate called », exit 134. An Arrow buffer is released without the GIL."""
+    buffer = pa.allocate_buffer(len(raw))
+    np.frombuffer(buffer, dtype=np.uint8)[:] = np.frombuffer(raw, dtype=np.uint8)
+    return buffer
 
 
 def _header_index(lines: list[str], start: int, separator: str | None, is_header: HeaderTest) -> int:

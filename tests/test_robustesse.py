@@ -304,3 +304,42 @@ def test_a_cr_inside_a_quoted_cell_is_kept(ran):
     rows = _output_rows(ran["csv-excel-mac-cr"].folder)
     assert [r["intitule"] for r in rows] == ["deux\rlignes", "Ouessant"]
     assert [r["territoire"] for r in rows] == ["commune:16015", "commune:29155"]
+
+
+def test_a_command_that_stops_just_after_reading_a_csv_exits_1_every_time(tmp_path):
+    """Arrow's threaded CSV reader lets go of what it was given on a thread of its own, at times after
+    it has returned: when that was a Python object, a command that stopped on a bad header right after
+    reading was killed as it exited (« terminate called without an active exception », exit 134), one
+    run in two under load. Several runs side by side, each in its own process, as users start them."""
+    header = "id;porteur;thematiques;besoins;offre_id;motif;erreur;territoire;examen;explication;date_decision"
+    row = "d{};16015;revitalisation;diagnostic;caue-16;{};;commune:16015;{};E1;2026-12-03"
+    rows = [row.format(i, "Offre départementale la plus proche " * 8, "departemental: retenu (caue-16)") for i in range(40)]
+    (tmp_path / "sans-niveau.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    runs = int(os.environ.get("AIGUILLAGE_REPETITIONS", "4"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "AIGUILLAGE_CACHE": str(tmp_path / "cache"), "PYTHONUTF8": "1"}
+    command = [sys.executable, "-c", "import sys, cli; sys.exit(cli.main(sys.argv[1:]))", "report", "impact",
+               "--decisions", str(tmp_path / "sans-niveau.csv")]
+    with ThreadPoolExecutor(max_workers=runs) as pool:
+        done = list(pool.map(lambda _: subprocess.run(command, cwd=tmp_path, env=env, capture_output=True,
+                                                      timeout=300), range(runs)))
+    expected = (f"{tmp_path / 'sans-niveau.csv'}:1:1: colonne « niveau » absente : ce n'est pas un fichier de "
+                "décisions (produisez-le avec « aiguillage batch CARNET -o DECISIONS »)\n")
+    assert [(d.returncode, d.stderr.decode()) for d in done] == [(1, expected)] * runs
+
+
+def test_the_csv_reader_is_given_nothing_it_would_release_with_the_gil(tmp_path, monkeypatch):
+    """The runs above show the abort only now and then (it takes a reader's thread late at the exit);
+    this shows its cause every time: Arrow's reader gets no Python object — neither the bytes nor a
+    row handler — for its threads to release."""
+    import pyarrow as pa
+
+    from matcher import backlog
+
+    given = []
+    read_csv = backlog.pacsv.read_csv
+    monkeypatch.setattr(backlog.pacsv, "read_csv", lambda source, **options: given.append((source, options))
+                        or read_csv(source, **options))
+    (tmp_path / "c.csv").write_text("porteur;thematiques;besoins\n16015;eau;amo\n16015;eau;amo;en trop\n")
+    assert backlog.read_backlog(tmp_path / "c.csv").bad_rows == {1: "4 cellules au lieu de 3"}
+    source, options = given[0]
+    assert isinstance(source, pa.BufferReader) and options["parse_options"].invalid_row_handler is None
