@@ -199,16 +199,36 @@ def read_demande_file(path: Path) -> tuple[dict[str, Any], Where]:
         document = parse_json(read_text(path), name)
         if not isinstance(document.data, dict):
             raise DemandeError("une demande est un objet JSON {…}", Location(name, 1, 1), "demande")
-        return document.data, lambda key: document.key_positions.get(key, Location(name, 1, 1))
+        json_fields, written = _field_names(document.data, lambda key: document.key_positions[key])
+        return json_fields, lambda key: document.key_positions.get(written.get(key, key), Location(name, 1, 1))
     text = read_text(path)
     doc = parse(text, name)
     if not isinstance(doc.data, dict):
         raise DemandeError("une demande est un dictionnaire de champs", doc.where(()), "demande")
+    fields, written = _field_names(doc.data, lambda key: doc.where_key((key,)))
     for key in CODE_KEYS:
-        value = doc.data.get(key)
+        value = fields.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            doc.data[key] = _as_written(text, doc.where((key,)))
-    return doc.data, lambda key: doc.where_key((key,)) if key in doc.data else doc.where(())
+            fields[key] = _as_written(text, doc.where((written[key],)))
+    return fields, lambda key: doc.where_key((written[key],)) if key in fields else doc.where(())
+
+
+_FIELD_BY_WORD = {word_key(name): name for name in DEMANDE_KEYS}
+
+
+def _field_names(data: dict[str, Any], place: Callable[[str], Location]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The demande's fields under their names, read as a backlog's headers are (« Porteur »,
+    « Thématiques », « date dépôt »), and each field's key as written; a field given twice is refused."""
+    fields: dict[str, Any] = {}
+    written: dict[str, str] = {}
+    for key, value in data.items():
+        name = _FIELD_BY_WORD.get(word_key(key), key)
+        if name in fields:
+            first = place(written[name])
+            raise DemandeError(f"« {key} » et « {written[name]} » (ligne {first.line}) : le champ {name} deux fois, "
+                               "gardez-en un", place(key), "demande")
+        fields[name], written[name] = value, key
+    return fields, written
 
 
 # Fields that are codes: YAML reads `porteur: 01001` as the octal number 513, and `id: 00123` as 83;

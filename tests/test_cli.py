@@ -118,6 +118,21 @@ def test_words_joined_by_another_separator_are_told_how_to_write_them(tmp_path: 
     assert route(path).stderr == f"{path}:2:1: thematiques : un mot, ou une liste de mots, attendu\n"
 
 
+def test_a_demande_files_keys_are_read_as_a_backlogs_headers(tmp_path: Path):
+    path = tmp_path / "demande.yaml"
+    path.write_text("Porteur: 01053\nThématiques: [Eau]\nBesoins: AMO\nComplexité: complexe\n", encoding="utf-8")
+    decision = json.loads(route(path, "--format", "json").stdout)
+    assert decision["demande"]["porteur"] == "commune:01053"  # as written, not YAML's octal number
+    assert decision["demande"]["complexite"] == "complexe"
+    path.write_text('porteur: "16015"\nThématiques: [eau]\nthematiques: [urbanisme]\nbesoins: [amo]\n',
+                    encoding="utf-8")
+    assert route(path).stderr == (f"{path}:3:1: « thematiques » et « Thématiques » (ligne 2) : le champ thematiques "
+                                  "deux fois, gardez-en un\n")
+    json_path = tmp_path / "demande.json"
+    json_path.write_text('{"PORTEUR": "16015",\n "thematiques": ["eau"],\n "besoins": ["amo"],\n "Saisine": "peut-être"}')
+    assert route(json_path).stderr == f"{json_path}:4:2: saisine : valeur inconnue « peut-être » (dt, directe)\n"
+
+
 def test_a_bad_demande_file_is_located(tmp_path: Path):
     path = tmp_path / "demande.yaml"
     path.write_text('porteur: "16015"\nthematiques: [eau]\nbesoins: [diagnostc]\n', encoding="utf-8")
