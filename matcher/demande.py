@@ -48,8 +48,9 @@ def _words(value: Any) -> list[str]:
 
 
 def _separator_hint(word: str, vocabulary: Any) -> str:
-    """« eau, assainissement » is two known words joined by another separator than « | »: say so."""
-    parts = [p.strip() for p in re.split(r"[,;/]", word) if p.strip()]
+    """« eau, assainissement » is two known words joined by another separator than « | » (a comma, a
+    semicolon, a slash, a line break within a cell): say so."""
+    parts = [p.strip() for p in re.split(r"[,;/\r\n]", word) if p.strip()]  # \n: Alt+Entrée in a cell
     if len(parts) < 2 or any(vocabulary.find(p) is None for p in parts):
         return ""
     return f" — plusieurs mots ? séparez-les par « {LIST_SEPARATOR} » : {LIST_SEPARATOR.join(parts)}"

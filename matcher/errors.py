@@ -25,6 +25,12 @@ class Location:
         return self.path
 
 
+def one_line(text: str) -> str:
+    """A message on one line, as stderr carries one line per error: a line break that a quoted cell
+    held is shown as ↵."""
+    return text.replace("\r\n", "↵").replace("\r", "↵").replace("\n", "↵")
+
+
 class AiguillageError(Exception):
     """A known failure: one line for the user, with its location when a file is involved."""
 
@@ -38,8 +44,8 @@ class AiguillageError(Exception):
 
     def __str__(self) -> str:
         if self.location is None:
-            return self.message
-        return f"{self.location}: {self.message}"
+            return one_line(self.message)
+        return f"{self.location}: {one_line(self.message)}"
 
 
 class OptionValueError(AiguillageError):
@@ -105,7 +111,7 @@ class Issue:
 
     def __str__(self) -> str:
         where = f"{self.location}: " if self.location else ""
-        return f"{where}{self.severity}: {self.message} [{self.code}]"
+        return f"{where}{self.severity}: {one_line(self.message)} [{self.code}]"
 
     def as_dict(self) -> dict:
         loc = self.location

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .conditions import fmt_number
-from .errors import Issue
+from .errors import Issue, one_line
 from .model import COUT_LABELS, LEVEL_LABELS, LEVELS, Decision, Examen, Term, Territoire, Vocabulary
 
 NON_INSTRUISIBLE = "non instruisible, avis du DT requis"
@@ -300,7 +300,7 @@ def batch_summary_text(summary: dict[str, Any]) -> str:
     if "capacite" in summary:
         lines.append(f"Capacité : {summary['capacite']['escaladees']} demandes orientées au-delà d'une offre complète")
     for sample in summary.get("exemples_erreurs", []):
-        lines.append(f"  erreur : {sample}")
+        lines.append(f"  erreur : {one_line(sample)}")
     return "\n".join(lines)
 
 

@@ -362,6 +362,8 @@ def test_empty_rows_hold_no_demande_and_move_no_line(tmp_path: Path):
     ]
     assert result.err_lines[:2] == [f"4 demandes : 1 orientée, 3 en erreur → {tmp_path / 'd.csv'}",
                                     "Lignes vides ignorées (aucune demande) : 3, 5"]
+    one_line = "  erreur : ligne 6, colonne besoins : mot inconnu « amo↵↵x » — vouliez-vous dire « amo » ?"
+    assert one_line in result.err_lines  # stderr: one line per error, a cell's line breaks shown as ↵
     import openpyxl
 
     book = openpyxl.Workbook()

@@ -109,6 +109,10 @@ def test_words_joined_by_another_separator_are_told_how_to_write_them(tmp_path: 
     result = route("--porteur", "16015", "--thematique", "Eau / Assainissement", "--besoin", "amo")
     assert (result.code, result.stderr) == (1, "--thematique : thematiques : mot inconnu « Eau / Assainissement » — "
                                                "plusieurs mots ? séparez-les par « | » : Eau|Assainissement\n")
+    # Alt+Entrée in a spreadsheet's cell: the message stays one line on stderr, the break shown as ↵
+    result = route("--porteur", "16015", "--thematique", "eau\nassainissement", "--besoin", "amo")
+    assert result.err_lines == ["--thematique : thematiques : mot inconnu « eau↵assainissement » — plusieurs mots ? "
+                                "séparez-les par « | » : eau|assainissement"]
     # « | » separates the words of an option as it does those of a backlog cell
     both = json.loads(route("--porteur", "16015", "--thematique", "eau|assainissement", "--besoin", "amo",
                             "--format", "json").stdout)
