@@ -325,6 +325,15 @@ def test_the_comite_local_page_from_the_last_batch_or_an_upload(client, service,
     assert client.get("/comite-local/99").status_code == 404
 
 
+def test_a_departement_is_read_as_the_command_line_reads_it(client):
+    assert "2A Corse-du-Sud : niveau retenu par thématique et besoin" in client.get("/couverture?departement=2a").text
+    assert "01 Ain : niveau retenu" in client.get("/couverture?departement=1").text
+    assert client.get("/comite-local?departement=2b", follow_redirects=False).headers["location"] == "/comite-local/2B"
+    unknown = client.get("/couverture?departement=99")
+    assert unknown.status_code == 404
+    assert "département : « 99 » inconnu — vouliez-vous dire « 989 » ? (un code comme 16, 2A ou 974)" in unknown.text
+
+
 def test_coverage_health_and_unknown_pages(client):
     page = client.get("/couverture?departement=16")
     assert page.status_code == 200 and "16 Charente : niveau retenu par thématique et besoin" in page.text

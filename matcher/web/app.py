@@ -35,6 +35,7 @@ from .. import __version__
 from ..errors import AiguillageError
 from ..model import COMPLEXITES, LEVEL_LABELS, PORTEUR_TYPES, SAISINES
 from ..templating import dsfr_stylesheet, render, style_hash, stylesheet
+from ..territory import known_code
 from ..workspace import Workspace, load_workspace
 
 T = TypeVar("T")
@@ -412,9 +413,9 @@ def create_app(service: Service) -> Starlette:
 
         departement = request.query_params.get("departement") or None
         day = service.today()
-        if departement is not None and departement not in service.workspace(day).graph.index.departements:
-            return error_page(f"département inconnu : « {departement} »", 404)
         try:
+            if departement is not None:
+                departement = _departement(departement, service.workspace(day).graph.index.departements)
             result = await service.run(lambda: service.coverage(day, departement))
         except InputError as exc:
             return error_page(exc.message, exc.status)
@@ -424,12 +425,12 @@ def create_app(service: Service) -> Starlette:
         from ..decisions import read_decisions
         from ..report.comite_local import build
 
-        code = request.path_params["departement"].upper() if request.path_params["departement"] in ("2a", "2b") \
-            else request.path_params["departement"]
         day = service.today()
         known = service.workspace(day).graph.index.departements
-        if code not in known:
-            return error_page(f"département inconnu : « {code} » (un code comme 16, 2A ou 974)", 404)
+        try:
+            code = _departement(request.path_params["departement"], known)
+        except InputError as exc:
+            return error_page(exc.message, exc.status)
         token = request.cookies.get("aiguillage")
         if request.method == "POST":
             try:
@@ -463,9 +464,11 @@ def create_app(service: Service) -> Starlette:
         return HTMLResponse(html)
 
     async def comite_local_choice(request: Request) -> Response:
-        code = request.query_params.get("departement", "")
-        if code not in service.workspace(service.today()).graph.index.departements:
-            return error_page(f"département inconnu : « {code} » (un code comme 16, 2A ou 974)", 404)
+        try:
+            code = _departement(request.query_params.get("departement", ""),
+                                service.workspace(service.today()).graph.index.departements)
+        except InputError as exc:
+            return error_page(exc.message, exc.status)
         return RedirectResponse(f"/comite-local/{code}", 303)
 
     async def territoires(request: Request) -> Response:
@@ -512,6 +515,15 @@ def create_app(service: Service) -> Starlette:
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: refused_method, 500: internal})
     app.state.service = service
     return SecurityHeaders(BodyLimit(app, service.limits.upload_bytes), csp)
+
+
+def _departement(code: str, known: dict) -> str:
+    """A département's code as the command line reads it (« 1 » for 01, « 2a » for 2A); an unknown one
+    is a 404 with the nearest codes."""
+    try:
+        return known_code(code, known, "departement")
+    except AiguillageError as exc:
+        raise InputError(f"département : {exc.message} (un code comme 16, 2A ou 974)", 404) from None
 
 
 def _remember(response: Response, token: str) -> None:
