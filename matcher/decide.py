@@ -47,7 +47,8 @@ from .model import (
     Territoire,
 )
 from .reach import reach
-from .rows import Rows, combine, demande_facts, factorize, group, positions_by_value, ranges, rows_of_demandes
+from .rows import (Rows, codes_present, combine, demande_facts, factorize, group, positions_by_value, ranges,
+                   rows_of_demandes)
 from .territory import TerritoryGraph
 
 LEVEL_ADJECTIVES = {
@@ -667,7 +668,7 @@ class Walk:
                 continue
             mapped: dict[Any, int] = {}
             table = np.zeros(len(values), dtype=np.int64)
-            for code in sorted(set(row_codes.tolist())):
+            for code in codes_present(row_codes, len(values)):
                 table[code] = mapped.setdefault(canon.value(name, values[code]), len(mapped))
             key = combine(key, table[row_codes])
         return key
@@ -834,19 +835,20 @@ class Walk:
         rejected_upto = (ends - served_before[ends]).tolist()
         examen_ids: list[int] = []
         serving: list[list[Offre]] = []
-        skips: dict[tuple, Examen | None] = {}
+        skips: dict[tuple, int | None] = {}  # per what `skipped` reads of a row: the number of its examination
         served_to = rejected_to = 0
-        for r, rule_id, ti, k, count, served_upto_here, rejected_upto_here in zip(
-                first.tolist(), rule_ids[first].tolist(), t[first].tolist(), kind[first].tolist(), lengths.tolist(),
-                served_upto, rejected_upto):
+        for r, here, rule_id, ti, k, count, served_upto_here, rejected_upto_here in zip(
+                first.tolist(), exists[first].tolist(), rule_ids[first].tolist(), t[first].tolist(),
+                kind[first].tolist(), lengths.tolist(), served_upto, rejected_upto):
             served_from, served_to = served_to, served_upto_here
             rejected_from, rejected_to = rejected_to, rejected_upto_here
-            skip_key = (bool(exists[r]), k, rule_id)  # all that `skipped` reads of the row
+            skip_key = (here, k, rule_id)
             if skip_key not in skips:
-                skips[skip_key] = self.router.skipped(level, self.rows.territoires[ti], outcomes[rule_id])
-            skipped = skips[skip_key]
-            if skipped is not None:
-                examen_ids.append(examinations.id(skipped, lambda: skipped))
+                skipped = self.router.skipped(level, self.rows.territoires[ti], outcomes[rule_id])
+                skips[skip_key] = None if skipped is None else examinations.id(skipped, lambda: skipped)
+            skip_id = skips[skip_key]
+            if skip_id is not None:
+                examen_ids.append(skip_id)
                 serving.append([])
                 continue
             offers = [offer_of[c] for c in serving_cases[served_from:served_to]]
@@ -923,13 +925,15 @@ class Walk:
         if found is None:
             found = self._tables[(name, how)] = (np.full(len(self.rows.facts.values[name]), -1, dtype=np.int64), {})
         table, reduced = found
-        missing = sorted(set(codes[table[codes] < 0].tolist()))
-        if missing:
+        read = table[codes]
+        unread = read < 0
+        if unread.any():
             canon = self._reader_of[(name, how)]
             values = self.rows.facts.values[name]
-            for code in missing:
+            for code in codes_present(codes[unread], len(values)):
                 table[code] = reduced.setdefault(canon.value(name, values[code]), len(reduced))
-        return table[codes]
+            read = table[codes]
+        return read
 
     def _words(self, row: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """A row's thematiques and besoins as it wrote them (not their ancestors)."""

@@ -80,7 +80,9 @@ def combine(keys: np.ndarray, column: np.ndarray) -> np.ndarray:
     size = int(column.max()) + 1 if column.size else 1
     if keys.size and (int(keys.max()) + 1) * size >= 2**62:
         keys = group(keys)[0]
-    return keys * size + column.astype(np.int64)
+    combined = keys * size
+    combined += column.astype(np.int64, copy=False)  # in place: no third array of a million keys
+    return combined
 
 
 def group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,9 +96,10 @@ def group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
         encoded = pc.dictionary_encode(arrow.integers(keys))
         ids = arrow.numbers(encoded.indices).astype(np.int64)
-        first = np.full(len(encoded.dictionary), -1, dtype=np.int64)
-        order = np.arange(len(ids))[::-1]
-        first[ids[order]] = order
+        # Each id written at its rows from the last to the first: the first row's write comes last.
+        # Read backwards in place (a view), the ids need no reordered copy.
+        first = np.empty(len(encoded.dictionary), dtype=np.int64)
+        first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)
         return ids, first
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")
@@ -124,6 +127,12 @@ def positions_by_value(codes: np.ndarray, count: int) -> list[np.ndarray]:
     order = np.argsort(narrow, kind="stable")
     ends = np.cumsum(np.bincount(codes, minlength=count)[:count]) if len(codes) else np.zeros(count, np.int64)
     return [order[start:end] for start, end in zip(np.concatenate([[0], ends[:-1]]).tolist(), ends.tolist())]
+
+
+def codes_present(codes: np.ndarray, count: int) -> list[int]:
+    """The distinct codes (each one of 0…count-1) among many, in increasing order: counted by numpy,
+    not gathered into a Python set (a million rows' codes are a few thousand values)."""
+    return np.flatnonzero(np.bincount(codes, minlength=count)).tolist()
 
 
 def sorted_distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -311,5 +320,6 @@ def demande_facts(demande: Demande, territoire: Territoire, catalogue: Catalogue
     return rows_of_demandes([(demande, territoire)], catalogue).facts.row(0)
 
 
-__all__ = ["FactColumns", "Rows", "factorize", "combine", "group", "sorted_distinct", "positions_by_value",
-           "inverse_permutation", "ranges", "fact_columns", "check_programmes", "rows_of_demandes", "demande_facts"]
+__all__ = ["FactColumns", "Rows", "factorize", "combine", "group", "codes_present", "sorted_distinct",
+           "positions_by_value", "inverse_permutation", "ranges", "fact_columns", "check_programmes", "rows_of_demandes",
+           "demande_facts"]
