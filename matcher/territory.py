@@ -493,6 +493,7 @@ def _holder_population_note(d: Departement) -> str:
 _SPACES = str.maketrans("", "", " \u00a0\u202f\t")
 _COMMUNE_CODE = re.compile(r"[0-9][0-9AB][0-9]{3}")
 _DECIMAL_CODE = re.compile(r"([0-9]+)[.,]0+")
+_SCIENTIFIC = re.compile(r"[0-9]+([.,][0-9]+)?E\+?[0-9]+")
 
 
 def resolve(text: object, index: TerritoryIndex | None = None, insee: bool = False) -> tuple[str, tuple[str, ...]]:
@@ -518,6 +519,10 @@ def resolve(text: object, index: TerritoryIndex | None = None, insee: bool = Fal
     if sep and kind in ("commune", "epci", "departement", "region"):
         return _resolve_kind(kind, code.translate(_SPACES).upper(), idx)
     compact = raw.translate(_SPACES).upper()
+    if _SCIENTIFIC.fullmatch(compact):  # 2,11600E+13: a SIRET that a spreadsheet showed as a number
+        raise TerritoryError(f"« {raw} » est un nombre en notation scientifique : un tableur a écrit ainsi un code "
+                             "trop long pour lui, et a pu en perdre des chiffres ; mettez la colonne au format Texte et "
+                             "saisissez de nouveau les codes")
     decimal = _DECIMAL_CODE.fullmatch(compact)
     if decimal:  # 64445.0: a tool that read the codes as numbers wrote them back as decimals
         ref, notes = resolve(decimal.group(1), idx, insee)

@@ -240,6 +240,15 @@ def test_a_code_that_a_tool_wrote_as_a_decimal_number(typed, ref, notes):
     assert resolve(typed) == (ref, notes)
 
 
+def test_a_code_in_scientific_notation_is_refused_with_what_happened_to_it():
+    # Excel exports a SIRET shown as « 2,116E+13 » as it shows it: its last digits are gone.
+    with pytest.raises(TerritoryError) as refused:
+        resolve("2,11600E+13")
+    assert refused.value.message == ("« 2,11600E+13 » est un nombre en notation scientifique : un tableur a écrit ainsi "
+                                     "un code trop long pour lui, et a pu en perdre des chiffres ; mettez la colonne au "
+                                     "format Texte et saisissez de nouveau les codes")
+
+
 def test_a_decimal_that_is_not_a_whole_number_is_no_code():
     with pytest.raises(TerritoryError, match="porteur inconnu : « 16015.5 »"):
         resolve("16015.5")
