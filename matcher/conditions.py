@@ -430,7 +430,7 @@ def _check_literal(spec: FieldSpec, value: Any, location: Location, ctx: ParseCo
     if not isinstance(value, str):
         hint = ""
         if spec.kind == "code" and isinstance(value, int):
-            hint = f" : écrivez le code entre guillemets, par exemple \"{value:02d}\""
+            hint = f" : écrivez le code entre guillemets, par exemple \"{str(value).zfill(2)}\""  # 01053 as written
         ctx.issues.error("type", f"{spec.label} : texte attendu, pas {value!r}{hint}", location)
         return _INVALID
     if spec.kind == "enum" and value not in spec.choices:

@@ -10,6 +10,7 @@ mapping key and value gets its `file:line:column`. Validators then speak in key 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,6 +192,32 @@ def _location(path: str, mark: Any) -> Location:
     return Location(path, mark.line + 1, mark.column + 1)
 
 
+class WrittenInt(int):
+    """A number that YAML 1.1 reads in octal (`01053` is 555): most often a code that lost its quotes.
+    It is the number YAML says, shown as it was written, so that a message says « 01053 », not « 555 »."""
+
+    written: str
+
+    def __new__(cls, value: int, written: str) -> "WrittenInt":
+        number = super().__new__(cls, value)
+        number.written = written
+        return number
+
+    def __str__(self) -> str:
+        return self.written
+
+    __repr__ = __str__
+
+    def __format__(self, spec: str) -> str:
+        return self.written if not spec else int(self).__format__(spec)
+
+    def __reduce__(self) -> tuple:
+        return int, (int(self),)  # kept (in the cache) as the plain number
+
+
+_OCTAL = re.compile(r"[-+]?0[0-7_]+")
+
+
 def _scalar_value(event: yaml.ScalarEvent, path: str) -> Any:
     tag = event.tag
     if tag is None or tag == "!":
@@ -205,7 +232,8 @@ def _scalar_value(event: yaml.ScalarEvent, path: str) -> Any:
         if tag == "tag:yaml.org,2002:bool":
             return _SCALARS.construct_yaml_bool(node)
         if tag == "tag:yaml.org,2002:int":
-            return _SCALARS.construct_yaml_int(node)
+            number = _SCALARS.construct_yaml_int(node)
+            return WrittenInt(number, event.value) if _OCTAL.fullmatch(event.value) else number
         if tag == "tag:yaml.org,2002:float":
             return _SCALARS.construct_yaml_float(node)
         if tag == "tag:yaml.org,2002:timestamp":

@@ -44,6 +44,12 @@ def condition(text: str, after_decision: bool = False):
         ("c: {thematiques: urbanism}\n",
          "c.yaml:1:18: erreur: thematiques : mot inconnu « urbanism » — vouliez-vous dire « urbanisme » ? [vocabulaire]"),
         ("c: {departement: 01}\n",
+         "c.yaml:1:18: erreur: département : texte attendu, pas 01 : écrivez le code entre guillemets, par exemple "
+         "\"01\" [type]"),
+        ("c: {commune: 01053}\n",  # YAML 1.1 reads it in octal, 555: the message shows it as written
+         "c.yaml:1:14: erreur: commune : texte attendu, pas 01053 : écrivez le code entre guillemets, par exemple "
+         "\"01053\" [type]"),
+        ("c: {departement: 1}\n",
          "c.yaml:1:18: erreur: département : texte attendu, pas 1 : écrivez le code entre guillemets, par exemple \"01\" "
          "[type]"),
         ("c: {commune: \"64999\"}\n",

@@ -30,6 +30,14 @@ def test_dates_and_numbers_are_typed():
     assert doc.data["capacite"] == 30 and doc.data["repli"] is True
 
 
+def test_a_number_yaml_reads_in_octal_is_shown_as_written():
+    import pickle
+
+    code = parse("commune: 01053\n", "f.yaml").data["commune"]
+    assert code == 0o1053 and f"« {code} »" == "« 01053 »" and str(code).zfill(2) == "01053"
+    assert type(pickle.loads(pickle.dumps(code))) is int  # the cache keeps the plain number
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
