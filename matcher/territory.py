@@ -206,7 +206,11 @@ class TerritoryIndex:
         return False
 
     def suggest(self, kind: str, code: str, n: int = 3) -> list[str]:
-        """The closest known codes of that kind (for "did you mean")."""
+        """The closest known codes of that kind (for "did you mean"); first the code with the leading
+        zero a spreadsheet drops (1053 → 01053, 1 → 01)."""
+        width = {"commune": 5, "departement": 2}.get(kind, 0)
+        if code.isdigit() and len(code) < width and self.exists(kind, code.zfill(width)):
+            return [code.zfill(width)]
         pool: Iterable[str]
         if kind == "commune":  # a mistyped code usually keeps its département
             pool = [c for c in self.all_communes() if c[:2] == code[:2]] or self.all_communes()

@@ -52,6 +52,9 @@ def condition(text: str, after_decision: bool = False):
         ("c: {departement: 1}\n",
          "c.yaml:1:18: erreur: département : texte attendu, pas 1 : écrivez le code entre guillemets, par exemple \"01\" "
          "[type]"),
+        ("c: {commune: \"1053\"}\n",  # the zero a spreadsheet drops, suggested first
+         "c.yaml:1:14: erreur: commune « 1053 » absent du découpage administratif 2026 — codes proches : 01053 "
+         "[territoire-inconnu]"),
         ("c: {commune: \"64999\"}\n",
          "c.yaml:1:14: erreur: commune « 64999 » absent du découpage administratif 2026 — codes proches : 64499, 64399, "
          "64299 [territoire-inconnu]"),
