@@ -19,21 +19,22 @@ _INTEGERS = {pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32, pa.
 _TYPES = {np.dtype(numpy_type): arrow_type for arrow_type, numpy_type in _INTEGERS.items()}
 
 
-def numbers(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def numbers(array: pa.Array | pa.ChunkedArray, dtype: type | None = None) -> np.ndarray:
     """The values of an integer or boolean array without nulls, as a numpy array of their own
-    (writable: it shares no memory with Arrow's)."""
+    (writable: it shares no memory with Arrow's); with `dtype`, converted as they are copied (an
+    index column of a million rows copied once, not copied then widened)."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if array.null_count:
         raise ValueError("numbers: an array with nulls")
     data = array.buffers()[1]
     if len(array) == 0 or data is None:
-        return np.zeros(0, dtype=bool if pa.types.is_boolean(array.type) else _INTEGERS[array.type])
+        return np.zeros(0, dtype=dtype or (bool if pa.types.is_boolean(array.type) else _INTEGERS[array.type]))
     if pa.types.is_boolean(array.type):  # one bit per value, the first value in the lowest bit
         bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
-        return bits[array.offset:array.offset + len(array)].astype(bool)
-    values = np.frombuffer(data, dtype=_INTEGERS[array.type])
-    return values[array.offset:array.offset + len(array)].copy()
+        return bits[array.offset:array.offset + len(array)].astype(dtype or bool)
+    values = np.frombuffer(data, dtype=_INTEGERS[array.type])[array.offset:array.offset + len(array)]
+    return values.astype(dtype) if dtype is not None else values.copy()
 
 
 def integers(values: np.ndarray | Sequence[int], type: pa.DataType | None = None) -> pa.Array:

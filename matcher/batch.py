@@ -122,7 +122,7 @@ def _distinct(table: pa.Table, column: str | None, n: int, check: Callable[[str]
     if column is None:
         return None
     encoded = pc.dictionary_encode(table.column(column)).combine_chunks()
-    indices = arrow.numbers(encoded.indices).astype(np.int64, copy=False)
+    indices = arrow.numbers(encoded.indices, np.int64)
     values, errors = [], []
     for raw in encoded.dictionary.to_pylist():
         try:
@@ -291,7 +291,7 @@ def factorize_texts(texts: Sequence[str] | np.ndarray | pa.Array) -> tuple[np.nd
 def _encoded_texts(texts: Sequence[str] | np.ndarray | pa.Array) -> tuple[np.ndarray, pa.Array]:
     """`factorize_texts`, the distinct texts left in Arrow."""
     encoded = pc.dictionary_encode(texts if isinstance(texts, pa.Array) else arrow.texts(texts))
-    return arrow.numbers(encoded.indices).astype(np.int64, copy=False), encoded.dictionary
+    return arrow.numbers(encoded.indices, np.int64), encoded.dictionary
 
 
 def _dictionary_column(values: list[str] | pa.Array, indices: np.ndarray, unique: bool = False
@@ -487,7 +487,7 @@ def _summary(table: pa.Table, levels: np.ndarray, errors: int) -> dict[str, Any]
     decided = levels >= 0
     per_level = np.bincount(levels[decided].astype(np.int64), minlength=len(LEVELS))
     departements = table.column("departement").combine_chunks()
-    codes = arrow.numbers(departements.indices).astype(np.int64)[decided]
+    codes = arrow.numbers(departements.indices, np.int64)[decided]
     counts = np.bincount(codes * len(LEVELS) + levels[decided], minlength=len(departements.dictionary) * len(LEVELS))
     by_departement: dict[str, dict[str, int]] = {}
     for code, name in enumerate(departements.dictionary.to_pylist()):

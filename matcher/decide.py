@@ -47,8 +47,8 @@ from .model import (
     Territoire,
 )
 from .reach import reach
-from .rows import (Rows, codes_present, combine, demande_facts, factorize, group, positions_by_value, ranges,
-                   rows_of_demandes)
+from .rows import (Rows, codes_present, combine, demande_facts, factorize, group, group_ids, positions_by_value,
+                   ranges, rows_of_demandes)
 from .territory import TerritoryGraph
 
 LEVEL_ADJECTIVES = {
@@ -820,7 +820,7 @@ class Walk:
             column = np.zeros(len(rows), dtype=np.int64)
             column[pair_pos[at]] = case_ids[at] + 1
             local = combine(local, column)
-        ids, first = group(combine(key, group(local)[0]))
+        ids, first = group(combine(key, group_ids(local)))
         # Per group, the cases of its offers in a row (none for a group whose level is skipped), split
         # into those that serve and the numbers of the offers set aside: arrays over every group at
         # once, each group then a slice of them.
@@ -970,7 +970,7 @@ class Walk:
                       _words_key(own_needs & self._as_words(named_needs)[subset]))
         code_of_group = np.full(len(first), -1, dtype=np.int64)
         code_of_group[told_apart] = key
-        return group(code_of_group)[0][ids]
+        return group_ids(code_of_group)[ids]
 
     def decide(self, rows: np.ndarray, excluded: dict[int, dict[str, str]] | None = None,
                ranked: bool = False, explain: bool = True, progress: Callable[[int], None] | None = None) -> Decided:
@@ -1121,7 +1121,7 @@ def _words_key(words: np.ndarray) -> np.ndarray:
     """Per row of 64-bit words (`Walk._as_words`), a code: equal rows, equal codes."""
     key = np.zeros(len(words), dtype=np.int64)
     for j in range(words.shape[1]):
-        key = combine(key, group(words[:, j])[0])
+        key = combine(key, group_ids(words[:, j]))
     return key
 
 

@@ -79,14 +79,14 @@ def combine(keys: np.ndarray, column: np.ndarray) -> np.ndarray:
     """Fold one more column of codes into a row key (refactorizing keeps it small)."""
     size = int(column.max()) + 1 if column.size else 1
     if keys.size and (int(keys.max()) + 1) * size >= 2**62:
-        keys = group(keys)[0]
+        keys = group_ids(keys)
     combined = keys * size
     combined += column.astype(np.int64, copy=False)  # in place: no third array of a million keys
     return combined
 
 
-def group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row the id of its key (in order of first appearance), and per id its first row.
+def group_ids(keys: np.ndarray) -> np.ndarray:
+    """Per row the id of its key, ids numbered in order of first appearance.
 
     Arrow's hash table when a backlog has brought Arrow in; numpy's sort otherwise (`route`
     does not import Arrow for one row). Both give the same ids."""
@@ -94,16 +94,19 @@ def group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if pc is not None and len(keys):
         from . import arrow  # Arrow is loaded already
 
-        encoded = pc.dictionary_encode(arrow.integers(keys))
-        ids = arrow.numbers(encoded.indices).astype(np.int64)
-        # Each id written at its rows from the last to the first: the first row's write comes last.
-        # Read backwards in place (a view), the ids need no reordered copy.
-        first = np.empty(len(encoded.dictionary), dtype=np.int64)
-        first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)
-        return ids, first
+        return arrow.numbers(pc.dictionary_encode(arrow.integers(keys)).indices, np.int64)
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    return inverse_permutation(order)[inverse.reshape(-1)], first[order].astype(np.int64)
+    return inverse_permutation(np.argsort(first, kind="stable"))[inverse.reshape(-1)]
+
+
+def group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row the id of its key (`group_ids`), and per id its first row."""
+    ids = group_ids(keys)
+    # Each id written at its rows from the last to the first: the first row's write comes last.
+    # Read backwards in place (a view), the ids need no reordered copy.
+    first = np.empty(int(ids.max()) + 1 if len(ids) else 0, dtype=np.int64)
+    first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)
+    return ids, first
 
 
 def inverse_permutation(order: np.ndarray) -> np.ndarray:
@@ -320,6 +323,6 @@ def demande_facts(demande: Demande, territoire: Territoire, catalogue: Catalogue
     return rows_of_demandes([(demande, territoire)], catalogue).facts.row(0)
 
 
-__all__ = ["FactColumns", "Rows", "factorize", "combine", "group", "codes_present", "sorted_distinct",
-           "positions_by_value", "inverse_permutation", "ranges", "fact_columns", "check_programmes", "rows_of_demandes",
-           "demande_facts"]
+__all__ = ["FactColumns", "Rows", "factorize", "combine", "group", "group_ids", "codes_present",
+           "sorted_distinct", "positions_by_value", "inverse_permutation", "ranges", "fact_columns",
+           "check_programmes", "rows_of_demandes", "demande_facts"]
