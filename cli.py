@@ -119,7 +119,7 @@ def main_group() -> None:
               help="dt : par le délégué territorial ; directe : l'agence saisie directement.")
 @click.option("--type-porteur", type=click.Choice(["commune", "epci", "departement", "region", "autre"]),
               help="Nature du porteur, si elle diffère du territoire (syndicat, association : autre).")
-@click.option("--population", type=float, help="Population (par défaut : le chiffre officiel du territoire).")
+@click.option("--population", help="Population (par défaut : le chiffre officiel du territoire) : 12500, « 12 500 ».")
 @click.option("--montant", help="Montant du projet en euros : 250000, « 250 000 € », « 1,5 M€ », « 300 k€ ».")
 @click.option("--id", "demande_id", default="demande", show_default=True, help="Identifiant de la demande.")
 @click.option("--intitule", default="", help="Intitulé du projet.")
@@ -135,7 +135,7 @@ def route(
     complexe: bool,
     saisine: str,
     type_porteur: str | None,
-    population: float | None,
+    population: str | None,
     montant: str | None,
     demande_id: str,
     intitule: str,
@@ -949,7 +949,7 @@ def report_impact(
 @main_group.command()
 @click.option("--decisions", "decisions_file", type=click.Path(path_type=Path),
               help="Fichier de décisions écrit par « aiguillage batch » (.csv, .xlsx, .parquet).")
-@click.option("--fenetre", "window", type=click.IntRange(1, 3660), default=90, show_default=True,
+@click.option("--fenetre", "window", type=click.IntRange(1, 3660), default=90, metavar="JOURS", show_default=True,
               help="Longueur en jours des fenêtres comparées par l'indicateur « departement ».")
 @click.option("--regle", "only", multiple=True, metavar="ID", help="Cette règle d'alerte seulement (répétable).")
 @click.option("--indicateurs", "list_indicators", is_flag=True,
@@ -1009,13 +1009,13 @@ def alertes(
 @main_group.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Adresse d'écoute (127.0.0.1 : cette machine seulement).")
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port d'écoute.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, metavar="PORT", show_default=True, help="Port d'écoute.")
 @dsfr_option
-@click.option("--max-lignes", "max_rows", type=click.IntRange(1), default=50_000, show_default=True,
+@click.option("--max-lignes", "max_rows", type=click.IntRange(1), default=50_000, metavar="LIGNES", show_default=True,
               help="Lignes au plus d'un carnet envoyé.")
-@click.option("--max-mo", "max_mb", type=click.IntRange(1, 1024), default=20, show_default=True,
+@click.option("--max-mo", "max_mb", type=click.IntRange(1, 1024), default=20, metavar="MO", show_default=True,
               help="Taille au plus d'un fichier envoyé, en Mo.")
-@click.option("--delai", "seconds", type=click.FloatRange(1, 3600), default=60, show_default=True,
+@click.option("--delai", "seconds", type=click.FloatRange(1, 3600), default=60, metavar="SECONDES", show_default=True,
               help="Durée au plus d'une requête, en secondes (au-delà : message d'erreur).")
 @date_option
 @workspace_options

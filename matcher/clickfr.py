@@ -43,7 +43,7 @@ CATALOGUE = {
     "{value!r} is not {choice}.": "« {value} » n'est pas {choice}.",
     "{value!r} is not one of {choices}.": "« {value} » n'est pas parmi {choices}.",
     "Choose from:\n\t{choices}": "Choisir parmi :\n\t{choices}",
-    "{value!r} is not a valid {number_type}.": "« {value} » n'est pas un nombre valide ({number_type}).",
+    "{value!r} is not a valid {number_type}.": "« {value} » n'est pas un {number_type} valide.",
     "{value} is not in the range {range}.": "{value} est hors de l'intervalle {range}.",
     "{value!r} does not match the format {format}.": "« {value} » ne suit pas le format {format}.",
     "{value!r} does not match the formats {formats}.": "« {value} » ne suit aucun des formats {formats}.",
@@ -82,9 +82,17 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return gettext(singular if n == 1 else plural)
 
 
+# The kind of number an option expects, as click names it in « n'est pas un entier valide »: its
+# types' names are not looked up through gettext, so they are renamed here.
+NUMBER_TYPES = {click.types.IntParamType: "entier", click.types.IntRange: "entier",
+                click.types.FloatParamType: "nombre", click.types.FloatRange: "nombre"}
+
+
 def install() -> None:
     """Give click's modules the French catalogue (before any command is declared: the help texts
     of `--help` and `--version` are looked up when their decorator runs)."""
+    for number_type, name in NUMBER_TYPES.items():
+        number_type.name = name
     for module in (click.core, click.decorators, click.exceptions, click.formatting, click.parser, click.types):
         if hasattr(module, "_"):
             module._ = gettext  # type: ignore[attr-defined]

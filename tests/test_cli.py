@@ -97,12 +97,22 @@ def test_a_porteur_member_of_an_agency_is_served_by_it_and_one_who_does_not_say_
         (["--porteur", "16015", "--thematique", "revitalisaton", "--besoin", "diagnostic"],
          "--thematique : thematiques : mot inconnu « revitalisaton » — vouliez-vous dire « revitalisation » ?"),
         (["--porteur", "16015", "--thematique", "eau", "--besoin", "amo", "--population", "-5"],
-         "--population : population : nombre positif attendu, pas « -5.0 »"),
+         "--population : population : nombre positif attendu, pas « -5 »"),
+        (["--porteur", "16015", "--thematique", "eau", "--besoin", "amo", "--population", "douze mille"],
+         "--population : population : nombre attendu, pas « douze mille »"),
     ],
 )
 def test_bad_input_is_one_french_line_and_exit_1(args, message):
     result = route(*args)
     assert (result.code, result.stdout, result.stderr) == (1, "", message + "\n")
+
+
+def test_a_population_written_as_offices_write_it_is_read_as_in_a_demande_file():
+    # « 12 000 » sets aside the Creuse's assistance technique, kept for communes of 5,000 at most.
+    result = route("--porteur", "23001", "--thematique", "voirie-reseaux", "--besoin", "amo", "--population", "12 000")
+    assert result.code == 0
+    assert ("× cd23-assistance-technique-solidarite : aucune des conditions alternatives ne tient : "
+            "(population 12 000 > max 5 000)") in result.stdout
 
 
 def test_words_joined_by_another_separator_are_told_how_to_write_them(tmp_path: Path):
@@ -193,8 +203,10 @@ def test_usage_errors_exit_2():
         (["batch"], "Erreur : Argument manquant 'BACKLOG'."),
         (["territoire", "16015", "29155"], "Erreur : Argument en trop : 29155"),
         (["rout"], "Erreur : Commande inconnue : rout. (Vouliez-vous dire l'une de celles-ci : 'report', 'route' ?)"),
-        (["route", "--porteur", "16015", "--population", "beaucoup"],
-         "Erreur : Valeur invalide pour '--population' : « beaucoup » n'est pas un nombre valide (float)."),
+        (["serve", "--delai", "beaucoup"],
+         "Erreur : Valeur invalide pour '--delai' : « beaucoup » n'est pas un nombre valide."),
+        (["alertes", "--fenetre", "1,5"],
+         "Erreur : Valeur invalide pour '--fenetre' : « 1,5 » n'est pas un entier valide."),
     ],
 )
 def test_usage_errors_are_said_in_french(args, last_line):
