@@ -27,6 +27,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Measured as an installed command runs: with the project's bytecode written once, as pip writes it (a
+# shell that sets PYTHONDONTWRITEBYTECODE would otherwise have every run compile the modules again).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 OUT = ROOT / "bench" / "out"
 CATALOGUE = OUT / "catalogue-national"
 DAY = "2026-11-26"
@@ -58,11 +63,20 @@ if source.endswith(".csv"):
                    convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}))
 else:
     pq.read_table(source)
-for path in written:  # the same bytes as the batch's output, written anew
+for path in written:  # the same bytes as the batch's output, written anew to a new file
     data = open(path, "rb").read()
     with open(path + ".plancher", "wb") as out:
         out.write(data)
 """
+
+
+def fresh(out: Path) -> None:
+    """Each run writes new files on a file system with nothing left to flush: replacing a
+    gigabyte still in the page cache, or writing while the last run's gigabyte is flushed, costs
+    seconds of system time that depend on the run before, not on the one measured."""
+    for path in (out, out.with_name(f"{out.stem}.explications{out.suffix}")):
+        path.unlink(missing_ok=True)
+    os.sync()
 
 
 def floor(source: Path, outputs: list[Path], env: dict[str, str]) -> tuple[float, float, float]:
@@ -118,6 +132,7 @@ def main() -> None:
                 source = OUT / f"carnet-{n}.{fmt}"
                 out = Path(tmp) / f"decisions-{n}.{fmt}"
                 for _ in range(args.runs):
+                    fresh(out)
                     try:
                         elapsed, rss, used = run(command + [str(source), "-o", str(out), "--catalogue",
                                                             str(CATALOGUE), "--date", DAY], env)
@@ -129,6 +144,9 @@ def main() -> None:
                     memory.append(rss)
                     cpu.append(used)
                     outputs = [out] + [p for p in [out.with_name(f"{out.stem}.explications{out.suffix}")] if p.exists()]
+                    for path in outputs:
+                        path.with_name(path.name + ".plancher").unlink(missing_ok=True)
+                    os.sync()
                     floor_elapsed, _, floor_used = floor(source, outputs, env)
                     floors.append(floor_elapsed)
                     floor_cpu.append(floor_used)

@@ -24,6 +24,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Measured as an installed command runs: with the project's bytecode written once, as pip writes it (a
+# shell that sets PYTHONDONTWRITEBYTECODE would otherwise have every run compile the modules again).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 ROUTE = [sys.executable, str(ROOT / "cli.py"), "route", "--porteur", "16089", "--thematique", "revitalisation",
          "--besoin", "diagnostic"]
 FLOOR = [sys.executable, "-c", "import click, yaml, networkx, durable.engine"]
