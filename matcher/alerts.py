@@ -76,7 +76,7 @@ class AlertEngine:
             cases: dict[tuple, dict[str, Any]] = {}
             keys = []
             for f in batch:
-                key = tuple(hashable(f.values.get(name)) for name in read)
+                key = tuple([hashable(value) for value in map(f.values.get, read)])
                 if key not in cases:
                     cases[key] = {name: f.values[name] for name in read if f.values.get(name) is not None}
                 keys.append(key)
@@ -102,6 +102,14 @@ def _value(value: Any, unit: str) -> str:
         return _french_date(value)
     if isinstance(value, str):
         return value
+    if isinstance(value, (int, float)):
+        return _quantity(value, unit)
+    return _quantity.__wrapped__(value, unit)  # not hashable: written without the cache
+
+
+@functools.lru_cache(maxsize=65536, typed=True)  # typed: how a value is written depends on its type
+def _quantity(value: Any, unit: str) -> str:
+    """A number with its unit; tens of thousands of alerts share a few thousand values."""
     if unit in ("%", "points"):  # shares are computed to a tenth; a person reads whole percentages
         value = round(value)
     shown = fmt_number(round(value, 1) if isinstance(value, float) else value).replace(" ", "\u202f")
@@ -198,7 +206,7 @@ def run_alerts(indicators: Indicators, engine: AlertEngine, day: dt.date) -> lis
 
 
 def _since_text(alert: Alert) -> str:
-    return ("depuis au moins le " if alert.at_least else "depuis le ") + alert.since.strftime("%d/%m/%Y")
+    return ("depuis au moins le " if alert.at_least else "depuis le ") + _french_date(alert.since.isoformat())
 
 
 def render_text(alerts: list[Alert], rules: list[AlertRule], source: str, rows: int, day: dt.date,
