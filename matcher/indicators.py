@@ -89,7 +89,7 @@ class Indicators:
         self.dep_region = {d: str(self.region[self.dep_rows[d]][0]) for d in self.departements}
         self.dep_names = {d: idx.departements[d].nom if d in idx.departements else d for d in self.departements}
         self.region_names = {r: idx.regions[r].nom if r in idx.regions else r for r in self.regions}
-        routed = set(rows["offre_id"])
+        routed = set(rows["offre_id"].unique())
         self.offers: list[Offre] = []
         self.offer_regions: dict[str, frozenset[str]] = {}
         wanted, regions = set(self.departements), set(self.regions)
@@ -101,7 +101,10 @@ class Indicators:
             if offre.id in routed or r.national or r.departements & wanted or r.whole_regions & regions:
                 self.offers.append(offre)
         offre_id = rows["offre_id"].to_numpy(dtype=object)
-        full = rows["capacite"].str.split(" ", n=1).str[0].where(rows["capacite"] != "", "").to_numpy(dtype=object)
+        # The offer a row was refused by for capacity is the first word of `capacite`: cut by one regular
+        # expression over the column, not split row by row.
+        full = rows["capacite"].str.replace(r"(?s) .*", "", regex=True).where(rows["capacite"] != "", "")
+        full = full.to_numpy(dtype=object)
         empty = np.zeros(0, dtype=np.int64)
         routed_at = pd.Series(offre_id).groupby(offre_id).indices
         refused_at = pd.Series(full).groupby(full).indices
@@ -113,8 +116,8 @@ class Indicators:
         self.theme_index = {word: np.unique(rows_of_exploded[positions[word]]) if word in positions else empty
                             for word in catalogue.vocabularies["thematiques"].terms}
         # Each row's région as a position in self.regions (len(self.regions) for none), to count by bincount.
-        position = {r: k for k, r in enumerate(self.regions)}
-        self.region_position = np.array([position.get(r, len(self.regions)) for r in self.region], dtype=np.int64)
+        position = pd.Index(self.regions).get_indexer(self.region)
+        self.region_position = np.where(position < 0, len(self.regions), position).astype(np.int64)
         decided = decisions.date_decision
         self.undated_year = decided.year if decided else None
         self._opinion_rows = np.flatnonzero(self.needed)
