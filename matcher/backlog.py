@@ -161,7 +161,8 @@ def _read_csv(path: Path, encoding: str | None, separator: str | None, is_header
     encoding = encoding or detect_encoding(raw)
     try:
         codecs.lookup(encoding)
-        if encoding.startswith("utf-16"):  # the CSV reader reads 8-bit encodings only
+        transcoded = encoding.startswith("utf-16")  # the CSV reader reads 8-bit encodings only
+        if transcoded:
             raw, encoding = raw.decode(encoding).encode("utf-8"), "utf-8"
         # Excel for Mac ends lines with CR alone: a line ends at a line break of any kind.
         ends = [at for at in (raw.find(b"\n"), raw.find(b"\r")) if at >= 0]
@@ -189,7 +190,7 @@ def _read_csv(path: Path, encoding: str | None, separator: str | None, is_header
     separator = separator or detect_separator(header_line)
     header = next(csv.reader([header_line], delimiter=separator))
     names = _unique_names(header, path, skip + 1)
-    source = _arrow_owned(raw)
+    source = _arrow_owned(raw) if transcoded else pa.memory_map(str(path)).read_buffer()
 
     def read(block_size: int) -> pa.Table:
         return pacsv.read_csv(
@@ -232,7 +233,10 @@ def _arrow_owned(raw: bytes) -> pa.Buffer:
     thread of its own, at times after `read_csv` has returned: a Python object there (bytes, a BytesIO,
     an invalid-row handler) takes the GIL to be released, and a thread taking the GIL while the
     interpreter exits aborts the process — a command that stopped on a bad header just after reading
-    ended with a C++ « terminate called », exit 134. An Arrow buffer is released without the GIL."""
+    ended with a C++ « terminate called », exit 134. An Arrow buffer is released without the GIL. The
+    file's own bytes are read from the file mapped in memory, an Arrow buffer too, with no copy (a
+    copy of a hundred megabytes into fresh memory took up to half a second); this copy is for the
+    bytes made here (UTF-16 read again as UTF-8)."""
     buffer = pa.allocate_buffer(len(raw))
     np.frombuffer(buffer, dtype=np.uint8)[:] = np.frombuffer(raw, dtype=np.uint8)
     return buffer
